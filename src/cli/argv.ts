@@ -1,0 +1,121 @@
+// The option pre-pass: turns old-q style arguments (single-dash words, unique prefixes,
+// lists, `--`, `---`) into `--name=value` tokens that yargs can type without guessing.
+//
+// Rules (see docs/cli.md):
+// - `-word` is an option; an exact name wins, else a unique prefix; ambiguous or unknown
+//   prefixes are errors. `-5` and `-1.5` are values (numbers are never option names).
+// - Values after an option belong to it, up to the next option. A later occurrence of the
+//   same option replaces the earlier one.
+// - A command option (`-add`, `-direct`) ends only at an exact option name, so
+//   `-add ls -l /tmp` keeps `-l` in the command.
+// - `--` makes the next argument a value; `---` toggles "everything is a value".
+// - A boolean alone is true; `true` or `false` right after it sets it.
+import { ErrorCodes, QError } from '../common/errors.js';
+import { optionsFor, OPTIONS, type Mode, type OptionDef } from './options.js';
+
+export type RawOptions = Map<string, string[]>;
+
+const NUMBER = /^-(\d+(\.\d*)?|\.\d+)$/;
+
+function resolve(word: string, table: readonly OptionDef[]): OptionDef {
+  const exact = table.find((o) => o.name === word);
+  if (exact) return exact;
+  const matches = table.filter((o) => o.name.startsWith(word));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new QError(ErrorCodes.BAD_OPTION, `unknown option -${word} (see q -help)`);
+  throw new QError(
+    ErrorCodes.BAD_OPTION,
+    `-${word} is ambiguous; possible matches: ${matches.map((o) => `-${o.name}`).join(' ')}`,
+  );
+}
+
+/** Finds `-mode X` (or a prefix of it) before the per-mode table is known. */
+export function findMode(argv: readonly string[]): Mode {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-') || arg.length < 3 || NUMBER.test(arg)) continue;
+    const word = arg.slice(1);
+    const hits = OPTIONS.filter((o) => o.name.startsWith(word));
+    if (word === 'mode' || (hits.length === 1 && hits[0]!.name === 'mode')) {
+      const value = argv[i + 1];
+      if (value === 'master' || value === 'worker' || value === 'client') return value;
+      throw new QError(ErrorCodes.BAD_VALUE, `-mode must be master, worker or client, not '${value ?? ''}'`);
+    }
+  }
+  return 'client';
+}
+
+export function prepass(argv: readonly string[], mode: Mode): RawOptions {
+  const table = optionsFor(mode);
+  const out: RawOptions = new Map();
+  let current: OptionDef | null = null;
+  let verbatim = false;
+  let forceNext = false;
+
+  const addValue = (value: string) => {
+    if (!current) {
+      throw new QError(ErrorCodes.BAD_OPTION, `unexpected argument '${value}' (it follows no option that takes values)`);
+    }
+    const values = out.get(current.name)!;
+    if (current.kind === 'bool') {
+      if (value !== 'true' && value !== 'false') {
+        throw new QError(ErrorCodes.BAD_VALUE, `-${current.name} takes true or false, not '${value}'`);
+      }
+      values.push(value);
+      current = null;
+      return;
+    }
+    if (current.kind === 'value' && values.length === 1) {
+      throw new QError(
+        ErrorCodes.BAD_VALUE,
+        `-${current.name} takes one value, got '${values[0]}' and '${value}' (quote it, or use -- before a value)`,
+      );
+    }
+    values.push(value);
+  };
+
+  for (const arg of argv) {
+    if (arg === '---') {
+      verbatim = !verbatim;
+      continue;
+    }
+    if (!verbatim && !forceNext && arg === '--') {
+      forceNext = true;
+      continue;
+    }
+    const looksLikeOption = arg.length > 1 && arg.startsWith('-') && !NUMBER.test(arg);
+    if (verbatim || forceNext || !looksLikeOption) {
+      forceNext = false;
+      addValue(arg);
+      continue;
+    }
+    const word = arg.slice(1);
+    if (current?.kind === 'command' && !table.some((o) => o.name === word)) {
+      addValue(arg);
+      continue;
+    }
+    current = resolve(word, table);
+    out.set(current.name, []);
+  }
+
+  for (const [name, values] of out) {
+    const def = table.find((o) => o.name === name)!;
+    if (def.kind === 'value' && values.length === 0) {
+      throw new QError(ErrorCodes.BAD_VALUE, `-${name} needs a value`);
+    }
+  }
+  return out;
+}
+
+/** `--name=value` tokens for yargs; a value is never mistaken for an option this way. */
+export function toYargsArgv(raw: RawOptions, mode: Mode): string[] {
+  const table = optionsFor(mode);
+  const tokens: string[] = [];
+  for (const [name, values] of raw) {
+    const def = table.find((o) => o.name === name)!;
+    if (def.kind === 'bool') tokens.push(`--${name}=${values[0] ?? 'true'}`);
+    else if (values.length === 0) tokens.push(`--${name}`);
+    else for (const v of values) tokens.push(`--${name}=${v}`);
+  }
+  return tokens;
+}

@@ -1,0 +1,123 @@
+// Entry point of bin/q: parses the line, runs the chosen mode, and turns a user's mistake into
+// one line on stderr and a non-zero exit.
+import { hostname as osHostname } from 'node:os';
+import { resolve } from 'node:path';
+import { runClient } from '../client/client.js';
+import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
+import { ErrorCodes, QError, isQError } from '../common/errors.js';
+import { randomSuffix } from '../common/ids.js';
+import { parseTime } from '../common/units.js';
+import { startMaster } from '../master/master.js';
+import { Worker } from '../worker/worker.js';
+import { parseArgs, type Parsed } from './parse.js';
+
+function port(p: Parsed): number {
+  const n = p.int('masterPort') ?? DEFAULT_PORT;
+  if (n < 0 || n > 65535) throw new QError(ErrorCodes.BAD_VALUE, `-masterPort must be 0-65535, not ${n}`);
+  return n;
+}
+
+function positiveInt(p: Parsed, name: string, fallback: number): number {
+  const n = p.int(name) ?? fallback;
+  if (n < 1) throw new QError(ErrorCodes.BAD_VALUE, `-${name} must be at least 1, not ${n}`);
+  return n;
+}
+
+/** Options a worker takes that the master passes on to its -localWorker. */
+function workerPassThrough(p: Parsed): string[] {
+  const args: string[] = [];
+  for (const name of ['basePath', 'slots', 'maxTime']) {
+    const v = p.str(name);
+    if (v !== undefined) args.push(`-${name}`, v);
+  }
+  return args;
+}
+
+function onStopSignal(fn: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    void fn().then(() => process.exit(0));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function runMaster(p: Parsed): Promise<number> {
+  const host = p.str('netInterface') ?? '127.0.0.1';
+  const master = await startMaster({
+    stateDir: stateDir(p.str('state')),
+    host: host === '*' ? '0.0.0.0' : host,
+    port: port(p),
+    token: p.str('token'),
+    heartbeatTimeoutMs: parseTime(p.str('heartbeatTimeout') ?? '30s', '-heartbeatTimeout') * 1000,
+    durable: p.bool('durable'),
+    localWorkerArgs: p.bool('localWorker') ? workerPassThrough(p) : null,
+  }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EADDRINUSE') throw new QError(ErrorCodes.BAD_VALUE, `port ${port(p)} is in use: is a master already running?`);
+    throw e;
+  });
+  onStopSignal(() => master.close());
+  await master.closed;
+  return 0;
+}
+
+async function runWorker(p: Parsed): Promise<number> {
+  const hostname = p.str('hostname') ?? osHostname();
+  const host = p.str('masterHost') ?? 'localhost';
+  const maxTime = p.str('maxTime');
+  const worker = new Worker({
+    url: `ws://${host === 'localhost' ? '127.0.0.1' : host}:${port(p)}/`,
+    token: findToken(p.str('token'), stateDir(p.str('state'))),
+    handle: p.str('handle') ?? `${hostname.split('.')[0]}-${randomSuffix()}`,
+    hostname,
+    basePath: resolve(p.str('basePath') ?? 'scratch'),
+    slots: positiveInt(p, 'slots', 1),
+    maxTime: maxTime === undefined ? null : parseTime(maxTime, '-maxTime'),
+    heartbeatMs: positiveInt(p, 'sleepInterval', 5) * 1000,
+    killGraceMs: (p.num('killGrace') ?? 5) * 1000,
+  });
+  console.log(`===== worker ${worker.handle}, basePath = ${worker.basePath}, master ${host}:${port(p)}`);
+  worker.start();
+  await new Promise<void>((done) => onStopSignal(async () => {
+    await worker.stop();
+    done();
+  }));
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const p = await parseArgs(argv);
+  if (p.bool('help')) {
+    console.log(p.help());
+    return 0;
+  }
+  if (p.mode === 'master') return runMaster(p);
+  if (p.mode === 'worker') return runWorker(p);
+  return runClient(p, () => {
+    const host = p.str('masterHost') ?? 'localhost';
+    return {
+      host: host === 'localhost' ? '127.0.0.1' : host,
+      port: port(p),
+      token: findToken(p.str('token'), stateDir(p.str('state'))),
+      timeoutMs: (p.num('masterTimeout') ?? 2) * 1000,
+    };
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (isQError(e)) {
+      process.stderr.write(`q: ${e.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`q: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+      if (process.env.Q_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+      process.exitCode = 70;
+    }
+  },
+);

@@ -1,0 +1,94 @@
+// The table of every option q knows, per mode. The argv pre-pass resolves prefixes against
+// it and yargs types and documents what the pre-pass produced.
+
+export const Modes = ['client', 'master', 'worker'] as const;
+export type Mode = (typeof Modes)[number];
+
+/**
+ * bool: `-x` alone is true, `-x true|false` sets it.
+ * value: one argument.
+ * list: every following argument up to the next option.
+ * command: like list, but only an exact option name ends it, so `-add ls -l` keeps `-l`.
+ */
+export type OptionKind = 'bool' | 'value' | 'list' | 'command';
+
+export interface OptionDef {
+  name: string;
+  kind: OptionKind;
+  modes: readonly Mode[] | 'all';
+  describe: string;
+}
+
+const all = 'all' as const;
+const client = ['client'] as const;
+const master = ['master'] as const;
+const worker = ['worker'] as const;
+const masterWorker = ['master', 'worker'] as const;
+
+export const OPTIONS: readonly OptionDef[] = [
+  // Global
+  { name: 'mode', kind: 'value', modes: all, describe: 'master | worker | client (default client)' },
+  { name: 'masterHost', kind: 'value', modes: all, describe: 'host of the master (default localhost)' },
+  { name: 'masterPort', kind: 'value', modes: all, describe: 'port of the master (default 7890)' },
+  { name: 'masterTimeout', kind: 'value', modes: all, describe: 'seconds to wait for the master (default 2)' },
+  { name: 'hostname', kind: 'value', modes: all, describe: 'name this machine reports (default: its hostname)' },
+  { name: 'verbose', kind: 'value', modes: all, describe: 'how much to print, 0-2' },
+  { name: 'pretend', kind: 'bool', modes: all, describe: 'print the job that would be added; add nothing' },
+  { name: 'help', kind: 'bool', modes: all, describe: 'show this help' },
+  { name: 'token', kind: 'value', modes: all, describe: 'shared secret (default: $Q_TOKEN, then STATE/token)' },
+  { name: 'state', kind: 'value', modes: all, describe: 'state directory: database, token, logs (default ~/.q)' },
+
+  // Client: adding
+  { name: 'add', kind: 'command', modes: client, describe: 'add a job running this command; `-add -` reads one per line from stdin' },
+  { name: 'direct', kind: 'command', modes: client, describe: 'run the command here and now, without a master' },
+  { name: 'numTimes', kind: 'value', modes: client, describe: 'add each command this many times' },
+  { name: 'specPath', kind: 'value', modes: client, describe: 'YAML file of job fields (default job.spec, if present)' },
+  { name: 'priority', kind: 'value', modes: client, describe: 'lower runs first (default 5)' },
+  { name: 'time', kind: 'value', modes: client, describe: 'time limit, e.g. 30m (default 48h)' },
+  { name: 'mem', kind: 'value', modes: client, describe: 'memory limit, e.g. 500m (default 1.5g)' },
+  { name: 'memGrace', kind: 'value', modes: client, describe: 'kill at mem × this (default 1)' },
+  { name: 'disk', kind: 'value', modes: client, describe: 'disk limit of outPath (default 10g)' },
+  { name: 'tags', kind: 'list', modes: client, describe: 'tags to filter jobs by' },
+  { name: 'workerHandle', kind: 'value', modes: client, describe: 'run only on this worker' },
+  { name: 'inPaths', kind: 'list', modes: client, describe: 'files to copy to the worker before the job' },
+  { name: 'realtimeInPaths', kind: 'list', modes: client, describe: 'files re-sent to the job while it runs' },
+  { name: 'outPath', kind: 'value', modes: client, describe: 'directory that receives the job outputs' },
+  { name: 'outFiles', kind: 'list', modes: client, describe: 'MODE:GLOB (full|append) copied back into outPath' },
+  { name: 'shareWorkingPath', kind: 'bool', modes: client, describe: 'run in this directory on a shared file system' },
+  // Client: reading and changing
+  { name: 'list', kind: 'list', modes: client, describe: 'list jobs matching SPEC... (default all)' },
+  { name: 'info', kind: 'list', modes: client, describe: 'show jobs matching SPEC... in detail' },
+  { name: 'kill', kind: 'list', modes: client, describe: 'kill running jobs matching SPEC...' },
+  { name: 'delete', kind: 'list', modes: client, describe: 'delete jobs matching SPEC... (killing running ones)' },
+  { name: 'rerun', kind: 'list', modes: client, describe: 'put finished jobs matching SPEC... back in the queue' },
+  { name: 'w', kind: 'bool', modes: client, describe: 'list workers' },
+  { name: 'log', kind: 'value', modes: client, describe: "print a job's output" },
+  { name: 'follow', kind: 'bool', modes: client, describe: 'with -log: keep printing until the job ends' },
+  { name: 'headers', kind: 'bool', modes: client, describe: 'print column headers' },
+  { name: 'tabs', kind: 'bool', modes: client, describe: 'tab-separated raw numbers (seconds, MB; -1 = unknown)' },
+  { name: 'json', kind: 'bool', modes: client, describe: 'print JSON' },
+  { name: 'saveState', kind: 'bool', modes: client, describe: 'make the master checkpoint its database' },
+  { name: 'shutdownMaster', kind: 'bool', modes: client, describe: 'stop the master cleanly' },
+  // EC2 options of the old q: recognised so that old scripts get a clear answer.
+  { name: 'startWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
+  { name: 'runWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
+  { name: 'termWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
+
+  // Master
+  { name: 'netInterface', kind: 'value', modes: master, describe: 'address to listen on (default 127.0.0.1)' },
+  { name: 'localWorker', kind: 'bool', modes: master, describe: 'also start a worker on this machine' },
+  { name: 'heartbeatTimeout', kind: 'value', modes: master, describe: 'a worker silent this long is lost (default 30s)' },
+  { name: 'durable', kind: 'bool', modes: master, describe: 'fsync every commit (survive power loss, slower)' },
+
+  // Worker (and the master's local worker)
+  { name: 'handle', kind: 'value', modes: worker, describe: 'worker name (default: short hostname + 2 chars)' },
+  { name: 'basePath', kind: 'value', modes: masterWorker, describe: 'scratch directory (default scratch)' },
+  { name: 'maxTime', kind: 'value', modes: masterWorker, describe: 'longest job accepted, e.g. 1d' },
+  { name: 'slots', kind: 'value', modes: masterWorker, describe: 'jobs run at once (default 1)' },
+  { name: 'sleepInterval', kind: 'value', modes: worker, describe: 'seconds between status reports (default 5)' },
+  { name: 'killGrace', kind: 'value', modes: worker, describe: 'seconds between TERM and KILL (default 5)' },
+];
+
+export function optionsFor(mode: Mode): OptionDef[] {
+  return OPTIONS.filter((o) => o.modes === 'all' || (o.modes as readonly string[]).includes(mode));
+}

@@ -1,0 +1,180 @@
+// The client mode: does what the options ask, in a fixed order (add, direct, saveState, list,
+// info, log, delete, kill, rerun, w, shutdownMaster), whatever their order on the line.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Parsed } from '../cli/parse.js';
+import { ErrorCodes, QError } from '../common/errors.js';
+import type { JobSpec, JobView } from '../protocol/messages.js';
+import { Connection, type Target } from './connection.js';
+import { buildJobs, type JobOptions } from './jobspec.js';
+import { LIST_COLUMNS, WORKER_COLUMNS, jobRow, renderInfo, renderTable, workerRow } from './render.js';
+
+const ADD_BATCH = 5000;
+
+export interface ClientIo {
+  out(text: string): void;
+  err(text: string): void;
+  stdin(): string;
+  cwd: string;
+}
+
+export const processIo: ClientIo = {
+  out: (t) => process.stdout.write(t + '\n'),
+  err: (t) => process.stderr.write(t + '\n'),
+  stdin: () => readFileSync(0, 'utf8'),
+  cwd: process.cwd(),
+};
+
+function jobOptions(p: Parsed): JobOptions {
+  return {
+    priority: p.int('priority'),
+    time: p.str('time'),
+    mem: p.str('mem'),
+    memGrace: p.num('memGrace'),
+    disk: p.str('disk'),
+    tags: p.list('tags'),
+    workerHandle: p.str('workerHandle'),
+    inPaths: p.list('inPaths'),
+    realtimeInPaths: p.list('realtimeInPaths'),
+    outPath: p.given.has('outPath') ? p.str('outPath') : undefined,
+    outFiles: p.list('outFiles'),
+    shareWorkingPath: p.given.has('shareWorkingPath') ? p.bool('shareWorkingPath') : undefined,
+    specPath: p.str('specPath'),
+    pretend: p.bool('pretend'),
+  };
+}
+
+function commandsToAdd(p: Parsed, io: ClientIo): string[] {
+  const words = p.list('add') ?? [];
+  if (words.length === 1 && words[0] === '-') {
+    return io
+      .stdin()
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0);
+  }
+  if (words.length === 0) throw new QError(ErrorCodes.BAD_VALUE, '-add needs a command (or - to read commands from stdin)');
+  return [words.join(' ')];
+}
+
+function pretendView(spec: JobSpec): JobView {
+  return {
+    ...spec,
+    handle: 'J-xxxxxx',
+    status: 'ready',
+    createdAt: Date.now(),
+    worker: null,
+    workerHostname: null,
+    attempt: 0,
+    startedAt: null,
+    finishedAt: null,
+    exitCode: null,
+    exitReason: null,
+    realTime: -1,
+    userTime: -1,
+    maxMem: -1,
+    maxDisk: -1,
+  };
+}
+
+async function runDirect(words: string[], cwd: string): Promise<number> {
+  if (words.length === 0) throw new QError(ErrorCodes.BAD_VALUE, '-direct needs a command');
+  const child = spawn('/bin/sh', ['-c', words.join(' ')], { cwd, stdio: 'inherit' });
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
+  });
+}
+
+/** Runs the client; returns the exit code. */
+export async function runClient(p: Parsed, target: () => Target, io: ClientIo = processIo): Promise<number> {
+  for (const ec2 of ['startWorkers', 'runWorkers', 'termWorkers']) {
+    if (p.given.has(ec2)) throw new QError(ErrorCodes.NOT_SUPPORTED, `-${ec2} is not supported: q does not manage EC2 workers`);
+  }
+  const json = p.bool('json');
+  const table = { tabs: p.bool('tabs'), headers: p.bool('headers') };
+  let exitCode = 0;
+
+  // Work that needs no master first, so `-pretend` and `-direct` never need one.
+  let toAdd: JobSpec[] = [];
+  if (p.given.has('add')) {
+    const numTimes = p.int('numTimes') ?? 1;
+    if (numTimes < 1) throw new QError(ErrorCodes.BAD_VALUE, `-numTimes must be at least 1, not ${numTimes}`);
+    const built = buildJobs(commandsToAdd(p, io), numTimes, jobOptions(p), io.cwd);
+    for (const path of built.poolPaths) io.out(path);
+    if (p.bool('pretend')) {
+      for (const spec of built.jobs) io.out(json ? JSON.stringify(pretendView(spec)) : renderInfo(pretendView(spec), io.cwd));
+    } else {
+      toAdd = built.jobs;
+    }
+  }
+  if (p.given.has('direct')) exitCode = await runDirect(p.list('direct') ?? [], io.cwd);
+
+  const wantsMaster =
+    toAdd.length > 0 ||
+    ['saveState', 'list', 'info', 'log', 'delete', 'kill', 'rerun', 'w', 'shutdownMaster'].some((o) => p.given.has(o));
+  if (!wantsMaster) {
+    if (!p.given.has('add') && !p.given.has('direct') && !p.given.has('help')) {
+      io.err('Nothing to do: try q -add COMMAND, q -list, or q -help');
+      return 1;
+    }
+    return exitCode;
+  }
+
+  const conn = await Connection.open(target());
+  try {
+    for (let i = 0; i < toAdd.length; i += ADD_BATCH) {
+      const res = await conn.request({ type: 'add', jobs: toAdd.slice(i, i + ADD_BATCH) }, 'added');
+      io.out(res.handles.map((h) => `Job ${h} added successfully`).join('\n'));
+    }
+    if (p.bool('saveState')) io.out((await conn.request({ type: 'saveState' }, 'ok')).message);
+    if (p.given.has('list')) {
+      const { jobs } = await conn.request({ type: 'list', specs: p.list('list') ?? [] }, 'jobs');
+      if (json) io.out(JSON.stringify(jobs, null, 2));
+      else if (jobs.length || table.headers) io.out(renderTable(LIST_COLUMNS, jobs.map((j) => jobRow(j, table.tabs)), table));
+    }
+    if (p.given.has('info')) {
+      const { jobs } = await conn.request({ type: 'list', specs: p.list('info') ?? [] }, 'jobs');
+      if (json) io.out(JSON.stringify(jobs, null, 2));
+      else for (const j of jobs) io.out(renderInfo(j, io.cwd));
+    }
+    if (p.given.has('log')) exitCode = Math.max(exitCode, await printLog(conn, p.str('log')!, p.bool('follow'), json, io));
+    const change = async (type: 'delete' | 'kill' | 'rerun', say: (k: number, m: number) => string) => {
+      if (!p.given.has(type)) return;
+      const res = await conn.request({ type, specs: p.list(type) ?? [] }, 'affected');
+      io.out(json ? JSON.stringify({ [type]: res.handles, matched: res.matched }) : say(res.handles.length, res.matched));
+    };
+    await change('delete', (k, m) => `Deleted ${k}/${m} jobs`);
+    await change('kill', (k, m) => `Requested workers to kill ${k}/${m} jobs`);
+    await change('rerun', (k, m) => `Marked ${k}/${m} jobs to rerun`);
+    if (p.bool('w')) {
+      const { workers } = await conn.request({ type: 'workers' }, 'workerList');
+      const now = Date.now();
+      if (json) io.out(JSON.stringify(workers, null, 2));
+      else if (workers.length || table.headers) io.out(renderTable(WORKER_COLUMNS, workers.map((w) => workerRow(w, now)), table));
+    }
+    if (p.bool('shutdownMaster')) io.out((await conn.request({ type: 'shutdown' }, 'ok')).message);
+  } finally {
+    conn.close();
+  }
+  return exitCode;
+}
+
+async function printLog(conn: Connection, handle: string, follow: boolean, json: boolean, io: ClientIo): Promise<number> {
+  let status = '';
+  const chunks: Buffer[] = [];
+  await conn.stream({ type: 'log', handle, follow }, (msg) => {
+    if (msg.type === 'logData') {
+      const data = Buffer.from(msg.data, 'base64');
+      if (json) chunks.push(data);
+      else process.stdout.write(data);
+      return false;
+    }
+    if (msg.type === 'logEnd') {
+      status = msg.status;
+      return true;
+    }
+    throw new QError(ErrorCodes.BAD_MESSAGE, `unexpected answer ${msg.type} to log`);
+  });
+  if (json) io.out(JSON.stringify({ handle, status, output: Buffer.concat(chunks).toString('utf8') }));
+  return 0;
+}

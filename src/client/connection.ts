@@ -1,0 +1,121 @@
+// A client's conversation with the master: connect with the token, send requests, and read
+// the answers that carry each request's id. A master that does not answer within the timeout
+// is an error, not a hang.
+import { WebSocket } from 'ws';
+import { ErrorCodes, QError } from '../common/errors.js';
+import {
+  ClientResponseSchema,
+  decode,
+  encode,
+  type ClientRequest,
+  type ClientRequestBody,
+  type ClientResponse,
+} from '../protocol/messages.js';
+
+export interface Target {
+  host: string;
+  port: number;
+  token: string;
+  timeoutMs: number;
+}
+
+type Waiter = (msg: ClientResponse) => void;
+
+export class Connection {
+  private nextId = 1;
+  private readonly waiters = new Map<number, Waiter>();
+  private failure: QError | null = null;
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const decoded = decode(ClientResponseSchema, data);
+      if (!decoded.ok) return this.fail(new QError(ErrorCodes.BAD_MESSAGE, `bad answer from master: ${decoded.error}`));
+      const msg = decoded.msg;
+      if (msg.id === null) return this.fail(new QError(ErrorCodes.BAD_MESSAGE, `master: ${msg.type === 'error' ? msg.message : 'unexpected message'}`));
+      this.waiters.get(msg.id)?.(msg);
+    });
+    ws.on('close', () => this.fail(new QError(ErrorCodes.NO_MASTER, 'the master closed the connection')));
+    ws.on('error', () => {});
+  }
+
+  static open(t: Target): Promise<Connection> {
+    const where = `${t.host}:${t.port}`;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://${t.host}:${t.port}/`, {
+        headers: { authorization: `Bearer ${t.token}`, 'x-q-role': 'client' },
+        handshakeTimeout: t.timeoutMs,
+        maxPayload: 512 * 1024 * 1024, // a listing of many jobs is one large frame
+        perMessageDeflate: false,
+      });
+      const timer = setTimeout(() => {
+        ws.terminate();
+        reject(new QError(ErrorCodes.NO_MASTER, `no answer from the master at ${where} within ${t.timeoutMs / 1000}s`));
+      }, t.timeoutMs);
+      ws.once('open', () => {
+        clearTimeout(timer);
+        resolve(new Connection(ws));
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        clearTimeout(timer);
+        ws.terminate();
+        const reason = res.statusCode === 401 ? 'wrong or missing token (-token, Q_TOKEN, or the master state directory)' : `${res.statusCode} ${res.statusMessage}`;
+        reject(new QError(ErrorCodes.AUTH, `the master at ${where} refused the connection: ${reason}`));
+      });
+      ws.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const why = e.code === 'ECONNREFUSED' ? 'nothing is listening there' : e.message;
+        reject(new QError(ErrorCodes.NO_MASTER, `cannot reach the master at ${where}: ${why} (is q -mode master running?)`));
+      });
+    });
+  }
+
+  private fail(e: QError): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const w of this.waiters.values()) w({ type: 'error', id: 0, code: e.code, message: e.message });
+    this.waiters.clear();
+  }
+
+  /** Sends a request and calls `onMessage` for each answer until it returns true. */
+  stream(req: ClientRequestBody, onMessage: (msg: ClientResponse) => boolean): Promise<void> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
+      this.waiters.set(id, (msg) => {
+        if (msg.type === 'error') {
+          this.waiters.delete(id);
+          reject(new QError(msg.code as QError['code'], msg.message));
+          return;
+        }
+        try {
+          if (onMessage(msg)) {
+            this.waiters.delete(id);
+            resolve();
+          }
+        } catch (e) {
+          this.waiters.delete(id);
+          reject(e);
+        }
+      });
+      this.ws.send(encode({ ...req, id } as ClientRequest));
+    });
+  }
+
+  /** One request, one answer of the expected type. */
+  async request<T extends ClientResponse['type']>(
+    req: ClientRequestBody,
+    type: T,
+  ): Promise<Extract<ClientResponse, { type: T }>> {
+    let answer: ClientResponse | undefined;
+    await this.stream(req, (msg) => {
+      answer = msg;
+      return true;
+    });
+    if (answer?.type !== type) throw new QError(ErrorCodes.BAD_MESSAGE, `unexpected answer ${answer?.type} to ${req.type}`);
+    return answer as Extract<ClientResponse, { type: T }>;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}

@@ -1,0 +1,209 @@
+// Builds the jobs `-add` submits: defaults, then the job.spec YAML file, then the command line.
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ErrorCodes, QError } from '../common/errors.js';
+import { parseSize, parseTime } from '../common/units.js';
+import type { JobSpec } from '../protocol/messages.js';
+
+export const DEFAULTS = {
+  priority: 5,
+  time: 48 * 3600,
+  mem: 1536,
+  memGrace: 1,
+  disk: 10 * 1024,
+} as const;
+
+/** What the command line says about a job; undefined = not given. */
+export interface JobOptions {
+  priority?: number;
+  time?: string;
+  mem?: string;
+  memGrace?: number;
+  disk?: string;
+  tags?: string[];
+  workerHandle?: string;
+  inPaths?: string[];
+  realtimeInPaths?: string[];
+  outPath?: string;
+  outFiles?: string[];
+  shareWorkingPath?: boolean;
+  specPath?: string;
+  /** -pretend: compute everything, create nothing. */
+  pretend: boolean;
+}
+
+/** The job.spec fields, under q's names and the old q's names. */
+const SPEC_KEYS: Record<string, string> = {
+  priority: 'priority',
+  time: 'time',
+  limitTime: 'time',
+  mem: 'mem',
+  limitMem: 'mem',
+  memGrace: 'memGrace',
+  limitMemGrace: 'memGrace',
+  disk: 'disk',
+  limitDisk: 'disk',
+  tags: 'tags',
+  workerHandle: 'workerHandle',
+  inPaths: 'inPaths',
+  realtimeInPaths: 'realtimeInPaths',
+  outPath: 'outPath',
+  outPoolPath: 'outPoolPath',
+  outFiles: 'outFiles',
+  doneHook: 'doneHook',
+  failedHook: 'failedHook',
+  shareWorkingPath: 'shareWorkingPath',
+};
+
+type SpecFile = Partial<Record<string, unknown>>;
+
+export function readSpecFile(path: string, explicit: boolean): SpecFile {
+  if (!existsSync(path)) {
+    if (explicit) throw new QError(ErrorCodes.BAD_SPEC_FILE, `spec file ${path} does not exist`);
+    return {};
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new QError(ErrorCodes.BAD_SPEC_FILE, `${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new QError(ErrorCodes.BAD_SPEC_FILE, `${path}: expected a map of job fields`);
+  }
+  const out: SpecFile = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const field = SPEC_KEYS[key];
+    if (!field) {
+      throw new QError(ErrorCodes.BAD_SPEC_FILE, `${path}: unknown field '${key}' (known: ${Object.keys(SPEC_KEYS).join(', ')})`);
+    }
+    out[field] = value;
+  }
+  return out;
+}
+
+function strList(value: unknown, what: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) return value.map(String);
+  throw new QError(ErrorCodes.BAD_SPEC_FILE, `${what} must be a list of strings`);
+}
+
+function optStr(value: unknown, what: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  throw new QError(ErrorCodes.BAD_SPEC_FILE, `${what} must be a string`);
+}
+
+function num(value: unknown, what: string, integer: boolean): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new QError(ErrorCodes.BAD_VALUE, `${what} must be ${integer ? 'an integer' : 'a number'}, not '${value}'`);
+  }
+  return n;
+}
+
+/** The first `N.exec` not yet in the pool directory. */
+function nextPoolPath(pool: string, taken: Set<string>): string {
+  const dir = resolve(pool);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new QError(ErrorCodes.BAD_VALUE, `outPoolPath ${dir} is not a directory`);
+  }
+  const present = new Set(readdirSync(dir));
+  for (let n = 0; ; n++) {
+    const name = `${n}.exec`;
+    const path = join(dir, name);
+    if (!present.has(name) && !taken.has(path)) return path;
+  }
+}
+
+/** Relative paths named in the command (pieces split on `:` too) that exist here. */
+function implicitInPaths(command: string, cwd: string): string[] {
+  const found: string[] = [];
+  for (const arg of command.split(/\s+/)) {
+    for (const piece of arg.split(':')) {
+      if (!piece || isAbsolute(piece) || piece.startsWith('-')) continue;
+      const abs = resolve(cwd, piece);
+      if (!found.includes(abs) && existsSync(abs)) found.push(abs);
+    }
+  }
+  return found;
+}
+
+export interface BuiltJobs {
+  jobs: JobSpec[];
+  /** Out paths created from outPoolPath, which the old q printed. */
+  poolPaths: string[];
+}
+
+/** One JobSpec per command × numTimes. */
+export function buildJobs(commands: readonly string[], numTimes: number, o: JobOptions, cwd: string): BuiltJobs {
+  const specPath = resolve(cwd, o.specPath ?? 'job.spec');
+  const file = readSpecFile(specPath, o.specPath !== undefined);
+  const priority = o.priority ?? (file.priority !== undefined ? num(file.priority, 'priority', true) : DEFAULTS.priority);
+  const time = o.time !== undefined ? parseTime(o.time, '-time') : file.time !== undefined ? parseTime(file.time as string, 'time') : DEFAULTS.time;
+  const mem = o.mem !== undefined ? parseSize(o.mem, '-mem') : file.mem !== undefined ? parseSize(file.mem as string, 'mem') : DEFAULTS.mem;
+  const memGrace = o.memGrace ?? (file.memGrace !== undefined ? num(file.memGrace, 'memGrace', false) : DEFAULTS.memGrace);
+  if (!(memGrace > 0)) throw new QError(ErrorCodes.BAD_VALUE, `memGrace must be positive, not ${memGrace}`);
+  const disk = o.disk !== undefined ? parseSize(o.disk, '-disk') : file.disk !== undefined ? parseSize(file.disk as string, 'disk') : DEFAULTS.disk;
+  const tags = o.tags ?? strList(file.tags, 'tags');
+  const workerHandle = o.workerHandle ?? optStr(file.workerHandle, 'workerHandle') ?? null;
+  const share = o.shareWorkingPath ?? file.shareWorkingPath === true;
+  const inPaths = (o.inPaths ?? strList(file.inPaths, 'inPaths')).map((p) => resolve(cwd, p));
+  for (const p of inPaths) {
+    if (!existsSync(p)) throw new QError(ErrorCodes.BAD_VALUE, `inPath ${p} does not exist`);
+  }
+  const realtimeInPaths = (o.realtimeInPaths ?? strList(file.realtimeInPaths, 'realtimeInPaths')).map((p) => resolve(cwd, p));
+  const outFiles = o.outFiles ?? strList(file.outFiles, 'outFiles');
+  for (const f of outFiles) {
+    if (!/^(full|append):.+$/.test(f)) {
+      throw new QError(ErrorCodes.BAD_VALUE, `outFiles entry '${f}' must be full:GLOB or append:GLOB`);
+    }
+  }
+  const fixedOut = o.outPath ?? optStr(file.outPath, 'outPath');
+  const pool = o.outPath === undefined ? optStr(file.outPoolPath, 'outPoolPath') : undefined;
+  if (outFiles.length && fixedOut === undefined && pool === undefined) {
+    throw new QError(ErrorCodes.BAD_VALUE, '-outFiles needs -outPath (or outPoolPath in the spec file)');
+  }
+  const doneHook = optStr(file.doneHook, 'doneHook') ?? null;
+  const failedHook = optStr(file.failedHook, 'failedHook') ?? null;
+
+  const jobs: JobSpec[] = [];
+  const poolPaths: string[] = [];
+  const taken = new Set<string>();
+  for (const command of commands) {
+    for (let i = 0; i < numTimes; i++) {
+      let outPath: string | null = fixedOut !== undefined ? resolve(cwd, fixedOut) : null;
+      if (pool !== undefined) {
+        outPath = nextPoolPath(pool, taken);
+        taken.add(outPath);
+        poolPaths.push(outPath);
+        if (!o.pretend) mkdirSync(outPath, { recursive: true });
+      }
+      const sub = (s: string) => (outPath ? s.split('_OUTPATH_').join(outPath) : s);
+      const cmd = sub(command);
+      const implicit = share ? [] : implicitInPaths(cmd, cwd).filter((p) => !inPaths.includes(p));
+      jobs.push({
+        command: cmd,
+        priority,
+        time,
+        mem,
+        memGrace,
+        disk,
+        tags,
+        workerHandle,
+        workingPath: cwd,
+        shareWorkingPath: share,
+        inPaths: [...inPaths, ...implicit],
+        realtimeInPaths,
+        outPath,
+        outFiles,
+        doneHook: doneHook && sub(doneHook),
+        failedHook: failedHook && sub(failedHook),
+      });
+    }
+  }
+  return { jobs, poolPaths };
+}

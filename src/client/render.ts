@@ -1,0 +1,119 @@
+// How jobs and workers look on a terminal: the -list and -w tables (aligned, or tab-separated
+// raw numbers with -tabs), the -info blocks. Old scripts parse `-list -tabs`, so its columns
+// and their order are fixed (docs/cli.md).
+import { basename, relative } from 'node:path';
+import { formatSize, formatTime } from '../common/units.js';
+import type { JobView, WorkerView } from '../protocol/messages.js';
+
+export const LIST_COLUMNS = [
+  'handle',
+  'worker',
+  'status',
+  'exitCode',
+  'exitReason',
+  'time',
+  'mem',
+  'disk',
+  'outName',
+  'command',
+] as const;
+
+export const WORKER_COLUMNS = [
+  'handle',
+  'hostname',
+  'status',
+  'slots',
+  'numCPUs',
+  'cpuSpeed',
+  'freeMem',
+  'freeDisk',
+  'procSummary',
+  'ping',
+  'jobs',
+] as const;
+
+/** Long commands keep their start and end: 38 + `...` + 38 characters. */
+export function shortenCommand(command: string): string {
+  return command.length <= 77 ? command : `${command.slice(0, 38)}...${command.slice(-38)}`;
+}
+
+function workerCell(job: JobView): string {
+  if (!job.worker) return '';
+  return job.workerHostname ? `${job.worker} ${job.workerHostname}` : job.worker;
+}
+
+/** Tabs and newlines inside a cell would break a tab-separated row. */
+function cell(s: string): string {
+  return s.replace(/[\t\r\n]+/g, ' ');
+}
+
+export function jobRow(job: JobView, raw: boolean): string[] {
+  const n = (v: number) => String(v < 0 ? -1 : Math.round(v));
+  return [
+    job.handle,
+    workerCell(job),
+    job.status,
+    job.exitCode === null ? '' : String(job.exitCode),
+    cell(job.exitReason ?? ''),
+    raw ? n(job.realTime) : job.realTime < 0 ? '' : formatTime(job.realTime),
+    raw ? n(job.maxMem) : job.maxMem < 0 ? '' : formatSize(job.maxMem),
+    raw ? n(job.maxDisk) : job.maxDisk < 0 ? '' : formatSize(job.maxDisk),
+    job.outPath ? basename(job.outPath) : '',
+    cell(shortenCommand(job.command)),
+  ];
+}
+
+/** Rows joined by tabs, or left-aligned with two spaces between columns (last unpadded). */
+export function renderTable(header: readonly string[], rows: string[][], opts: { tabs: boolean; headers: boolean }): string {
+  const all = opts.headers ? [[...header], ...rows] : rows;
+  if (opts.tabs) return all.map((r) => r.join('\t')).join('\n');
+  const widths = header.map((_, i) => Math.max(0, ...all.map((r) => (r[i] ?? '').length)));
+  return all
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd())
+    .join('\n');
+}
+
+function date(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+function rel(path: string, cwd: string): string {
+  return path.startsWith(cwd + '/') ? relative(cwd, path) : path;
+}
+
+export function renderInfo(job: JobView, cwd: string): string {
+  const where = job.worker ? ` on ${job.worker}` : '';
+  const lines = [`${job.handle} : ${date(job.createdAt)} [${job.status}${where}] {${job.tags.join(',')}}: ${job.command}`];
+  if (job.exitCode !== null) lines.push(`  exitCode: ${job.exitCode}`);
+  if (job.exitReason) lines.push(`  exitReason: ${job.exitReason}`);
+  if (job.worker) {
+    lines.push(`  time: ${formatTime(job.realTime)}, mem: ${formatSize(job.maxMem)}, disk: ${formatSize(job.maxDisk)}`);
+  }
+  lines.push(
+    `  limits: time ${formatTime(job.time)}, mem ${formatSize(job.mem)} * ${job.memGrace}, disk ${formatSize(job.disk)}, priority ${job.priority}`,
+  );
+  if (job.workerHandle) lines.push(`  workerHandle: ${job.workerHandle}`);
+  for (const p of job.inPaths) lines.push(`  I: ${rel(p, cwd)}`);
+  for (const p of job.realtimeInPaths) lines.push(`  R: ${rel(p, cwd)}`);
+  if (job.outPath) lines.push(`  O: ${rel(job.outPath, cwd)}${job.outFiles.length ? ` [${job.outFiles.join(' ')}]` : ''}`);
+  return lines.join('\n');
+}
+
+export function workerRow(w: WorkerView, now: number): string[] {
+  const r = w.resources;
+  return [
+    w.handle,
+    r.hostname,
+    !w.connected ? 'away' : w.jobs.length ? 'busy' : 'idle',
+    `${w.jobs.length}/${w.slots}`,
+    String(r.cpus),
+    String(Math.round(r.cpuSpeed)),
+    formatSize(r.freeMem),
+    formatSize(r.freeDisk),
+    r.busyProcesses.join(' '),
+    `-${formatTime((now - w.lastSeen) / 1000)}`,
+    w.jobs.join(' '),
+  ];
+}

@@ -1,0 +1,43 @@
+// What the master's parts share: the stores, the worker registry, the scheduler, the log
+// spool, the clock, and the few things that happen whenever a job ends or is taken away.
+import type { Clock } from '../common/clock.js';
+import type { JobView } from '../protocol/messages.js';
+import type { JobStore } from '../store/jobs.js';
+import { runHook } from './hooks.js';
+import type { LogSpool } from './logs.js';
+import type { WorkerRegistry } from './registry.js';
+import type { Scheduler } from './scheduler.js';
+
+export interface Hub {
+  jobs: JobStore;
+  workers: WorkerRegistry;
+  scheduler: Scheduler;
+  logs: LogSpool;
+  clock: Clock;
+  log(line: string): void;
+  /** How long a silent worker keeps its jobs, in ms. */
+  heartbeatTimeoutMs: number;
+  shutdown(): void;
+}
+
+/** A job reached done or failed: hooks, followers, and a free slot to fill. */
+export function jobEnded(hub: Hub, job: JobView): void {
+  if (job.worker) hub.workers.get(job.worker)?.jobs.delete(job.handle);
+  runHook(job, hub.log);
+  hub.logs.end(job.handle, job.status);
+  hub.scheduler.kick();
+}
+
+/**
+ * Asks the worker holding an active job to kill it. When that worker is not connected the
+ * job is failed here, so that it never stays "running" for a process nobody can reach;
+ * the worker is told the lease is gone if it comes back.
+ */
+export function killActive(hub: Hub, job: JobView & { lease?: string }, reason: string): void {
+  const lease = hub.jobs.leaseOf(job.handle)?.lease;
+  if (!lease) return;
+  const session = job.worker ? hub.workers.get(job.worker) : undefined;
+  if (session && hub.workers.send(session, { type: 'killJob', handle: job.handle, lease, reason })) return;
+  const failed = hub.jobs.failActive(job.handle, 137, `${reason} (its worker was not connected)`, hub.clock.now());
+  if (failed) jobEnded(hub, failed);
+}

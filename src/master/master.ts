@@ -1,0 +1,117 @@
+// `q -mode master`: opens the job table, listens, and keeps leases honest: a worker silent
+// for longer than the heartbeat timeout loses its jobs back to the queue.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemClock, type Clock } from '../common/clock.js';
+import { ensureToken } from '../common/config.js';
+import { openDb } from '../store/db.js';
+import { JobStore } from '../store/jobs.js';
+import { WorkerStore } from '../store/workers.js';
+import type { Hub } from './hub.js';
+import { LogSpool } from './logs.js';
+import { WorkerRegistry } from './registry.js';
+import { Scheduler } from './scheduler.js';
+import { listen } from './server.js';
+
+export interface MasterOptions {
+  stateDir: string;
+  host: string;
+  port: number;
+  token?: string;
+  heartbeatTimeoutMs: number;
+  durable: boolean;
+  /** Arguments of a worker to start beside the master (`-localWorker`), or null. */
+  localWorkerArgs: string[] | null;
+  clock?: Clock;
+  log?: (line: string) => void;
+}
+
+export interface RunningMaster {
+  port: number;
+  closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+const BIN_Q = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'q');
+
+export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const token = ensureToken(opts.token, opts.stateDir);
+  const db = openDb(join(opts.stateDir, 'q.db'), { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
+  const jobs = new JobStore(db);
+  const workers = new WorkerRegistry(new WorkerStore(db));
+  const scheduler = new Scheduler(jobs, workers);
+  const startedAt = clock.now();
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+  let closing: Promise<void> | null = null;
+  let localWorker: ChildProcess | null = null;
+
+  const hub: Hub = {
+    jobs,
+    workers,
+    scheduler,
+    logs: new LogSpool(join(opts.stateDir, 'logs')),
+    clock,
+    log,
+    heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
+    shutdown: () => void close(),
+  };
+
+  const wss = await listen(hub, opts.host, opts.port, token);
+  const address = wss.address();
+  const port = address && typeof address === 'object' ? address.port : opts.port;
+  log(`===== master (port ${port}, state ${opts.stateDir}, ${jobs.count()} jobs)`);
+
+  const sweep = setInterval(() => sweepLostWorkers(hub, startedAt), Math.min(5000, opts.heartbeatTimeoutMs / 3));
+  sweep.unref();
+
+  if (opts.localWorkerArgs) {
+    localWorker = spawn(
+      process.execPath,
+      [BIN_Q, '-mode', 'worker', '-masterPort', String(port), '-state', opts.stateDir, ...opts.localWorkerArgs],
+      { stdio: 'inherit', env: { ...process.env, Q_TOKEN: token } },
+    );
+  }
+
+  function close(): Promise<void> {
+    if (closing) return closing;
+    log('Saving state and shutting down master...');
+    closing = (async () => {
+      clearInterval(sweep);
+      if (localWorker?.pid && localWorker.exitCode === null) {
+        const exited = new Promise((r) => localWorker!.once('exit', r));
+        localWorker.kill('SIGTERM');
+        await exited;
+      }
+      for (const c of wss.clients) c.close(1001, 'master shutting down');
+      await new Promise<void>((r) => wss.close(() => r()));
+      for (const c of wss.clients) c.terminate();
+      jobs.checkpoint();
+      db.close();
+      resolveClosed();
+    })();
+    return closing;
+  }
+
+  return { port, closed, close };
+}
+
+/** Jobs of a worker not heard from within the timeout go back to the queue. */
+export function sweepLostWorkers(hub: Hub, masterStartedAt: number): void {
+  const now = hub.clock.now();
+  for (const job of hub.jobs.active()) {
+    if (!job.worker) continue;
+    const session = hub.workers.get(job.worker);
+    const lastSeen = Math.max(session?.lastSeen ?? 0, masterStartedAt);
+    if (now - lastSeen <= hub.heartbeatTimeoutMs) continue;
+    if (!hub.jobs.requeue(job.handle, job.lease)) continue;
+    session?.jobs.delete(job.handle);
+    if (session?.socket) session.socket.terminate();
+    hub.log(`Requeued ${job.handle}: worker ${job.worker} not heard from for ${Math.round((now - lastSeen) / 1000)}s`);
+    hub.scheduler.kick();
+  }
+}

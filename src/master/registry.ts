@@ -1,0 +1,80 @@
+// The workers the master knows: live sessions (socket, slots, jobs held) and what each last
+// reported. The job table says which jobs a worker holds; this is the fast in-memory view the
+// scheduler reads on every assignment.
+import type { WebSocket } from 'ws';
+import type { MasterToWorker, Resources, WorkerView } from '../protocol/messages.js';
+import { encode } from '../protocol/messages.js';
+import type { WorkerStore } from '../store/workers.js';
+
+export interface WorkerSession {
+  handle: string;
+  socket: WebSocket | null;
+  slots: number;
+  maxTime: number | null;
+  resources: Resources;
+  lastSeen: number;
+  /** handle → lease of every job this worker holds, with the MB each reserves. */
+  jobs: Map<string, { lease: string; mem: number }>;
+}
+
+export class WorkerRegistry {
+  private readonly sessions = new Map<string, WorkerSession>();
+
+  constructor(private readonly store: WorkerStore) {}
+
+  get(handle: string): WorkerSession | undefined {
+    return this.sessions.get(handle);
+  }
+
+  connected(): WorkerSession[] {
+    return [...this.sessions.values()].filter((s) => s.socket !== null);
+  }
+
+  all(): WorkerSession[] {
+    return [...this.sessions.values()];
+  }
+
+  add(session: WorkerSession): void {
+    this.sessions.set(session.handle, session);
+    this.persist(session);
+  }
+
+  remove(handle: string): void {
+    this.sessions.delete(handle);
+  }
+
+  persist(s: WorkerSession): void {
+    this.store.save({
+      handle: s.handle,
+      info: JSON.stringify({ slots: s.slots, maxTime: s.maxTime, resources: s.resources }),
+      lastSeen: s.lastSeen,
+    });
+  }
+
+  send(s: WorkerSession, msg: MasterToWorker): boolean {
+    if (!s.socket || s.socket.readyState !== s.socket.OPEN) return false;
+    s.socket.send(encode(msg));
+    return true;
+  }
+
+  /** Live sessions first, then workers known only from the table (e.g. before they reconnect). */
+  views(): WorkerView[] {
+    const views = new Map<string, WorkerView>();
+    for (const rec of this.store.all()) {
+      const info = JSON.parse(rec.info) as { slots: number; maxTime: number | null; resources: Resources };
+      views.set(rec.handle, { handle: rec.handle, connected: false, jobs: [], lastSeen: rec.lastSeen, ...info });
+    }
+    for (const s of this.sessions.values()) {
+      views.set(s.handle, {
+        handle: s.handle,
+        connected: s.socket !== null,
+        slots: s.slots,
+        maxTime: s.maxTime,
+        resources: s.resources,
+        jobs: [...s.jobs.keys()],
+        lastSeen: s.lastSeen,
+      });
+    }
+    return [...views.values()].sort((a, b) => a.handle.localeCompare(b.handle));
+  }
+}

@@ -1,0 +1,100 @@
+// Answers client requests. Each handler commits before it answers, so an acknowledged
+// change survives a master that is killed right after.
+import { compileSpecs } from '../jobs/filter.js';
+import type { ClientRequest, ClientResponse, JobView } from '../protocol/messages.js';
+import { ACTIVE_STATUSES, FINISHED_STATUSES } from '../store/jobs.js';
+import { jobEnded, killActive, type Hub } from './hub.js';
+
+export type Reply = (msg: ClientResponse) => void;
+
+/** Open `-log -follow` streams end when the client goes away. */
+export interface ClientScope {
+  onClose(fn: () => void): void;
+}
+
+function matching(hub: Hub, specs: readonly string[]): JobView[] {
+  const match = compileSpecs(specs);
+  return hub.jobs.all().filter(match);
+}
+
+export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope: ClientScope): void {
+  switch (req.type) {
+    case 'add': {
+      const handles = hub.jobs.insert(req.jobs, hub.clock.now());
+      reply({ type: 'added', id: req.id, handles });
+      hub.scheduler.kick();
+      return;
+    }
+    case 'list': {
+      const jobs = req.specs.length === 0 ? hub.jobs.all() : matching(hub, req.specs);
+      reply({ type: 'jobs', id: req.id, jobs });
+      return;
+    }
+    case 'kill': {
+      const matched = matching(hub, req.specs);
+      const active = matched.filter((j) => ACTIVE_STATUSES.includes(j.status));
+      for (const job of active) killActive(hub, job, 'Killed by server request');
+      reply({ type: 'affected', id: req.id, handles: active.map((j) => j.handle), matched: matched.length });
+      return;
+    }
+    case 'delete': {
+      const matched = matching(hub, req.specs);
+      // A deleted job must not keep running where nobody can see it.
+      for (const job of matched) {
+        if (ACTIVE_STATUSES.includes(job.status)) killActive(hub, job, 'Deleted');
+      }
+      const deleted = hub.jobs.delete(matched.map((j) => j.handle));
+      for (const job of matched) {
+        if (job.worker) hub.workers.get(job.worker)?.jobs.delete(job.handle);
+        hub.logs.end(job.handle, 'failed');
+        hub.logs.remove(job.handle);
+      }
+      reply({ type: 'affected', id: req.id, handles: deleted, matched: matched.length });
+      hub.scheduler.kick();
+      return;
+    }
+    case 'rerun': {
+      const matched = matching(hub, req.specs);
+      const finished = matched.filter((j) => FINISHED_STATUSES.includes(j.status)).map((j) => j.handle);
+      const rerun = hub.jobs.rerun(finished);
+      for (const handle of rerun) hub.logs.remove(handle);
+      reply({ type: 'affected', id: req.id, handles: rerun, matched: matched.length });
+      hub.scheduler.kick();
+      return;
+    }
+    case 'workers':
+      reply({ type: 'workerList', id: req.id, workers: hub.workers.views() });
+      return;
+    case 'log': {
+      const job = hub.jobs.get(req.handle);
+      if (!job) {
+        reply({ type: 'error', id: req.id, code: 'NOT_FOUND', message: `no job ${req.handle}` });
+        return;
+      }
+      const stillRunning = !FINISHED_STATUSES.includes(job.status);
+      if (!req.follow || !stillRunning) {
+        const data = hub.logs.read(req.handle);
+        if (data.length) reply({ type: 'logData', id: req.id, data: data.toString('base64') });
+        reply({ type: 'logEnd', id: req.id, status: job.status });
+        return;
+      }
+      const sub = hub.logs.follow(req.handle, {
+        data: (chunk) => reply({ type: 'logData', id: req.id, data: chunk.toString('base64') }),
+        end: (status) => reply({ type: 'logEnd', id: req.id, status: status as JobView['status'] }),
+      });
+      if (sub.existing.length) reply({ type: 'logData', id: req.id, data: sub.existing.toString('base64') });
+      scope.onClose(sub.stop);
+      return;
+    }
+    case 'saveState': {
+      const n = hub.jobs.count();
+      hub.jobs.checkpoint();
+      reply({ type: 'ok', id: req.id, message: `Saved ${n} jobs to state` });
+      return;
+    }
+    case 'shutdown':
+      reply({ type: 'ok', id: req.id, message: 'Server is shutting down' });
+      hub.shutdown();
+      return;
+  }
+}

@@ -1,0 +1,61 @@
+// Pushes work: whenever a job may have become runnable (added, rerun, a slot freed, a worker
+// arrived) `kick` schedules one pass on the next turn of the event loop, so a burst of events
+// costs one pass. A pass fills every free slot with the best fitting job (store.claim).
+// Nothing here polls.
+import type { JobStore } from '../store/jobs.js';
+import type { WorkerRegistry, WorkerSession } from './registry.js';
+
+export class Scheduler {
+  private pending = false;
+  private rotate = 0;
+
+  constructor(
+    private readonly jobs: JobStore,
+    private readonly workers: WorkerRegistry,
+  ) {}
+
+  kick(): void {
+    if (this.pending) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      this.pass();
+    });
+  }
+
+  /** Memory a worker can still promise: what it reports free, less what its jobs reserved. */
+  private memBudget(w: WorkerSession): number {
+    let reserved = 0;
+    for (const j of w.jobs.values()) reserved += j.mem;
+    return w.resources.freeMem - reserved;
+  }
+
+  pass(): void {
+    const workers = this.workers.connected();
+    if (workers.length === 0) return;
+    // Start each pass at a different worker so that one does not take every job of a burst.
+    this.rotate = (this.rotate + 1) % workers.length;
+    const order = [...workers.slice(this.rotate), ...workers.slice(0, this.rotate)];
+    let progress = true;
+    // Round-robin one job per worker per round, until no worker takes one.
+    while (progress) {
+      progress = false;
+      for (const w of order) {
+        if (w.jobs.size >= w.slots) continue;
+        const claimed = this.jobs.claim({
+          worker: w.handle,
+          host: w.resources.hostname,
+          memBudget: this.memBudget(w),
+          maxTime: w.maxTime,
+        });
+        if (!claimed) continue;
+        w.jobs.set(claimed.handle, { lease: claimed.lease, mem: claimed.spec.mem });
+        this.workers.send(w, {
+          type: 'assign',
+          job: { ...claimed.spec, handle: claimed.handle, lease: claimed.lease, attempt: claimed.attempt },
+        });
+        progress = true;
+      }
+    }
+  }
+}

@@ -1,0 +1,100 @@
+// The master's socket: checks the token before the WebSocket upgrade, then hands each
+// validated frame to the client or worker handler. An invalid frame gets an error answer and
+// changes nothing; it never reaches the handlers.
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ErrorCodes } from '../common/errors.js';
+import {
+  ClientRequestSchema,
+  MAX_FRAME_BYTES,
+  WorkerMessageSchema,
+  decode,
+  encode,
+  type ClientResponse,
+} from '../protocol/messages.js';
+import type { Hub } from './hub.js';
+import { handleRequest } from './requests.js';
+import { WorkerLink } from './workerLink.js';
+
+export const ROLE_HEADER = 'x-q-role';
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Constant-time comparison (hashing first makes the lengths equal). */
+export function tokenMatches(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function bearer(req: IncomingMessage): string {
+  const h = req.headers.authorization ?? '';
+  return h.startsWith('Bearer ') ? h.slice(7) : '';
+}
+
+export function listen(hub: Hub, host: string, port: number, token: string): Promise<WebSocketServer> {
+  const wss = new WebSocketServer({
+    host,
+    port,
+    maxPayload: MAX_FRAME_BYTES,
+    perMessageDeflate: false,
+    verifyClient: ({ req }, done) => {
+      const role = req.headers[ROLE_HEADER];
+      if (role !== 'client' && role !== 'worker') return done(false, 400, 'unknown role');
+      if (!tokenMatches(bearer(req), token)) {
+        hub.log(`Refused a ${role} from ${req.socket.remoteAddress}: wrong or missing token`);
+        return done(false, 401, 'wrong or missing token');
+      }
+      done(true);
+    },
+  });
+  wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
+    socket.on('error', () => socket.terminate());
+    if (req.headers[ROLE_HEADER] === 'worker') serveWorker(hub, socket);
+    else serveClient(hub, socket);
+  });
+  return new Promise((resolve, reject) => {
+    wss.once('listening', () => resolve(wss));
+    wss.once('error', reject);
+  });
+}
+
+function serveClient(hub: Hub, socket: WebSocket): void {
+  const closers: (() => void)[] = [];
+  socket.on('close', () => closers.forEach((f) => f()));
+  const reply = (msg: ClientResponse) => {
+    if (socket.readyState === socket.OPEN) socket.send(encode(msg));
+  };
+  socket.on('message', (data) => {
+    const decoded = decode(ClientRequestSchema, data);
+    if (!decoded.ok) {
+      reply({ type: 'error', id: null, code: ErrorCodes.BAD_MESSAGE, message: decoded.error });
+      return;
+    }
+    try {
+      handleRequest(hub, decoded.msg, reply, { onClose: (fn) => closers.push(fn) });
+    } catch (e) {
+      // A store error (disk full, database locked) is the caller's answer, not the master's end.
+      hub.log(`Request ${decoded.msg.type} failed: ${(e as Error).message}`);
+      reply({ type: 'error', id: decoded.msg.id, code: ErrorCodes.STORE, message: (e as Error).message });
+    }
+  });
+}
+
+function serveWorker(hub: Hub, socket: WebSocket): void {
+  const link = new WorkerLink(hub, socket);
+  socket.on('close', () => link.closed());
+  socket.on('message', (data) => {
+    const decoded = decode(WorkerMessageSchema, data);
+    if (!decoded.ok) {
+      socket.send(encode({ type: 'error', id: null, code: ErrorCodes.BAD_MESSAGE, message: decoded.error }));
+      return;
+    }
+    try {
+      link.handle(decoded.msg);
+    } catch (e) {
+      hub.log(`Worker message ${decoded.msg.type} failed: ${(e as Error).message}`);
+    }
+  });
+}

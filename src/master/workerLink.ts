@@ -1,0 +1,104 @@
+// The master's side of one worker connection: hello and reconciliation, heartbeats, and the
+// job events that must carry a current lease to be applied.
+import type { WebSocket } from 'ws';
+import type { WorkerMessage } from '../protocol/messages.js';
+import { jobEnded, type Hub } from './hub.js';
+import type { WorkerSession } from './registry.js';
+
+export class WorkerLink {
+  private session: WorkerSession | null = null;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly socket: WebSocket,
+  ) {}
+
+  handle(msg: WorkerMessage): void {
+    const hub = this.hub;
+    if (msg.type === 'workerHello') {
+      this.hello(msg);
+      return;
+    }
+    const s = this.session;
+    if (!s) {
+      this.socket.close(4002, 'workerHello must come first');
+      return;
+    }
+    s.lastSeen = hub.clock.now();
+    switch (msg.type) {
+      case 'heartbeat':
+        s.resources = msg.resources;
+        hub.workers.persist(s);
+        hub.scheduler.kick(); // free memory may have grown
+        return;
+      case 'started':
+        if (!hub.jobs.markRunning(msg.handle, msg.lease, hub.clock.now())) this.leaseGone(s, msg.handle, msg.lease);
+        return;
+      case 'progress':
+        if (!hub.jobs.recordStats(msg.handle, msg.lease, msg.stats)) this.leaseGone(s, msg.handle, msg.lease);
+        return;
+      case 'output':
+        if (s.jobs.get(msg.handle)?.lease !== msg.lease) return; // output of a job taken away: dropped
+        hub.logs.append(msg.handle, Buffer.from(msg.data, 'base64'));
+        return;
+      case 'finished': {
+        const outcome = hub.jobs.finish(msg.handle, msg.lease, msg.result, hub.clock.now());
+        // Acked either way: a result the table no longer wants must not be re-sent forever.
+        hub.workers.send(s, { type: 'resultAck', handle: msg.handle, lease: msg.lease, applied: outcome.applied });
+        if (s.jobs.get(msg.handle)?.lease === msg.lease) s.jobs.delete(msg.handle);
+        if (outcome.job) jobEnded(hub, outcome.job);
+        else hub.scheduler.kick();
+        return;
+      }
+    }
+  }
+
+  private leaseGone(s: WorkerSession, handle: string, lease: string): void {
+    if (s.jobs.get(handle)?.lease === lease) s.jobs.delete(handle);
+    this.hub.workers.send(s, { type: 'leaseGone', handle, lease });
+  }
+
+  /**
+   * A worker (re)connects and lists what it holds. Jobs whose lease is still current stay
+   * with it; jobs it lists but lost meanwhile are dropped; jobs the table gives it that it
+   * does not list (it restarted and lost them) go back to the queue.
+   */
+  private hello(msg: Extract<WorkerMessage, { type: 'workerHello' }>): void {
+    const hub = this.hub;
+    const previous = hub.workers.get(msg.handle);
+    if (previous?.socket && previous.socket !== this.socket) {
+      previous.socket.close(4001, 'replaced by a newer connection of the same worker');
+    }
+    const listed = new Map(msg.running.map((r) => [r.handle, r.lease]));
+    const jobs = new Map<string, { lease: string; mem: number }>();
+    for (const job of hub.jobs.activeOnWorker(msg.handle)) {
+      if (listed.get(job.handle) === job.lease) jobs.set(job.handle, { lease: job.lease, mem: job.mem });
+      else if (hub.jobs.requeue(job.handle, job.lease)) hub.log(`Requeued ${job.handle}: ${msg.handle} no longer runs it`);
+    }
+    // Kept jobs include those that finished while we were apart: their results follow.
+    const drop = msg.running.filter((r) => jobs.get(r.handle)?.lease !== r.lease);
+    const session: WorkerSession = {
+      handle: msg.handle,
+      socket: this.socket,
+      slots: msg.slots,
+      maxTime: msg.maxTime,
+      resources: msg.resources,
+      lastSeen: hub.clock.now(),
+      jobs,
+    };
+    this.session = session;
+    hub.workers.add(session);
+    hub.workers.send(session, { type: 'welcome', drop });
+    hub.log(`Worker ${msg.handle} connected (${msg.resources.hostname}, ${msg.slots} slots)`);
+    hub.scheduler.kick();
+  }
+
+  closed(): void {
+    const s = this.session;
+    if (!s || s.socket !== this.socket) return;
+    s.socket = null;
+    s.lastSeen = this.hub.clock.now();
+    this.hub.workers.persist(s);
+    this.hub.log(`Worker ${s.handle} disconnected`);
+  }
+}

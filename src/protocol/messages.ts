@@ -1,0 +1,203 @@
+// Every message that crosses a q socket, as one discriminated union on `type`, with the zod
+// schema that checks it at the boundary. Nothing else is sent or accepted: `decode` turns a
+// raw frame into a typed message or into an error the caller answers with, never a throw
+// that reaches the event loop.
+//
+// Conversation shapes:
+//   client → master: a request with an `id`; the master answers with a response carrying the
+//     same `id` (or `error`). `log` with follow streams `logData` frames, then `logEnd`.
+//   worker → master: `workerHello` first; then heartbeats, job events and results. Every job
+//   event carries the lease the master issued with `assign`; the master applies it only while
+//   that lease is current.
+//   master → worker: `welcome` (reconciliation), `assign`, `killJob`, `resultAck`, `leaseGone`.
+import { z } from 'zod';
+
+/** Frames larger than this are refused before parsing, so a hostile peer cannot make us buffer. */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
+const handle = z.string().regex(/^J-[0-9a-z]{6}$/);
+const lease = z.string().min(1).max(64);
+const id = z.number().int().nonnegative();
+const specs = z.array(z.string().max(4096)).max(100_000);
+
+/** What a submitter asks for; the master fills in defaults it does not know. */
+export const JobSpecSchema = z.object({
+  command: z.string().min(1).max(1_000_000),
+  priority: z.number().int(),
+  time: z.number().int().positive(), // seconds
+  mem: z.number().int().positive(), // MB
+  memGrace: z.number().positive(),
+  disk: z.number().int().positive(), // MB
+  tags: z.array(z.string().max(256)).max(256),
+  workerHandle: z.string().max(256).nullable(),
+  workingPath: z.string().max(4096), // the submitter's directory
+  shareWorkingPath: z.boolean(),
+  inPaths: z.array(z.string().max(4096)).max(100_000),
+  realtimeInPaths: z.array(z.string().max(4096)).max(100_000),
+  outPath: z.string().max(4096).nullable(),
+  outFiles: z.array(z.string().max(4096)).max(1000),
+  doneHook: z.string().max(100_000).nullable(),
+  failedHook: z.string().max(100_000).nullable(),
+});
+export type JobSpec = z.infer<typeof JobSpecSchema>;
+
+export const JobStatuses = ['ready', 'assigned', 'init', 'running', 'done', 'failed'] as const;
+export type JobStatus = (typeof JobStatuses)[number];
+
+/** A job as the master shows it to clients. Numbers use -1 for "not known". */
+export const JobViewSchema = JobSpecSchema.extend({
+  handle,
+  status: z.enum(JobStatuses),
+  createdAt: z.number(),
+  worker: z.string().nullable(),
+  workerHostname: z.string().nullable(),
+  attempt: z.number().int(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+  exitCode: z.number().int().nullable(),
+  exitReason: z.string().nullable(),
+  realTime: z.number(), // seconds
+  userTime: z.number(), // seconds
+  maxMem: z.number(), // MB
+  maxDisk: z.number(), // MB
+});
+export type JobView = z.infer<typeof JobViewSchema>;
+
+export const ResourcesSchema = z.object({
+  hostname: z.string().max(256),
+  cpus: z.number().int().nonnegative(),
+  cpuSpeed: z.number().nonnegative(), // MHz
+  freeMem: z.number().nonnegative(), // MB
+  freeDisk: z.number().nonnegative(), // MB, of the scratch base
+  busyProcesses: z.array(z.string().max(512)).max(20),
+});
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+export const WorkerViewSchema = z.object({
+  handle: z.string(),
+  connected: z.boolean(),
+  slots: z.number().int(),
+  maxTime: z.number().nullable(),
+  resources: ResourcesSchema,
+  jobs: z.array(handle),
+  lastSeen: z.number(),
+});
+export type WorkerView = z.infer<typeof WorkerViewSchema>;
+
+/** Measurements of a running or finished job; maxima over its life. */
+const measured = z.number().min(-1); // -1: not measured (yet)
+export const StatsSchema = z.object({
+  realTime: measured,
+  userTime: measured,
+  maxMem: measured,
+  maxDisk: measured,
+});
+export type Stats = z.infer<typeof StatsSchema>;
+
+export const ResultSchema = StatsSchema.extend({
+  exitCode: z.number().int(),
+  exitReason: z.string().max(4096).nullable(),
+});
+export type Result = z.infer<typeof ResultSchema>;
+
+const runningJob = z.object({ handle, lease });
+
+/** What a worker needs to run a job: the spec plus its lease. */
+export const AssignmentSchema = JobSpecSchema.extend({ handle, lease, attempt: z.number().int() });
+export type Assignment = z.infer<typeof AssignmentSchema>;
+
+export const ClientRequestSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(100_000) }),
+  z.object({ type: z.literal('list'), id, specs }),
+  z.object({ type: z.literal('kill'), id, specs }),
+  z.object({ type: z.literal('delete'), id, specs }),
+  z.object({ type: z.literal('rerun'), id, specs }),
+  z.object({ type: z.literal('workers'), id }),
+  z.object({ type: z.literal('log'), id, handle: z.string().max(64), follow: z.boolean() }),
+  z.object({ type: z.literal('saveState'), id }),
+  z.object({ type: z.literal('shutdown'), id }),
+]);
+export type ClientRequest = z.infer<typeof ClientRequestSchema>;
+/** A request before the connection numbers it. */
+export type ClientRequestBody = ClientRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
+
+export const WorkerMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('workerHello'),
+    handle: z.string().min(1).max(256),
+    slots: z.number().int().positive().max(10_000),
+    maxTime: z.number().int().positive().nullable(),
+    resources: ResourcesSchema,
+    running: z.array(runningJob).max(10_000),
+  }),
+  z.object({ type: z.literal('heartbeat'), resources: ResourcesSchema }),
+  z.object({ type: z.literal('started'), handle, lease }),
+  z.object({ type: z.literal('progress'), handle, lease, stats: StatsSchema }),
+  z.object({
+    type: z.literal('output'),
+    handle,
+    lease,
+    stream: z.enum(['stdout', 'stderr']),
+    data: z.string().max(MAX_FRAME_BYTES), // base64: output need not be text
+  }),
+  z.object({ type: z.literal('finished'), handle, lease, result: ResultSchema }),
+]);
+export type WorkerMessage = z.infer<typeof WorkerMessageSchema>;
+
+/** Every message a master can receive, whoever sent it. */
+export const InboundSchema = z.union([ClientRequestSchema, WorkerMessageSchema]);
+export type Inbound = z.infer<typeof InboundSchema>;
+
+export const ErrorCodeSchema = z.string().max(64);
+
+export const ClientResponseSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('added'), id, handles: z.array(handle) }),
+  z.object({ type: z.literal('jobs'), id, jobs: z.array(JobViewSchema) }),
+  z.object({ type: z.literal('affected'), id, handles: z.array(handle), matched: z.number().int() }),
+  z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema) }),
+  z.object({ type: z.literal('logData'), id, data: z.string() }),
+  z.object({ type: z.literal('logEnd'), id, status: z.enum(JobStatuses) }),
+  z.object({ type: z.literal('ok'), id, message: z.string() }),
+  z.object({ type: z.literal('error'), id: id.nullable(), code: ErrorCodeSchema, message: z.string() }),
+]);
+export type ClientResponse = z.infer<typeof ClientResponseSchema>;
+
+export const MasterToWorkerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('welcome'), drop: z.array(runningJob) }),
+  z.object({ type: z.literal('assign'), job: AssignmentSchema }),
+  z.object({ type: z.literal('killJob'), handle, lease, reason: z.string() }),
+  z.object({ type: z.literal('resultAck'), handle, lease, applied: z.boolean() }),
+  z.object({ type: z.literal('leaseGone'), handle, lease }),
+  z.object({ type: z.literal('error'), id: z.null(), code: ErrorCodeSchema, message: z.string() }),
+]);
+export type MasterToWorker = z.infer<typeof MasterToWorkerSchema>;
+
+export type Decoded<T> = { ok: true; msg: T } | { ok: false; error: string };
+
+/** Parses and validates one frame. Never throws. */
+export function decode<T>(schema: z.ZodType<T>, raw: unknown): Decoded<T> {
+  let text: string;
+  if (typeof raw === 'string') text = raw;
+  else if (Buffer.isBuffer(raw)) text = raw.toString('utf8');
+  else if (Array.isArray(raw)) text = Buffer.concat(raw as Buffer[]).toString('utf8');
+  else if (raw instanceof ArrayBuffer) text = Buffer.from(raw).toString('utf8');
+  else return { ok: false, error: 'frame is not text' };
+  if (text.length > MAX_FRAME_BYTES) return { ok: false, error: 'frame too large' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'frame is not JSON' };
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+    return { ok: false, error: `invalid message${where}: ${issue?.message ?? 'unknown'}` };
+  }
+  return { ok: true, msg: parsed.data };
+}
+
+export function encode(msg: ClientRequest | ClientResponse | WorkerMessage | MasterToWorker): string {
+  return JSON.stringify(msg);
+}

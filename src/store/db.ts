@@ -1,0 +1,40 @@
+// Opens the master's SQLite database and brings its schema up to date.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { migrations } from './migrations.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /**
+   * FULL fsyncs the WAL on every commit (survives power loss); NORMAL survives a killed
+   * process, which is what `kill -9` of the master needs, at a fraction of the cost.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+export function openDb(path: string, opts: OpenOptions = {}): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
+  db.pragma('foreign_keys = ON');
+  // Another process (a second master by mistake, a backup) may hold the lock briefly.
+  db.pragma('busy_timeout = 2000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new Error(`database schema ${current} is newer than this q (${migrations.length})`);
+  }
+  for (let i = current; i < migrations.length; i++) {
+    db.transaction(() => {
+      db.exec(migrations[i]!);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,253 @@
+// The job table: every read and write of a job goes through one method here.
+//
+// A job's life:
+//   ready ──claim──▶ assigned ──started──▶ running ──finish──▶ done | failed
+//     ▲                 │                      │
+//     └──── requeue (worker lost, lease expired)┘        rerun: done | failed ──▶ ready
+//
+// `claim` is one transaction: it picks the best fitting ready job (lowest priority number,
+// then oldest), records the worker, a fresh lease and attempt + 1. Every later event from the
+// worker names that lease and is applied only while it is still the job's lease, so a worker
+// that lost its job (requeued, deleted, reassigned) cannot overwrite what happened since.
+// `finish` clears the lease, which makes a repeated result a no-op.
+import { customAlphabet, nanoid } from 'nanoid';
+import type { Db } from './db.js';
+import type { JobSpec, JobStatus, JobView, Result, Stats } from '../protocol/messages.js';
+
+export const Status = {
+  ready: 'ready',
+  assigned: 'assigned',
+  init: 'init',
+  running: 'running',
+  done: 'done',
+  failed: 'failed',
+} as const satisfies Record<JobStatus, JobStatus>;
+
+export const ACTIVE_STATUSES: readonly JobStatus[] = [Status.assigned, Status.init, Status.running];
+export const FINISHED_STATUSES: readonly JobStatus[] = [Status.done, Status.failed];
+
+const newHandle = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 6);
+
+interface JobRow {
+  seq: number;
+  handle: string;
+  status: JobStatus;
+  spec: string;
+  created_at: number;
+  worker: string | null;
+  worker_host: string | null;
+  lease: string | null;
+  attempt: number;
+  started_at: number | null;
+  finished_at: number | null;
+  exit_code: number | null;
+  exit_reason: string | null;
+  real_time: number;
+  user_time: number;
+  max_mem: number;
+  max_disk: number;
+}
+
+export interface ClaimLimits {
+  worker: string;
+  host: string;
+  /** MB the job may reserve on this worker. */
+  memBudget: number;
+  /** Longest job (seconds) the worker accepts; null = any. */
+  maxTime: number | null;
+}
+
+export interface Claimed {
+  handle: string;
+  lease: string;
+  attempt: number;
+  spec: JobSpec;
+}
+
+export interface FinishOutcome {
+  applied: boolean;
+  job?: JobView;
+}
+
+function toView(r: JobRow): JobView {
+  const spec = JSON.parse(r.spec) as JobSpec;
+  return {
+    ...spec,
+    handle: r.handle,
+    status: r.status,
+    createdAt: r.created_at,
+    worker: r.worker,
+    workerHostname: r.worker_host,
+    attempt: r.attempt,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    exitCode: r.exit_code,
+    exitReason: r.exit_reason,
+    realTime: r.real_time,
+    userTime: r.user_time,
+    maxMem: r.max_mem,
+    maxDisk: r.max_disk,
+  };
+}
+
+export class JobStore {
+  private readonly s;
+
+  constructor(private readonly db: Db) {
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, spec, created_at)
+                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @spec, @now)`),
+      pick: p(`SELECT handle, spec, attempt FROM jobs
+               WHERE status = 'ready' AND mem <= @memBudget
+                 AND (@maxTime IS NULL OR time_limit <= @maxTime)
+                 AND (worker_pin IS NULL OR worker_pin = @worker)
+               ORDER BY priority, seq LIMIT 1`),
+      claim: p(`UPDATE jobs SET status = 'assigned', worker = @worker, worker_host = @host, lease = @lease,
+                  attempt = attempt + 1, started_at = NULL, finished_at = NULL, exit_code = NULL,
+                  exit_reason = NULL, real_time = -1, user_time = -1, max_mem = -1, max_disk = -1
+                WHERE handle = @handle AND status = 'ready'`),
+      started: p(`UPDATE jobs SET status = 'running', started_at = @now
+                  WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init')`),
+      stats: p(`UPDATE jobs SET real_time = @realTime, user_time = @userTime, max_mem = @maxMem, max_disk = @maxDisk
+                WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')`),
+      finish: p(`UPDATE jobs SET status = @status, lease = NULL, finished_at = @now, exit_code = @exitCode,
+                   exit_reason = @exitReason, real_time = @realTime, user_time = @userTime,
+                   max_mem = @maxMem, max_disk = @maxDisk
+                 WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')`),
+      failActive: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = @exitCode,
+                       exit_reason = @exitReason
+                     WHERE handle = @handle AND status IN ('assigned', 'init', 'running')`),
+      requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL
+                  WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')`),
+      rerun: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL,
+                  started_at = NULL, finished_at = NULL, exit_code = NULL, exit_reason = NULL,
+                  real_time = -1, user_time = -1, max_mem = -1, max_disk = -1
+                WHERE handle = @handle AND status IN ('done', 'failed')`),
+      delete: p(`DELETE FROM jobs WHERE handle = @handle`),
+      get: p(`SELECT * FROM jobs WHERE handle = ?`),
+      all: p(`SELECT * FROM jobs ORDER BY seq`),
+      leaseOf: p(`SELECT lease, status FROM jobs WHERE handle = ?`),
+      activeOf: p(`SELECT * FROM jobs WHERE worker = ? AND status IN ('assigned', 'init', 'running') ORDER BY seq`),
+      active: p(`SELECT * FROM jobs WHERE status IN ('assigned', 'init', 'running') ORDER BY seq`),
+      countReady: p(`SELECT count(*) AS n FROM jobs WHERE status = 'ready'`),
+      count: p(`SELECT count(*) AS n FROM jobs`),
+    };
+  }
+
+  /** Adds jobs in one transaction (one commit for a whole batch) and returns their handles. */
+  insert(specs: readonly JobSpec[], now: number): string[] {
+    return this.db.transaction(() => {
+      const handles: string[] = [];
+      for (const spec of specs) {
+        for (let tries = 0; ; tries++) {
+          const handle = `J-${newHandle()}`;
+          try {
+            this.s.insert.run({
+              handle,
+              priority: spec.priority,
+              time: spec.time,
+              mem: spec.mem,
+              pin: spec.workerHandle,
+              spec: JSON.stringify(spec),
+              now,
+            });
+            handles.push(handle);
+            break;
+          } catch (e) {
+            // 36^6 handles: a clash is rare but possible in a long-lived table.
+            if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE' || tries > 20) throw e;
+          }
+        }
+      }
+      return handles;
+    })();
+  }
+
+  /** Picks the best fitting ready job for a worker and assigns it, in one transaction. */
+  claim(limits: ClaimLimits): Claimed | undefined {
+    return this.db.transaction((): Claimed | undefined => {
+      const row = this.s.pick.get({
+        memBudget: limits.memBudget,
+        maxTime: limits.maxTime,
+        worker: limits.worker,
+      }) as { handle: string; spec: string; attempt: number } | undefined;
+      if (!row) return undefined;
+      const lease = nanoid(12);
+      this.s.claim.run({ handle: row.handle, worker: limits.worker, host: limits.host, lease });
+      return { handle: row.handle, lease, attempt: row.attempt + 1, spec: JSON.parse(row.spec) as JobSpec };
+    })();
+  }
+
+  /** The worker started the job. False when the lease is no longer current. */
+  markRunning(handle: string, lease: string, now: number): boolean {
+    return this.s.started.run({ handle, lease, now }).changes === 1;
+  }
+
+  recordStats(handle: string, lease: string, stats: Stats): boolean {
+    return this.s.stats.run({ handle, lease, ...stats }).changes === 1;
+  }
+
+  /** Applies a worker's result once: a second delivery or a stale lease changes nothing. */
+  finish(handle: string, lease: string, result: Result, now: number): FinishOutcome {
+    const status = result.exitCode === 0 && result.exitReason === null ? Status.done : Status.failed;
+    const changes = this.s.finish.run({ handle, lease, now, status, ...result }).changes;
+    if (changes !== 1) return { applied: false };
+    return { applied: true, job: this.get(handle) };
+  }
+
+  /** Ends an active job without a worker's result (e.g. killed while its worker is away). */
+  failActive(handle: string, exitCode: number, exitReason: string, now: number): JobView | undefined {
+    if (this.s.failActive.run({ handle, exitCode, exitReason, now }).changes !== 1) return undefined;
+    return this.get(handle);
+  }
+
+  /** Puts an active job back in the queue, if `lease` is still its lease. */
+  requeue(handle: string, lease: string): boolean {
+    return this.s.requeue.run({ handle, lease }).changes === 1;
+  }
+
+  /** Finished jobs go back to ready; others are left alone. Returns the handles changed. */
+  rerun(handles: readonly string[]): string[] {
+    return this.db.transaction(() => handles.filter((handle) => this.s.rerun.run({ handle }).changes === 1))();
+  }
+
+  delete(handles: readonly string[]): string[] {
+    return this.db.transaction(() => handles.filter((handle) => this.s.delete.run({ handle }).changes === 1))();
+  }
+
+  get(handle: string): JobView | undefined {
+    const row = this.s.get.get(handle) as JobRow | undefined;
+    return row && toView(row);
+  }
+
+  /** The job's current lease and status, without decoding its spec. */
+  leaseOf(handle: string): { lease: string | null; status: JobStatus } | undefined {
+    return this.s.leaseOf.get(handle) as { lease: string | null; status: JobStatus } | undefined;
+  }
+
+  all(): JobView[] {
+    return (this.s.all.all() as JobRow[]).map(toView);
+  }
+
+  activeOnWorker(worker: string): (JobView & { lease: string })[] {
+    return (this.s.activeOf.all(worker) as JobRow[]).map((r) => ({ ...toView(r), lease: r.lease ?? '' }));
+  }
+
+  active(): (JobView & { lease: string })[] {
+    return (this.s.active.all() as JobRow[]).map((r) => ({ ...toView(r), lease: r.lease ?? '' }));
+  }
+
+  count(): number {
+    return (this.s.count.get() as { n: number }).n;
+  }
+
+  /** Folds the WAL into the main database file (what `-saveState` asks for). */
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  countReady(): number {
+    return (this.s.countReady.get() as { n: number }).n;
+  }
+}

@@ -1,0 +1,42 @@
+// Numbered, append-only schema migrations. Never edit a shipped entry: add a new one.
+// `PRAGMA user_version` records how many have been applied.
+
+export const migrations: readonly string[] = [
+  // 1: the job table, the worker table and a key/value meta table.
+  `
+  CREATE TABLE jobs (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    handle       TEXT NOT NULL UNIQUE,
+    status       TEXT NOT NULL,
+    priority     INTEGER NOT NULL,
+    time_limit   INTEGER NOT NULL,
+    mem          INTEGER NOT NULL,
+    worker_pin   TEXT,
+    spec         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    worker       TEXT,
+    worker_host  TEXT,
+    lease        TEXT,
+    attempt      INTEGER NOT NULL DEFAULT 0,
+    started_at   INTEGER,
+    finished_at  INTEGER,
+    exit_code    INTEGER,
+    exit_reason  TEXT,
+    real_time    REAL NOT NULL DEFAULT -1,
+    user_time    REAL NOT NULL DEFAULT -1,
+    max_mem      REAL NOT NULL DEFAULT -1,
+    max_disk     REAL NOT NULL DEFAULT -1
+  );
+  CREATE INDEX jobs_pick ON jobs(status, priority, seq);
+  CREATE INDEX jobs_worker ON jobs(worker) WHERE worker IS NOT NULL;
+  CREATE TABLE workers (
+    handle     TEXT PRIMARY KEY,
+    info       TEXT NOT NULL,
+    last_seen  INTEGER NOT NULL
+  );
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,54 @@
+// What a worker tells the master about its machine: the scheduler fits jobs into freeMem,
+// and `q -w` shows the rest.
+import { readFileSync, statfsSync } from 'node:fs';
+import { cpus, freemem } from 'node:os';
+import type { Resources } from '../protocol/messages.js';
+import { TICKS_PER_SECOND, type ProcTable } from './procTable.js';
+
+/** MemAvailable: what can be allocated without swapping (free + reclaimable cache). */
+export function availableMemMb(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Math.floor(Number(m[1]) / 1024);
+  } catch {
+    // not Linux
+  }
+  return Math.floor(freemem() / 1024 / 1024);
+}
+
+export function freeDiskMb(path: string): number {
+  try {
+    const s = statfsSync(path);
+    return Math.floor((s.bavail * s.bsize) / 1024 / 1024);
+  } catch {
+    return -1;
+  }
+}
+
+/** Processes that used more than half a CPU since the previous table: `cpu%,memMB[comm]`. */
+export function busyProcesses(prev: ProcTable | null, cur: ProcTable, elapsedMs: number): string[] {
+  if (!prev || elapsedMs <= 0) return [];
+  const busy: { pct: number; text: string }[] = [];
+  for (const p of cur.values()) {
+    const before = prev.get(p.pid);
+    if (!before) continue;
+    const pct = ((p.ticks - before.ticks) / TICKS_PER_SECOND / (elapsedMs / 1000)) * 100;
+    if (pct > 50) busy.push({ pct, text: `${Math.round(pct)},${Math.round(p.rssBytes / 1048576)}[${p.comm}]` });
+  }
+  return busy
+    .sort((a, b) => b.pct - a.pct)
+    .slice(0, 10)
+    .map((b) => b.text);
+}
+
+export function resources(hostname: string, basePath: string, busy: string[]): Resources {
+  const list = cpus();
+  return {
+    hostname,
+    cpus: list.length,
+    cpuSpeed: list[0]?.speed ?? 0,
+    freeMem: availableMemMb(),
+    freeDisk: freeDiskMb(basePath),
+    busyProcesses: busy,
+  };
+}
