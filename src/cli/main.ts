@@ -2,13 +2,10 @@
 // one line on stderr and a non-zero exit.
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
-import { runClient } from '../client/client.js';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { ErrorCodes, QError, isQError } from '../common/errors.js';
 import { randomSuffix } from '../common/ids.js';
 import { parseTime } from '../common/units.js';
-import { startMaster } from '../master/master.js';
-import { Worker } from '../worker/worker.js';
 import { parseArgs, type Parsed } from './parse.js';
 
 function port(p: Parsed): number {
@@ -44,7 +41,9 @@ function onStopSignal(fn: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
+// Each mode loads only its own code: a client should not pay for SQLite at every call.
 async function runMaster(p: Parsed): Promise<number> {
+  const { startMaster } = await import('../master/master.js');
   const host = p.str('netInterface') ?? '127.0.0.1';
   const master = await startMaster({
     stateDir: stateDir(p.str('state')),
@@ -64,6 +63,7 @@ async function runMaster(p: Parsed): Promise<number> {
 }
 
 async function runWorker(p: Parsed): Promise<number> {
+  const { Worker } = await import('../worker/worker.js');
   const hostname = p.str('hostname') ?? osHostname();
   const host = p.str('masterHost') ?? 'localhost';
   const maxTime = p.str('maxTime');
@@ -95,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (p.mode === 'master') return runMaster(p);
   if (p.mode === 'worker') return runWorker(p);
+  const { runClient } = await import('../client/client.js');
   return runClient(p, () => {
     const host = p.str('masterHost') ?? 'localhost';
     return {

@@ -1,7 +1,7 @@
 // Builds the jobs `-add` submits: defaults, then the job.spec YAML file, then the command line.
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
 import type { JobSpec } from '../protocol/messages.js';
@@ -65,6 +65,8 @@ export function readSpecFile(path: string, explicit: boolean): SpecFile {
   }
   let doc: unknown;
   try {
+    // Loaded only when a spec file exists: most adds have none.
+    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
     doc = parseYaml(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new QError(ErrorCodes.BAD_SPEC_FILE, `${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);

@@ -48,6 +48,7 @@ export class JobRun {
   private leftoverTimer: NodeJS.Timeout | null = null;
   private limitTimer: NodeJS.Timeout;
   private exited = false;
+  private escalated = false;
   private maxMem = -1;
   private maxDisk = -1;
   private userTime = 0;
@@ -86,8 +87,9 @@ export class JobRun {
       this.child.once('close', (code, signal) => void this.finish(code, signal).then(resolve));
       this.child.once('exit', () => {
         this.exited = true;
-        // Output pipes held open by a leftover background process must not keep the job alive.
-        this.leftoverTimer = setTimeout(() => this.signalGroup('SIGKILL'), 1000);
+        // Output pipes held open by a leftover background process must not keep the job
+        // alive. During a kill, the grace period already decides when KILL comes.
+        if (!this.killTimer) this.leftoverTimer = setTimeout(() => this.signalGroup('SIGKILL'), 1000);
       });
     });
   }
@@ -149,19 +151,26 @@ export class JobRun {
     if (this.exited) return;
     this.exitReason ??= reason;
     this.signalGroup('SIGTERM');
-    this.killTimer ??= setTimeout(() => this.signalGroup('SIGKILL'), this.env.killGraceMs);
+    this.killTimer ??= setTimeout(() => {
+      // Something outlived TERM: the job ended by KILL, whatever its shell said.
+      if (this.signalGroup('SIGKILL')) this.escalated = true;
+    }, this.env.killGraceMs);
   }
 
-  private signalGroup(signal: NodeJS.Signals): void {
+  /** True when some process of the job was still there to receive the signal. */
+  private signalGroup(signal: NodeJS.Signals): boolean {
     const pid = this.child.pid;
-    if (!pid) return;
+    if (!pid) return false;
+    let reached = false;
     for (const target of [-pid, ...this.lastTree]) {
       try {
         process.kill(target, signal);
+        reached = true;
       } catch {
         // already gone
       }
     }
+    return reached;
   }
 
   private async finish(code: number | null, signal: NodeJS.Signals | null): Promise<Result> {
@@ -175,7 +184,7 @@ export class JobRun {
       new Promise((r) => this.err.end(r)),
     ]);
     return {
-      exitCode: code ?? 128 + signalNumber(signal),
+      exitCode: this.escalated ? 128 + signalNumber('SIGKILL') : (code ?? 128 + signalNumber(signal)),
       exitReason: this.exitReason,
       realTime: this.elapsed(),
       userTime: this.userTime,

@@ -1,0 +1,162 @@
+// Spawns the real bin/q processes for integration tests: a master on a free loopback port with
+// its own state directory, workers beside it, and client calls. Every process started here is
+// ended by its pid when the test ends; every wait is bounded.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN_Q = fileURLToPath(new URL('../../bin/q', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export interface QResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; Date.now() < deadline && i < timeoutMs / everyMs + 10; i++) {
+    const v = await fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+}
+
+/** A process of ours, with what it printed so far. */
+export class Proc {
+  out = '';
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.out += d.toString()));
+  }
+  get pid(): number {
+    return this.child.pid!;
+  }
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+  waitForOutput(re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+    return waitFor(`${re} in output of pid ${this.pid}:\n${this.out}`, () => this.out.match(re) ?? undefined, timeoutMs);
+  }
+  exited(): Promise<number | null> {
+    if (!this.alive) return Promise.resolve(this.child.exitCode);
+    return new Promise((r) => this.child.once('exit', (code) => r(code)));
+  }
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<void> {
+    if (!this.alive) return;
+    const done = this.exited();
+    process.kill(this.pid, signal);
+    const timer = setTimeout(() => this.alive && process.kill(this.pid, 'SIGKILL'), timeoutMs);
+    await done;
+    clearTimeout(timer);
+  }
+}
+
+// tap re-injects its loaders (NODE_OPTIONS) into every child it sees spawned; `env -u` takes
+// them out again so that bin/q runs as it does for a user.
+const ENV = '/usr/bin/env';
+const UNSET = ['-u', 'NODE_OPTIONS'];
+
+/** The environment a user would have: none of the test runner's loaders or settings. */
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(NODE_OPTIONS|TAP|_TAPJS|TS_NODE|Q_)/.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+export class Cluster {
+  port = 0;
+  master: Proc | null = null;
+  readonly workers: Proc[] = [];
+  readonly state: string;
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(
+    private readonly t: Teardown,
+    readonly dir: string,
+  ) {
+    this.state = join(dir, 'state');
+    this.env = cleanEnv({ Q_STATE: this.state, HOME: dir });
+  }
+
+  spawnQ(args: string[]): Proc {
+    const p = new Proc(spawn(ENV, [...UNSET, process.execPath, BIN_Q, ...args], { cwd: this.dir, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    this.t.teardown(() => p.stop('SIGKILL'));
+    return p;
+  }
+
+  async startMaster(extra: string[] = []): Promise<Proc> {
+    const m = this.spawnQ(['-mode', 'master', '-masterPort', String(this.port), ...extra]);
+    const [, port] = await m.waitForOutput(/===== master \(port (\d+)/);
+    this.port = Number(port);
+    this.master = m;
+    return m;
+  }
+
+  /** Starts a worker and waits until the master lists it as connected. */
+  async startWorker(handle: string, extra: string[] = []): Promise<Proc> {
+    const base = join(this.dir, 'scratch-' + handle);
+    mkdirSync(base, { recursive: true });
+    const w = this.spawnQ([
+      '-mode', 'worker', '-masterPort', String(this.port), '-handle', handle, '-basePath', base,
+      '-sleepInterval', '1', '-killGrace', '1', ...extra,
+    ]);
+    this.workers.push(w);
+    await waitFor(`worker ${handle} connected`, () => {
+      const r = this.q(['-w', '-tabs']);
+      return r.stdout.split('\n').some((l) => l.startsWith(handle + '\t') && !l.includes('\taway\t'));
+    });
+    return w;
+  }
+
+  /** One client call, run to completion. */
+  q(args: string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): QResult {
+    const r = spawnSync(ENV, [...UNSET, process.execPath, BIN_Q, '-masterPort', String(this.port), ...args], {
+      cwd: opts.cwd ?? this.dir,
+      env: { ...this.env, ...opts.env },
+      input: opts.input ?? '',
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Adds one job and returns its handle. */
+  add(args: string[]): string {
+    const r = this.q(args);
+    const m = /Job (J-[0-9a-z]{6}) added successfully/.exec(r.stdout);
+    if (!m) throw new Error(`add failed: ${r.stdout}${r.stderr}`);
+    return m[1]!;
+  }
+
+  /** The job's -list -tabs row as named columns. */
+  row(handle: string): Record<string, string> | undefined {
+    const line = this.q(['-list', `handle:${handle}`, '-tabs']).stdout.split('\n').find((l) => l.startsWith(handle));
+    if (!line) return undefined;
+    const c = line.split('\t');
+    const names = ['handle', 'worker', 'status', 'exitCode', 'exitReason', 'time', 'mem', 'disk', 'outName', 'command'];
+    return Object.fromEntries(names.map((n, i) => [n, c[i] ?? '']));
+  }
+
+  async waitForStatus(handle: string, statuses: string[], timeoutMs = 15_000): Promise<Record<string, string>> {
+    return waitFor(`${handle} to be ${statuses.join('|')}`, () => {
+      const r = this.row(handle);
+      return r && statuses.includes(r.status) ? r : undefined;
+    }, timeoutMs, 100);
+  }
+}

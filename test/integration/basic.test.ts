@@ -1,0 +1,196 @@
+import t from 'tap';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cluster, FIXTURES, waitFor } from '../helpers/q.js';
+
+t.test('add → run → list, with output kept and shown by -log', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const r = c.q(['-add', 'echo', 'hello']);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /^Job J-[0-9a-z]{6} added successfully\n$/);
+  const handle = /J-[0-9a-z]{6}/.exec(r.stdout)![0];
+  const row = await c.waitForStatus(handle, ['done', 'failed']);
+  t.equal(row.status, 'done');
+  t.equal(row.exitCode, '0');
+  t.equal(row.worker, `w1 ${row.worker.split(' ')[1]}`);
+  t.equal(row.command, 'echo hello');
+  t.match(c.q(['-list']).stdout, new RegExp(`^${handle}\\s+w1 \\S+\\s+done\\s+0\\s.*echo hello$`, 'm'));
+  t.equal(c.q(['-log', handle]).stdout, 'hello\n');
+  t.equal(readFileSync(join(c.dir, 'scratch-w1', '.q', 'jobs', handle, 'stdout'), 'utf8'), 'hello\n');
+});
+
+t.test('dash arguments stay in the command; exit codes and stderr', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1', ['-slots', '2']);
+  const ls = c.add(['-add', 'ls', '-l', '/']);
+  const bad = c.add(['-add', 'echo oops >&2; exit 3']);
+  const lsRow = await c.waitForStatus(ls, ['done', 'failed']);
+  t.equal(lsRow.command, 'ls -l /');
+  t.equal(lsRow.status, 'done');
+  t.match(c.q(['-log', ls]).stdout, /^total /);
+  const badRow = await c.waitForStatus(bad, ['done', 'failed']);
+  t.equal(badRow.status, 'failed');
+  t.equal(badRow.exitCode, '3');
+  t.equal(c.q(['-log', bad]).stdout, 'oops\n');
+});
+
+t.test('priorities: lower number first, then oldest', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  const order = join(c.dir, 'order');
+  const jobs = [
+    ['-priority', '5', '-add', `echo a >> ${order}`],
+    ['-priority', '1', '-add', `echo b >> ${order}`],
+    ['-priority', '--', '-2', '-add', `echo c >> ${order}`],
+    ['-priority', '1', '-add', `echo d >> ${order}`],
+  ];
+  const handles = jobs.map((args) => c.add(args));
+  await c.startWorker('w1');
+  for (const h of handles) await c.waitForStatus(h, ['done']);
+  t.equal(readFileSync(order, 'utf8'), 'c\nb\nd\na\n');
+});
+
+t.test('workerHandle pins a job to one worker', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('wa', ['-slots', '4']);
+  await c.startWorker('wb', ['-slots', '4']);
+  const handles = Array.from({ length: 6 }, () => c.add(['-workerHandle', 'wb', '-add', 'true']));
+  for (const h of handles) {
+    const row = await c.waitForStatus(h, ['done']);
+    t.match(row.worker, /^wb /);
+  }
+  // A job pinned to a worker that does not exist waits.
+  const lonely = c.add(['-workerHandle', 'nobody', '-add', 'true']);
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(c.row(lonely)?.status, 'ready');
+});
+
+t.test('limits: time and memory kill the tree with a precise reason', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1', ['-slots', '2']);
+  const slow = c.add(['-time', '2s', '-add', 'sleep', '30']);
+  const hog = c.add(['-mem', '100m', '-add', 'node', join(FIXTURES, 'eat-memory.js'), '20']);
+  const slowRow = await c.waitForStatus(slow, ['done', 'failed']);
+  t.equal(slowRow.status, 'failed');
+  t.match(slowRow.exitReason, /^Time limit exceeded: ran 2\.\ds, limit 2s$/);
+  t.equal(slowRow.exitCode, '143', 'killed by TERM: 128 + 15');
+  t.ok(Number(slowRow.time) >= 2 && Number(slowRow.time) < 5, `time ${slowRow.time}`);
+  const hogRow = await c.waitForStatus(hog, ['done', 'failed']);
+  t.equal(hogRow.status, 'failed');
+  t.match(hogRow.exitReason, /^Memory limit exceeded: used \d+m, limit 100m \* 1$/);
+  t.ok(Number(hogRow.mem) > 100, `mem ${hogRow.mem}`);
+  t.ok(['143', '137'].includes(hogRow.exitCode), `exit ${hogRow.exitCode}`);
+});
+
+t.test('a job that ignores TERM is KILLed after the grace period', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const h = c.add(['-time', '1s', '-add', 'sh', join(FIXTURES, 'ignore-term.sh')]);
+  const row = await c.waitForStatus(h, ['done', 'failed']);
+  t.equal(row.exitCode, '137');
+  t.match(row.exitReason, /Time limit exceeded/);
+});
+
+t.test('kill, rerun and delete', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const h = c.add(['-tags', 'long', '-add', 'sleep', '30']);
+  await c.waitForStatus(h, ['running']);
+  const k = c.q(['-kill', 'tag:long']);
+  t.equal(k.stdout, 'Requested workers to kill 1/1 jobs\n');
+  const row = await c.waitForStatus(h, ['failed']);
+  t.equal(row.exitReason, 'Killed by server request');
+  t.equal(row.exitCode, '143');
+  t.equal(c.q(['-kill', h]).stdout, 'Requested workers to kill 0/1 jobs\n', 'finished jobs are not killed');
+
+  writeFileSync(join(c.dir, 'flag'), '');
+  const flaky = c.add(['-shareWorkingPath', '-add', 'test ! -e flag']);
+  t.equal((await c.waitForStatus(flaky, ['done', 'failed'])).status, 'failed');
+  t.equal(c.q(['-rerun', 'status:failed']).stdout, 'Marked 2/2 jobs to rerun\n');
+  await c.waitForStatus(h, ['running']);
+  t.equal(c.q(['-rerun', h]).stdout, 'Marked 0/1 jobs to rerun\n', 'a running job is not rerun');
+  c.q(['-kill', h]);
+  await c.waitForStatus(h, ['failed']);
+  t.equal((await c.waitForStatus(flaky, ['done', 'failed'])).status, 'failed', 'rerun ran it again');
+  t.equal(c.q(['-delete', h]).stdout, 'Deleted 1/1 jobs\n');
+  t.equal(c.row(h), undefined);
+  t.equal(c.q(['-delete', 'status:nothing']).stdout, 'Deleted 0/0 jobs\n');
+});
+
+t.test('delete of a running job ends its process', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const marker = join(c.dir, 'still-running');
+  const h = c.add(['-shareWorkingPath', '-add', `sleep 2 && touch ${marker}`]);
+  await c.waitForStatus(h, ['running']);
+  t.equal(c.q(['-delete', h]).stdout, 'Deleted 1/1 jobs\n');
+  await new Promise((r) => setTimeout(r, 2500));
+  t.notOk(existsSync(marker), 'the deleted job did not go on to finish');
+  // The worker is free again.
+  const next = c.add(['-add', 'true']);
+  t.equal((await c.waitForStatus(next, ['done'])).status, 'done');
+});
+
+t.test('doneHook and failedHook run on the master', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  const out = join(c.dir, 'out');
+  writeFileSync(
+    join(c.dir, 'job.spec'),
+    `outPath: ${out}\ndoneHook: echo "done $Q_JOB_HANDLE" > _OUTPATH_.hook\nfailedHook: echo "failed $Q_JOB_EXIT_CODE" > _OUTPATH_.hook\n`,
+  );
+  await c.startMaster();
+  await c.startWorker('w1');
+  const ok = c.add(['-add', 'true']);
+  await c.waitForStatus(ok, ['done']);
+  const hook = await waitFor('done hook', () => existsSync(out + '.hook') && readFileSync(out + '.hook', 'utf8'));
+  t.equal(hook, `done ${ok}\n`);
+  const bad = c.add(['-add', 'exit 4']);
+  await c.waitForStatus(bad, ['failed']);
+  t.equal(await waitFor('failed hook', () => {
+    const s = readFileSync(out + '.hook', 'utf8');
+    return s.startsWith('failed') && s;
+  }), 'failed 4\n');
+});
+
+t.test('the master restarts with its jobs; the worker comes back by itself', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const done = c.add(['-add', 'echo', 'before']);
+  await c.waitForStatus(done, ['done']);
+  await c.master!.stop('SIGKILL');
+  t.not(c.q(['-list']).code, 0, 'no master: the client fails');
+  await c.startMaster();
+  t.equal(c.row(done)?.status, 'done', 'the finished job survived kill -9');
+  const after = c.add(['-add', 'echo', 'after']);
+  t.equal((await c.waitForStatus(after, ['done'])).status, 'done', 'the worker reconnected and ran a new job');
+  t.equal(c.q(['-log', after]).stdout, 'after\n');
+});
+
+t.test('-log -follow prints output as it comes, until the job ends', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const h = c.add(['-add', 'for i in 1 2 3; do echo line $i; sleep 0.3; done']);
+  await c.waitForStatus(h, ['running']);
+  const follower = c.spawnQ(['-masterPort', String(c.port), '-log', h, '-follow']);
+  t.equal(await follower.exited(), 0);
+  t.equal(follower.out, 'line 1\nline 2\nline 3\n');
+});
+
+t.test('-saveState and -shutdownMaster', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  c.add(['-add', 'true']);
+  t.equal(c.q(['-saveState']).stdout, 'Saved 1 jobs to state\n');
+  t.equal(c.q(['-shutdownMaster']).stdout, 'Server is shutting down\n');
+  t.equal(await c.master!.exited(), 0);
+});
