@@ -1,7 +1,7 @@
 // Answers client requests. Each handler commits before it answers, so an acknowledged
 // change survives a master that is killed right after.
 import { compileSpecs } from '../jobs/filter.js';
-import type { ClientRequest, ClientResponse, JobView } from '../protocol/messages.js';
+import { JobStatuses, type ClientRequest, type ClientResponse, type JobStatus, type JobView } from '../protocol/messages.js';
 import { ACTIVE_STATUSES, FINISHED_STATUSES } from '../store/jobs.js';
 import { jobEnded, killActive, type Hub } from './hub.js';
 
@@ -13,6 +13,15 @@ export interface ClientScope {
 }
 
 function matching(hub: Hub, specs: readonly string[]): JobView[] {
+  // `status:X` and handles alone (what pollers ask) are answered by an index, not a table scan.
+  const statuses = specs.map((s) => /^status:(\w+)$/.exec(s)?.[1]);
+  if (specs.length && statuses.every((s) => s && (JobStatuses as readonly string[]).includes(s))) {
+    return hub.jobs.withStatus(statuses as JobStatus[]);
+  }
+  const handles = specs.map((s) => /^(?:handle:)?(J-[0-9a-z]{6})$/.exec(s)?.[1]);
+  if (specs.length && handles.every(Boolean)) {
+    return [...new Set(handles)].map((h) => hub.jobs.get(h!)).filter((j): j is JobView => j !== undefined);
+  }
   const match = compileSpecs(specs);
   return hub.jobs.all().filter(match);
 }

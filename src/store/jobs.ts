@@ -127,6 +127,7 @@ export class JobStore {
       delete: p(`DELETE FROM jobs WHERE handle = @handle`),
       get: p(`SELECT * FROM jobs WHERE handle = ?`),
       all: p(`SELECT * FROM jobs ORDER BY seq`),
+      byStatus: p(`SELECT * FROM jobs WHERE status IN (SELECT value FROM json_each(?)) ORDER BY seq`),
       leaseOf: p(`SELECT lease, status FROM jobs WHERE handle = ?`),
       activeOf: p(`SELECT * FROM jobs WHERE worker = ? AND status IN ('assigned', 'init', 'running') ORDER BY seq`),
       active: p(`SELECT * FROM jobs WHERE status IN ('assigned', 'init', 'running') ORDER BY seq`),
@@ -228,6 +229,11 @@ export class JobStore {
 
   all(): JobView[] {
     return (this.s.all.all() as JobRow[]).map(toView);
+  }
+
+  /** Jobs in any of these statuses, without decoding the rest of the table. */
+  withStatus(statuses: readonly JobStatus[]): JobView[] {
+    return (this.s.byStatus.all(JSON.stringify(statuses)) as JobRow[]).map(toView);
   }
 
   activeOnWorker(worker: string): (JobView & { lease: string })[] {

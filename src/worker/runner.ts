@@ -1,12 +1,11 @@
-// Runs one job as a process tree and reports what happened.
+// Runs one job in a slot shell and reports what happened.
 //
-// A run's life: spawned → (measured each tick; killed if over a limit or asked to) → exited
-// → leftovers of its process group killed → result. The command runs as
-// `cd WORKDIR && (COMMAND)` under /bin/sh in a process group of its own, so a kill reaches
-// everything it started. A kill is TERM to the group, then KILL after the grace period.
-// Every result has an exit code: the command's, or 128 + the signal that ended it.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+// A run's life: started (the subshell's pid is known) → measured each tick, killed if over a
+// limit or asked to → exited → result. A kill is TERM to the slot's process group, then KILL
+// after the grace period (which also ends the slot shell; the worker replaces it). Every
+// result has an exit code: the command's, or 128 + the signal that ended it.
+// Output goes to files in the job's directory; `readOutput` hands the worker what is new.
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.js';
@@ -14,16 +13,12 @@ import { formatSize, formatTime } from '../common/units.js';
 import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import { diskUsageMb } from './diskUsage.js';
 import { processTree, TICKS_PER_SECOND, type ProcTable } from './procTable.js';
+import type { ShellExit, SlotShell } from './slotShell.js';
 
 export interface RunEnv {
   basePath: string;
   killGraceMs: number;
   clock: Clock;
-  onOutput(stream: 'stdout' | 'stderr', chunk: Buffer): void;
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Where the job runs: the submitter's directory, or its mirror under the scratch base. */
@@ -35,76 +30,106 @@ export function jobFilesDir(basePath: string, handle: string): string {
   return join(basePath, '.q', 'jobs', handle);
 }
 
-function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? (constants.signals[signal] ?? 9) : 0;
+const KILL_CODE = 128 + constants.signals.SIGKILL;
+
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+const READ_CHUNK = 256 * 1024;
+
+class OutputFile {
+  private fd: number | null = null;
+  private pos = 0;
+  private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
+
+  constructor(readonly path: string) {
+    writeFileSync(path, '');
+  }
+
+  /** What was written since the last call (at most `max` bytes). */
+  read(max: number): Buffer | null {
+    this.fd ??= openSync(this.path, 'r');
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < max) {
+      const n = readSync(this.fd, this.buf, 0, Math.min(READ_CHUNK, max - total), this.pos);
+      if (n <= 0) break;
+      parts.push(Buffer.from(this.buf.subarray(0, n)));
+      this.pos += n;
+      total += n;
+    }
+    return total ? Buffer.concat(parts) : null;
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
 }
 
 export class JobRun {
   readonly startedAt: number;
   readonly result: Promise<Result>;
-  private child: ChildProcess;
+  /** The job's subshell, once the slot shell has said which it is. */
+  pid: number | null = null;
   private exitReason: string | null = null;
   private killTimer: NodeJS.Timeout | null = null;
-  private leftoverTimer: NodeJS.Timeout | null = null;
-  private limitTimer: NodeJS.Timeout;
+  private escalation: Promise<void> | null = null;
+  private readonly limitTimer: NodeJS.Timeout;
   private exited = false;
   private escalated = false;
   private maxMem = -1;
   private maxDisk = -1;
   private userTime = 0;
-  private lastTree: number[] = [];
+  private tree: number[] = [];
   private diskBusy = false;
-  private readonly out: WriteStream;
-  private readonly err: WriteStream;
+  readonly stdout: OutputFile;
+  readonly stderr: OutputFile;
 
   constructor(
     readonly job: Assignment,
+    readonly shell: SlotShell,
     private readonly env: RunEnv,
   ) {
     const cwd = workDir(job, env.basePath);
     const files = jobFilesDir(env.basePath, job.handle);
     mkdirSync(cwd, { recursive: true });
     mkdirSync(files, { recursive: true });
-    this.out = createWriteStream(join(files, 'stdout'));
-    this.err = createWriteStream(join(files, 'stderr'));
+    this.stdout = new OutputFile(join(files, 'stdout'));
+    this.stderr = new OutputFile(join(files, 'stderr'));
     const command = job.command.split('///').join(env.basePath.replace(/\/*$/, '/'));
     this.startedAt = env.clock.now();
-    this.child = spawn('/bin/sh', ['-c', `cd ${shellQuote(cwd)} && (${command})`], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, Q_JOB_HANDLE: job.handle },
-    });
-    this.child.stdout!.on('data', (c: Buffer) => this.output('stdout', c));
-    this.child.stderr!.on('data', (c: Buffer) => this.output('stderr', c));
     this.limitTimer = setTimeout(
       () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
       job.time * 1000,
     );
-    this.result = new Promise((resolve) => {
-      this.child.once('error', (e) => {
-        this.exitReason ??= `Could not start: ${e.message}`;
-      });
-      this.child.once('close', (code, signal) => void this.finish(code, signal).then(resolve));
-      this.child.once('exit', () => {
-        this.exited = true;
-        // Output pipes held open by a leftover background process must not keep the job
-        // alive. During a kill, the grace period already decides when KILL comes.
-        if (!this.killTimer) this.leftoverTimer = setTimeout(() => this.signalGroup('SIGKILL'), 1000);
-      });
+    const exit = shell.run(
+      { handle: job.handle, cwd, command, stdoutPath: this.stdout.path, stderrPath: this.stderr.path },
+      (pid) => {
+        this.pid = pid;
+        this.tree = [pid];
+      },
+    );
+    this.result = exit.then(async (e) => {
+      // A kill is over when the whole tree is gone, not when its shell is: processes that
+      // outlive TERM get the KILL, and the job reports it.
+      if (this.escalation) await Promise.race([this.escalation, this.treeGone(e)]);
+      return this.finish('code' in e ? e.code : KILL_CODE, 'died' in e);
     });
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  private output(stream: 'stdout' | 'stderr', chunk: Buffer): void {
-    (stream === 'stdout' ? this.out : this.err).write(chunk);
-    this.env.onOutput(stream, chunk);
   }
 
   private elapsed(): number {
     return (this.env.clock.now() - this.startedAt) / 1000;
+  }
+
+  /** The job's processes at the last sample (its subshell and descendants). */
+  get processes(): readonly number[] {
+    return this.tree;
   }
 
   stats(): Stats {
@@ -113,20 +138,16 @@ export class JobRun {
 
   /** Measures the tree from a /proc snapshot and enforces the memory limit. */
   sample(table: ProcTable): void {
-    const pid = this.child.pid;
-    if (!pid || this.exited) return;
-    const tree = processTree(table, pid);
+    if (this.pid === null || this.exited) return;
+    const tree = processTree(table, this.pid);
     if (tree.length === 0) return;
-    this.lastTree = tree.map((p) => p.pid);
+    this.tree = tree.map((p) => p.pid);
     const mem = tree.reduce((s, p) => s + p.rssBytes, 0) / 1048576;
     const user = tree.reduce((s, p) => s + p.userTicks + p.childUserTicks, 0) / TICKS_PER_SECOND;
     this.maxMem = Math.max(this.maxMem, mem);
     this.userTime = Math.max(this.userTime, user);
-    const limit = this.job.mem * this.job.memGrace;
-    if (mem > limit) {
-      this.kill(
-        `Memory limit exceeded: used ${formatSize(mem)}, limit ${formatSize(this.job.mem)} * ${this.job.memGrace}`,
-      );
+    if (mem > this.job.mem * this.job.memGrace) {
+      this.kill(`Memory limit exceeded: used ${formatSize(mem)}, limit ${formatSize(this.job.mem)} * ${this.job.memGrace}`);
     }
   }
 
@@ -150,41 +171,40 @@ export class JobRun {
   kill(reason: string): void {
     if (this.exited) return;
     this.exitReason ??= reason;
-    this.signalGroup('SIGTERM');
-    this.killTimer ??= setTimeout(() => {
-      // Something outlived TERM: the job ended by KILL, whatever its shell said.
-      if (this.signalGroup('SIGKILL')) this.escalated = true;
-    }, this.env.killGraceMs);
+    this.signal('SIGTERM');
+    this.escalation ??= new Promise((resolve) => {
+      this.killTimer = setTimeout(() => {
+        this.escalated = true;
+        this.signal('SIGKILL');
+        resolve();
+      }, this.env.killGraceMs);
+    });
   }
 
-  /** True when some process of the job was still there to receive the signal. */
-  private signalGroup(signal: NodeJS.Signals): boolean {
-    const pid = this.child.pid;
-    if (!pid) return false;
-    let reached = false;
-    for (const target of [-pid, ...this.lastTree]) {
+  /** Resolves once no process of the job is left (zombies do not count). */
+  private async treeGone(e: ShellExit): Promise<void> {
+    const others = this.tree.filter((pid) => !(pid === this.pid && 'code' in e));
+    for (let i = 0; i < 1000 && others.some(isRunning); i++) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    // The slot's group (its shell ignores TERM), plus descendants that left the group.
+    for (const target of [-this.shell.pid, ...this.tree]) {
       try {
-        process.kill(target, signal);
-        reached = true;
+        process.kill(target, sig);
       } catch {
         // already gone
       }
     }
-    return reached;
   }
 
-  private async finish(code: number | null, signal: NodeJS.Signals | null): Promise<Result> {
+  private finish(code: number, shellDied: boolean): Result {
     clearTimeout(this.limitTimer);
     if (this.killTimer) clearTimeout(this.killTimer);
-    if (this.leftoverTimer) clearTimeout(this.leftoverTimer);
     this.exited = true;
-    this.signalGroup('SIGKILL');
-    await Promise.all([
-      new Promise((r) => this.out.end(r)),
-      new Promise((r) => this.err.end(r)),
-    ]);
+    if (shellDied && !this.escalated) this.exitReason ??= 'The job ended its own shell';
     return {
-      exitCode: this.escalated ? 128 + signalNumber('SIGKILL') : (code ?? 128 + signalNumber(signal)),
+      exitCode: this.escalated ? KILL_CODE : code,
       exitReason: this.exitReason,
       realTime: this.elapsed(),
       userTime: this.userTime,

@@ -16,7 +16,8 @@ import {
   type WorkerMessage,
 } from '../protocol/messages.js';
 import { JobRun } from './runner.js';
-import { readProcTable, type ProcTable } from './procTable.js';
+import { processTree, readProcTable, type ProcTable } from './procTable.js';
+import { SlotShell } from './slotShell.js';
 import { busyProcesses, resources } from './sysinfo.js';
 
 export interface WorkerOptions {
@@ -34,10 +35,13 @@ export interface WorkerOptions {
 }
 
 const SAMPLE_MS = 250;
+const OUTPUT_MS = 100;
 const PROGRESS_MS = 1000;
 const DISK_MS = 5000;
-const OUTPUT_FLUSH_MS = 20;
-const OUTPUT_FLUSH_BYTES = 256 * 1024;
+/** Output sent per stream per tick: a chatty job cannot flood the socket. */
+const OUTPUT_MAX_BYTES = 1024 * 1024;
+/** How long after a job ends the sampler keeps looking for processes it left behind. */
+const LEFTOVER_MS = 2000;
 
 interface Held {
   lease: string;
@@ -46,8 +50,6 @@ interface Held {
   result: Result | null;
   /** The master took the job away: kill it and send nothing more about it. */
   dropped: boolean;
-  pending: { stream: 'stdout' | 'stderr'; chunks: Buffer[]; bytes: number } | null;
-  flushTimer: NodeJS.Timeout | null;
 }
 
 export class Worker {
@@ -61,6 +63,8 @@ export class Worker {
   private prevTable: ProcTable | null = null;
   private prevTableAt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly shells: SlotShell[] = [];
+  private lastJobEnd = 0;
 
   get handle(): string {
     return this.opts.handle;
@@ -80,6 +84,7 @@ export class Worker {
     this.connect();
     this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs));
     this.timers.push(setInterval(() => this.sampleAll(), SAMPLE_MS));
+    this.timers.push(setInterval(() => this.sendOutput(), OUTPUT_MS));
     this.timers.push(setInterval(() => this.sendProgress(), PROGRESS_MS));
     this.timers.push(setInterval(() => this.sampleDisks(), DISK_MS));
   }
@@ -188,18 +193,24 @@ export class Worker {
     else h.run?.kill('The master took this job away');
   }
 
+  /** An idle, live slot shell, or a new one. */
+  private shell(): SlotShell {
+    for (let i = this.shells.length - 1; i >= 0; i--) if (!this.shells[i]!.alive) this.shells.splice(i, 1);
+    const idle = this.shells.find((s) => !s.busy);
+    if (idle) return idle;
+    const fresh = new SlotShell(process.env);
+    this.shells.push(fresh);
+    return fresh;
+  }
+
   private run(job: Assignment): void {
     if (this.held.has(job.handle)) return;
-    const h: Held = { lease: job.lease, run: null, result: null, dropped: false, pending: null, flushTimer: null };
+    const h: Held = { lease: job.lease, run: null, result: null, dropped: false };
     this.held.set(job.handle, h);
     this.log(`Running ${job.handle}: ${job.command}`);
+    let run: JobRun;
     try {
-      h.run = new JobRun(job, {
-        basePath: this.opts.basePath,
-        killGraceMs: this.opts.killGraceMs,
-        clock: this.clock,
-        onOutput: (stream, chunk) => this.bufferOutput(job.handle, h, stream, chunk),
-      });
+      run = new JobRun(job, this.shell(), { basePath: this.opts.basePath, killGraceMs: this.opts.killGraceMs, clock: this.clock });
     } catch (e) {
       this.finished(job.handle, h, {
         exitCode: 127,
@@ -211,32 +222,34 @@ export class Worker {
       });
       return;
     }
+    h.run = run;
     this.send({ type: 'started', handle: job.handle, lease: job.lease });
-    void h.run.result.then((result) => this.finished(job.handle, h, result));
+    void run.result.then((result) => {
+      this.drainOutput(job.handle, h, run, Infinity);
+      run.stdout.close();
+      run.stderr.close();
+      this.finished(job.handle, h, result);
+    });
   }
 
-  /** Output goes out in batches: one message per burst, not one per write of the job. */
-  private bufferOutput(handle: string, h: Held, stream: 'stdout' | 'stderr', chunk: Buffer): void {
-    if (h.pending && h.pending.stream !== stream) this.flushOutput(handle, h);
-    h.pending ??= { stream, chunks: [], bytes: 0 };
-    h.pending.chunks.push(chunk);
-    h.pending.bytes += chunk.length;
-    if (h.pending.bytes >= OUTPUT_FLUSH_BYTES) this.flushOutput(handle, h);
-    else h.flushTimer ??= setTimeout(() => this.flushOutput(handle, h), OUTPUT_FLUSH_MS);
+  private drainOutput(handle: string, h: Held, run: JobRun, max: number): void {
+    for (const [stream, file] of [['stdout', run.stdout], ['stderr', run.stderr]] as const) {
+      for (let budget = max; budget > 0; ) {
+        const chunk = file.read(Math.min(budget, OUTPUT_MAX_BYTES));
+        if (!chunk) break;
+        budget -= chunk.length;
+        if (!h.dropped) this.send({ type: 'output', handle, lease: h.lease, stream, data: chunk.toString('base64') });
+      }
+    }
   }
 
-  private flushOutput(handle: string, h: Held): void {
-    if (h.flushTimer) clearTimeout(h.flushTimer);
-    h.flushTimer = null;
-    const p = h.pending;
-    h.pending = null;
-    if (!p || h.dropped) return;
-    this.send({ type: 'output', handle, lease: h.lease, stream: p.stream, data: Buffer.concat(p.chunks).toString('base64') });
+  private sendOutput(): void {
+    for (const [handle, h] of this.runs()) this.drainOutput(handle, h, h.run, OUTPUT_MAX_BYTES);
   }
 
   private finished(handle: string, h: Held, result: Result): void {
-    this.flushOutput(handle, h);
     h.run = null;
+    this.lastJobEnd = this.clock.now();
     this.log(`Finished ${handle}: exit ${result.exitCode}${result.exitReason ? ` (${result.exitReason})` : ''}`);
     if (h.dropped) {
       this.held.delete(handle);
@@ -256,9 +269,32 @@ export class Worker {
 
   private sampleAll(): void {
     const runs = this.runs();
-    if (runs.length === 0) return;
+    if (runs.length === 0 && this.clock.now() - this.lastJobEnd > LEFTOVER_MS) return;
     const table = readProcTable();
     for (const [, h] of runs) h.run.sample(table);
+    this.killLeftovers(table, runs.map(([, h]) => h.run));
+  }
+
+  /**
+   * A slot shell's process group holds its current job and whatever earlier jobs left
+   * running (`cmd &` without wait). Those have outlived their job: end them.
+   */
+  private killLeftovers(table: ProcTable, runs: JobRun[]): void {
+    for (const shell of this.shells) {
+      if (!shell.alive) continue;
+      const run = runs.find((r) => r.shell === shell);
+      if (shell.busy && (!run || run.pid === null)) continue; // a job is starting: not sure yet
+      // A job being killed keeps its known processes: its kill decides how they end.
+      const current = new Set([...(run?.processes ?? []), ...(run?.pid ? processTree(table, run.pid).map((p) => p.pid) : [])]);
+      for (const p of table.values()) {
+        if (p.pgrp !== shell.pid || p.pid === shell.pid || current.has(p.pid)) continue;
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
   }
 
   private sampleDisks(): void {
@@ -279,6 +315,7 @@ export class Worker {
     const runs = this.runs();
     for (const [, h] of runs) h.run.kill(`Worker ${this.opts.handle} stopped`);
     await Promise.all(runs.map(([, h]) => h.run.result));
+    for (const shell of this.shells) shell.close();
     // Give the results a moment to reach the master.
     await new Promise((r) => setTimeout(r, runs.length ? 200 : 0));
     this.socket?.close();

@@ -1,0 +1,102 @@
+// A long-lived /bin/sh per worker slot that starts that slot's jobs.
+//
+// Why: creating a process is the dominant cost of a short job, and on small VMs a fork of the
+// worker's Node process costs 5-15 ms (it copies the page tables of a large heap), blocking
+// the event loop each time. A fork of a small shell is several times cheaper and happens in
+// another process. Each job still gets a fresh subshell, so nothing a job does to its shell
+// (variables, cwd, traps) reaches the next one:
+//
+//   ( read pid </proc/self/stat; echo "P $pid"          # the subshell's own pid, to the worker
+//     exec >>OUT 2>>ERR </dev/null; trap - TERM INT HUP  # its own files; default signals
+//     cd WORKDIR && eval 'COMMAND' ); echo "X $?"       # the old q's wrapper; exit status back
+//
+// The slot shell runs in a session of its own and ignores TERM, INT and HUP, so a TERM sent to
+// its process group reaches the job's processes and leaves the shell ready for the next job. A
+// KILL to the group ends the shell too: its job then reports the KILL and a new shell takes the
+// slot. Processes a job leaves behind stay in the group; the worker kills them (see Worker).
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export type ShellExit = { code: number } | { died: true };
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface ShellJob {
+  handle: string;
+  cwd: string;
+  command: string;
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+export class SlotShell {
+  readonly pid: number;
+  private readonly child: ChildProcess;
+  private buf = '';
+  private current: { onPid(pid: number): void; done(e: ShellExit): void } | null = null;
+  private dead = false;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.child = spawn('/bin/sh', ['-s'], { detached: true, stdio: ['pipe', 'pipe', 'ignore'], env });
+    this.pid = this.child.pid!;
+    this.child.stdin!.on('error', () => {});
+    this.child.stdin!.write("trap '' TERM INT HUP\n");
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => this.onData(d));
+    this.child.once('exit', () => {
+      this.dead = true;
+      const cur = this.current;
+      this.current = null;
+      cur?.done({ died: true });
+    });
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  get busy(): boolean {
+    return this.current !== null;
+  }
+
+  private onData(d: string): void {
+    this.buf += d;
+    for (let i = this.buf.indexOf('\n'); i >= 0; i = this.buf.indexOf('\n')) {
+      const line = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 1);
+      const cur = this.current;
+      if (!cur) continue;
+      if (line.startsWith('P ')) cur.onPid(Number(line.slice(2)));
+      else if (line.startsWith('X ')) {
+        this.current = null;
+        cur.done({ code: Number(line.slice(2)) });
+      }
+    }
+  }
+
+  /** Starts a job; `onPid` gets its subshell's pid, the promise its exit status. */
+  run(job: ShellJob, onPid: (pid: number) => void): Promise<ShellExit> {
+    if (this.dead) return Promise.resolve({ died: true });
+    if (this.current) throw new Error('slot shell is busy');
+    return new Promise((done) => {
+      this.current = { onPid, done };
+      this.child.stdin!.write(
+        `( read -r q_pid q_rest </proc/self/stat; echo "P $q_pid"; unset q_pid q_rest; ` +
+          `exec >>${q(job.stdoutPath)} 2>>${q(job.stderrPath)} </dev/null; trap - TERM INT HUP; ` +
+          `Q_JOB_HANDLE=${q(job.handle)}; export Q_JOB_HANDLE; ` +
+          `cd ${q(job.cwd)} && eval ${q(job.command)} ); echo "X $?"\n`,
+      );
+    });
+  }
+
+  /** Ends the shell (and anything still in its group). */
+  close(): void {
+    if (this.dead) return;
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import t from 'tap';
+import { jobRow, renderTable, shortenCommand } from '../../src/client/render.js';
+import { compileSpecs } from '../../src/jobs/filter.js';
+import type { JobView } from '../../src/protocol/messages.js';
+
+const job = (over: Partial<JobView> = {}): JobView => ({
+  command: 'echo hi', priority: 5, time: 3600, mem: 100, memGrace: 1, disk: 1000, tags: [], workerHandle: null,
+  workingPath: '/tmp', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
+  doneHook: null, failedHook: null, handle: 'J-abc123', status: 'ready', createdAt: 0, worker: null,
+  workerHostname: null, attempt: 0, startedAt: null, finishedAt: null, exitCode: null, exitReason: null,
+  realTime: -1, userTime: -1, maxMem: -1, maxDisk: -1, ...over,
+});
+
+t.test('long commands keep 38 characters at each end', async (t) => {
+  const short = 'x'.repeat(77);
+  t.equal(shortenCommand(short), short);
+  const long = 'a'.repeat(40) + 'b'.repeat(40);
+  t.equal(shortenCommand(long), 'a'.repeat(38) + '...' + 'b'.repeat(38));
+});
+
+t.test('-tabs rows: raw numbers, -1 unknown, fixed column order', async (t) => {
+  const done = job({
+    status: 'done', worker: 'w1', workerHostname: 'host', exitCode: 0, realTime: 3725.6, maxMem: 1536, maxDisk: -1,
+    outPath: '/data/run/3.exec',
+  });
+  t.same(jobRow(done, true), ['J-abc123', 'w1 host', 'done', '0', '', '3726', '1536', '-1', '3.exec', 'echo hi']);
+  t.same(jobRow(done, false).slice(5, 8), ['1h2m', '1536m', '']);
+  t.same(jobRow(job(), true).slice(1, 8), ['', 'ready', '', '', '-1', '-1', '-1']);
+  t.equal(jobRow(job({ exitReason: 'a\tb\nc' }), true)[4], 'a b c', 'no tab or newline breaks a row');
+});
+
+t.test('aligned tables: two spaces between columns, last column unpadded', async (t) => {
+  const s = renderTable(['a', 'b', 'c'], [['x', 'yy', 'z'], ['xxx', 'y', 'zz']], { tabs: false, headers: true });
+  t.equal(s, 'a    b   c\nx    yy  z\nxxx  y   zz');
+  t.equal(renderTable(['a', 'b'], [['1', '2']], { tabs: true, headers: false }), '1\t2');
+});
+
+t.test('spec filters', async (t) => {
+  const j = job({ tags: ['t1'], command: 'python train.py --lr 0.1', status: 'running', outPath: '/x/pool/4.exec' });
+  const m = (...specs: string[]) => compileSpecs(specs)(j);
+  t.ok(m('all'));
+  t.ok(m('status:running'));
+  t.notOk(m('status:done'));
+  t.ok(m('tag:t1,status:running'));
+  t.notOk(m('tag:t1,status:done'));
+  t.ok(m('tag:t2', 'status:running'));
+  t.ok(m('cmd:train.py'));
+  t.notOk(m('cmd:train'));
+  t.ok(m('outPath:4.exec'));
+  t.ok(m('outPath:pool/4.exec'));
+  t.notOk(m('outPath:.exec'));
+  t.ok(m('J-abc123'));
+  t.ok(m('t1'));
+  t.notOk(m('unknownkey:x'));
+  t.notOk(m());
+});

@@ -1,0 +1,98 @@
+import t from 'tap';
+import { openDb } from '../../src/store/db.js';
+import { JobStore } from '../../src/store/jobs.js';
+import { fixedClock } from '../../src/common/clock.js';
+import type { JobSpec } from '../../src/protocol/messages.js';
+
+function spec(over: Partial<JobSpec> = {}): JobSpec {
+  return {
+    command: 'true', priority: 5, time: 3600, mem: 100, memGrace: 1, disk: 1000, tags: [], workerHandle: null,
+    workingPath: '/tmp', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
+    doneHook: null, failedHook: null, ...over,
+  };
+}
+
+function fresh() {
+  const jobs = new JobStore(openDb(':memory:'));
+  return { jobs, clock: fixedClock(1_000_000) };
+}
+
+const claimFor = (jobs: JobStore, worker = 'w', memBudget = 10_000, maxTime: number | null = null) =>
+  jobs.claim({ worker, host: 'h', memBudget, maxTime });
+
+t.test('claim order: lowest priority number, then oldest', async (t) => {
+  const { jobs, clock } = fresh();
+  const [a] = jobs.insert([spec({ priority: 5 })], clock.now());
+  const [b, c] = jobs.insert([spec({ priority: 1 }), spec({ priority: 1 })], clock.now());
+  const [d] = jobs.insert([spec({ priority: -3 })], clock.now());
+  t.same([1, 2, 3, 4].map(() => claimFor(jobs)?.handle), [d, b, c, a]);
+  t.equal(claimFor(jobs), undefined);
+});
+
+t.test('claim respects memory, maxTime and worker pinning', async (t) => {
+  const { jobs, clock } = fresh();
+  const [big] = jobs.insert([spec({ mem: 5000 })], clock.now());
+  const [long] = jobs.insert([spec({ time: 7200 })], clock.now());
+  const [pinned] = jobs.insert([spec({ workerHandle: 'special' })], clock.now());
+  t.equal(claimFor(jobs, 'w', 1000, 3600), undefined, 'nothing fits a small, short worker');
+  t.equal(claimFor(jobs, 'w', 6000, 3600)?.handle, big);
+  t.equal(claimFor(jobs, 'w', 6000, 7200)?.handle, long);
+  t.equal(claimFor(jobs, 'w'), undefined, 'a pinned job waits for its worker');
+  t.equal(claimFor(jobs, 'special')?.handle, pinned);
+});
+
+t.test('a claim records worker, lease and attempt; only that lease finishes the job, once', async (t) => {
+  const { jobs, clock } = fresh();
+  const [h] = jobs.insert([spec()], clock.now());
+  const claim = claimFor(jobs)!;
+  t.equal(claim.handle, h);
+  t.equal(claim.attempt, 1);
+  const view = jobs.get(h!)!;
+  t.equal(view.status, 'assigned');
+  t.equal(view.worker, 'w');
+  t.notOk(jobs.markRunning(h!, 'stale', clock.now()), 'a wrong lease changes nothing');
+  t.ok(jobs.markRunning(h!, claim.lease, clock.now()));
+  const result = { exitCode: 0, exitReason: null, realTime: 1, userTime: 0.5, maxMem: 10, maxDisk: -1 };
+  t.notOk(jobs.finish(h!, 'stale', result, clock.now()).applied);
+  clock.advance(5000);
+  const first = jobs.finish(h!, claim.lease, result, clock.now());
+  t.ok(first.applied);
+  t.equal(first.job?.status, 'done');
+  t.equal(first.job?.finishedAt, 1_005_000);
+  t.notOk(jobs.finish(h!, claim.lease, { ...result, exitCode: 1 }, clock.now()).applied, 'a repeated result is a no-op');
+  t.equal(jobs.get(h!)!.exitCode, 0);
+});
+
+t.test('requeue takes a job from a worker; its old lease is dead after that', async (t) => {
+  const { jobs, clock } = fresh();
+  const [h] = jobs.insert([spec()], clock.now());
+  const first = claimFor(jobs, 'w1')!;
+  t.ok(jobs.requeue(h!, first.lease));
+  t.equal(jobs.get(h!)!.status, 'ready');
+  const second = claimFor(jobs, 'w2')!;
+  t.equal(second.attempt, 2);
+  const r = { exitCode: 0, exitReason: null, realTime: 1, userTime: 0, maxMem: 1, maxDisk: -1 };
+  t.notOk(jobs.finish(h!, first.lease, r, clock.now()).applied, 'the stale worker cannot finish it');
+  t.ok(jobs.finish(h!, second.lease, r, clock.now()).applied);
+});
+
+t.test('rerun and failed results', async (t) => {
+  const { jobs, clock } = fresh();
+  const [h] = jobs.insert([spec()], clock.now());
+  const c = claimFor(jobs)!;
+  const out = jobs.finish(h!, c.lease, { exitCode: 0, exitReason: 'Memory limit exceeded', realTime: 1, userTime: 0, maxMem: 1, maxDisk: -1 }, clock.now());
+  t.equal(out.job?.status, 'failed', 'a job killed for a limit failed even with exit 0');
+  t.same(jobs.rerun([h!]), [h]);
+  const v = jobs.get(h!)!;
+  t.equal(v.status, 'ready');
+  t.equal(v.exitCode, null);
+  t.same(jobs.rerun([h!]), [], 'a ready job is not rerun');
+});
+
+t.test('a thousand adds are one transaction with unique handles', async (t) => {
+  const { jobs, clock } = fresh();
+  const handles = jobs.insert(Array.from({ length: 1000 }, () => spec()), clock.now());
+  t.equal(new Set(handles).size, 1000);
+  for (const h of handles) t.match(h, /^J-[0-9a-z]{6}$/);
+  t.equal(jobs.count(), 1000);
+});
