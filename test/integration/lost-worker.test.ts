@@ -1,0 +1,37 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cluster, waitFor } from '../helpers/q.js';
+
+t.test('a silent worker loses its job to another; when it comes back it drops its copy', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster(['-heartbeatTimeout', '3s']);
+  const w1 = await c.startWorker('w1');
+  const marker = join(c.dir, 'marker');
+  const h = c.add(['-shareWorkingPath', '-add', `sleep 8 && echo ran >> ${marker}`]);
+  const first = await c.waitForStatus(h, ['running']);
+  t.match(first.worker, /^w1 /);
+  await c.startWorker('w2');
+  process.kill(w1.pid, 'SIGSTOP'); // the machine freezes: no heartbeats, no socket close
+  t.teardown(() => {
+    try {
+      process.kill(w1.pid, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+  });
+  const moved = await waitFor('the job to move to w2', () => {
+    const r = c.row(h);
+    return r && r.worker.startsWith('w2 ') && r.status === 'running' && r;
+  }, 15_000, 200);
+  t.ok(moved, 'requeued and started on w2');
+  await c.master!.waitForOutput(new RegExp(`Requeued ${h}: worker w1 not heard from`));
+  process.kill(w1.pid, 'SIGCONT');
+  await w1.waitForOutput(new RegExp(`Finished ${h}: exit \\d+ \\(The master took this job away\\)`), 10_000);
+  const done = await c.waitForStatus(h, ['done', 'failed'], 20_000);
+  t.equal(done.status, 'done');
+  t.match(done.worker, /^w2 /);
+  t.equal(readFileSync(marker, 'utf8'), 'ran\n', 'the job ran to the end exactly once');
+  const [job] = JSON.parse(c.q(['-list', h, '-json']).stdout);
+  t.equal(job.attempt, 2);
+});
