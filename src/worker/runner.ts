@@ -5,7 +5,7 @@
 // after the grace period (which also ends the slot shell; the worker replaces it). Every
 // result has an exit code: the command's, or 128 + the signal that ended it.
 // Output goes to files in the job's directory; `readOutput` hands the worker what is new.
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.js';
@@ -32,6 +32,12 @@ export function jobFilesDir(basePath: string, handle: string): string {
 
 const KILL_CODE = 128 + constants.signals.SIGKILL;
 
+/** While a job runs, its subshell is its slot shell's only child. */
+export function subshellOf(table: ProcTable, shellPid: number): number | null {
+  for (const p of table.values()) if (p.ppid === shellPid) return p.pid;
+  return null;
+}
+
 function isRunning(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -47,13 +53,17 @@ class OutputFile {
   private pos = 0;
   private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
 
-  constructor(readonly path: string) {
-    writeFileSync(path, '');
-  }
+  constructor(readonly path: string) {}
 
   /** What was written since the last call (at most `max` bytes). */
   read(max: number): Buffer | null {
-    this.fd ??= openSync(this.path, 'r');
+    if (this.fd === null) {
+      try {
+        this.fd = openSync(this.path, 'r');
+      } catch {
+        return null; // the job's shell has not created it yet
+      }
+    }
     const parts: Buffer[] = [];
     let total = 0;
     while (total < max) {
@@ -75,7 +85,7 @@ class OutputFile {
 export class JobRun {
   readonly startedAt: number;
   readonly result: Promise<Result>;
-  /** The job's subshell, once the slot shell has said which it is. */
+  /** The job's subshell, once a /proc sample has seen it. */
   pid: number | null = null;
   private exitReason: string | null = null;
   private killTimer: NodeJS.Timeout | null = null;
@@ -108,13 +118,7 @@ export class JobRun {
       () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
       job.time * 1000,
     );
-    const exit = shell.run(
-      { handle: job.handle, cwd, command, stdoutPath: this.stdout.path, stderrPath: this.stderr.path },
-      (pid) => {
-        this.pid = pid;
-        this.tree = [pid];
-      },
-    );
+    const exit = shell.run({ handle: job.handle, cwd, command, stdoutPath: this.stdout.path, stderrPath: this.stderr.path });
     this.result = exit.then(async (e) => {
       // A kill is over when the whole tree is gone, not when its shell is: processes that
       // outlive TERM get the KILL, and the job reports it.
@@ -138,7 +142,9 @@ export class JobRun {
 
   /** Measures the tree from a /proc snapshot and enforces the memory limit. */
   sample(table: ProcTable): void {
-    if (this.pid === null || this.exited) return;
+    if (this.exited) return;
+    this.pid ??= subshellOf(table, this.shell.pid);
+    if (this.pid === null) return;
     const tree = processTree(table, this.pid);
     if (tree.length === 0) return;
     this.tree = tree.map((p) => p.pid);

@@ -6,9 +6,11 @@
 // another process. Each job still gets a fresh subshell, so nothing a job does to its shell
 // (variables, cwd, traps) reaches the next one:
 //
-//   ( read pid </proc/self/stat; echo "P $pid"          # the subshell's own pid, to the worker
-//     exec >>OUT 2>>ERR </dev/null; trap - TERM INT HUP  # its own files; default signals
+//   ( exec >>OUT 2>>ERR </dev/null; trap - TERM INT HUP  # its own files; default signals
 //     cd WORKDIR && eval 'COMMAND' ); echo "X $?"       # the old q's wrapper; exit status back
+//
+// The job's subshell is the slot shell's only child while it runs, so the worker finds it in
+// its /proc snapshot and the shell need not report it.
 //
 // The slot shell runs in a session of its own and ignores TERM, INT and HUP, so a TERM sent to
 // its process group reaches the job's processes and leaves the shell ready for the next job. A
@@ -34,7 +36,7 @@ export class SlotShell {
   readonly pid: number;
   private readonly child: ChildProcess;
   private buf = '';
-  private current: { onPid(pid: number): void; done(e: ShellExit): void } | null = null;
+  private current: ((e: ShellExit) => void) | null = null;
   private dead = false;
 
   constructor(env: NodeJS.ProcessEnv) {
@@ -48,7 +50,7 @@ export class SlotShell {
       this.dead = true;
       const cur = this.current;
       this.current = null;
-      cur?.done({ died: true });
+      cur?.({ died: true });
     });
   }
 
@@ -66,24 +68,21 @@ export class SlotShell {
       const line = this.buf.slice(0, i);
       this.buf = this.buf.slice(i + 1);
       const cur = this.current;
-      if (!cur) continue;
-      if (line.startsWith('P ')) cur.onPid(Number(line.slice(2)));
-      else if (line.startsWith('X ')) {
+      if (cur && line.startsWith('X ')) {
         this.current = null;
-        cur.done({ code: Number(line.slice(2)) });
+        cur({ code: Number(line.slice(2)) });
       }
     }
   }
 
-  /** Starts a job; `onPid` gets its subshell's pid, the promise its exit status. */
-  run(job: ShellJob, onPid: (pid: number) => void): Promise<ShellExit> {
+  /** Starts a job; the promise is its exit status. */
+  run(job: ShellJob): Promise<ShellExit> {
     if (this.dead) return Promise.resolve({ died: true });
     if (this.current) throw new Error('slot shell is busy');
     return new Promise((done) => {
-      this.current = { onPid, done };
+      this.current = done;
       this.child.stdin!.write(
-        `( read -r q_pid q_rest </proc/self/stat; echo "P $q_pid"; unset q_pid q_rest; ` +
-          `exec >>${q(job.stdoutPath)} 2>>${q(job.stderrPath)} </dev/null; trap - TERM INT HUP; ` +
+        `( exec >>${q(job.stdoutPath)} 2>>${q(job.stderrPath)} </dev/null; trap - TERM INT HUP; ` +
           `Q_JOB_HANDLE=${q(job.handle)}; export Q_JOB_HANDLE; ` +
           `cd ${q(job.cwd)} && eval ${q(job.command)} ); echo "X $?"\n`,
       );

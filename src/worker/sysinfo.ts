@@ -41,12 +41,23 @@ export function busyProcesses(prev: ProcTable | null, cur: ProcTable, elapsedMs:
     .map((b) => b.text);
 }
 
+/** MHz; some VMs report 0 through os.cpus() but still say it in /proc/cpuinfo. */
+function cpuSpeed(reported: number | undefined): number {
+  if (reported) return reported;
+  try {
+    const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    return m ? Math.round(Number(m[1])) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 export function resources(hostname: string, basePath: string, busy: string[]): Resources {
   const list = cpus();
   return {
     hostname,
     cpus: list.length,
-    cpuSpeed: list[0]?.speed ?? 0,
+    cpuSpeed: cpuSpeed(list[0]?.speed),
     freeMem: availableMemMb(),
     freeDisk: freeDiskMb(basePath),
     busyProcesses: busy,

@@ -282,10 +282,12 @@ export class Worker {
   private killLeftovers(table: ProcTable, runs: JobRun[]): void {
     for (const shell of this.shells) {
       if (!shell.alive) continue;
-      const run = runs.find((r) => r.shell === shell);
-      if (shell.busy && (!run || run.pid === null)) continue; // a job is starting: not sure yet
-      // A job being killed keeps its known processes: its kill decides how they end.
-      const current = new Set([...(run?.processes ?? []), ...(run?.pid ? processTree(table, run.pid).map((p) => p.pid) : [])]);
+      // The shell's children are its current job (just forked, maybe); a job being killed
+      // also keeps the processes it had: its kill decides how they end.
+      const current = new Set(runs.find((r) => r.shell === shell)?.processes ?? []);
+      for (const p of table.values()) {
+        if (p.ppid === shell.pid) for (const d of processTree(table, p.pid)) current.add(d.pid);
+      }
       for (const p of table.values()) {
         if (p.pgrp !== shell.pid || p.pid === shell.pid || current.has(p.pid)) continue;
         try {
