@@ -5,9 +5,9 @@
 // after the grace period (which also ends the slot shell; the worker replaces it). Every
 // result has an exit code: the command's, or 128 + the signal that ended it.
 // Output goes to files in the job's directory; `readOutput` hands the worker what is new.
-import { closeSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Clock } from '../common/clock.js';
 import { formatSize, formatTime } from '../common/units.js';
 import type { Assignment, Result, Stats } from '../protocol/messages.js';
@@ -48,10 +48,21 @@ function isRunning(pid: number): boolean {
 }
 const READ_CHUNK = 256 * 1024;
 
+/** One read buffer for every job: output is copied out of it before the next read. */
+const readBuf = Buffer.allocUnsafe(READ_CHUNK);
+
+/** Directories known to exist, so a job in a known directory costs no mkdir. */
+const madeDirs = new Set<string>();
+function ensureDir(dir: string): void {
+  if (madeDirs.has(dir)) return;
+  mkdirSync(dir, { recursive: true });
+  if (madeDirs.size > 10_000) madeDirs.clear();
+  madeDirs.add(dir);
+}
+
 class OutputFile {
   private fd: number | null = null;
   private pos = 0;
-  private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
 
   constructor(readonly path: string) {}
 
@@ -67,9 +78,9 @@ class OutputFile {
     const parts: Buffer[] = [];
     let total = 0;
     while (total < max) {
-      const n = readSync(this.fd, this.buf, 0, Math.min(READ_CHUNK, max - total), this.pos);
+      const n = readSync(this.fd, readBuf, 0, Math.min(READ_CHUNK, max - total), this.pos);
       if (n <= 0) break;
-      parts.push(Buffer.from(this.buf.subarray(0, n)));
+      parts.push(Buffer.from(readBuf.subarray(0, n)));
       this.pos += n;
       total += n;
     }
@@ -108,8 +119,16 @@ export class JobRun {
   ) {
     const cwd = workDir(job, env.basePath);
     const files = jobFilesDir(env.basePath, job.handle);
-    mkdirSync(cwd, { recursive: true });
-    mkdirSync(files, { recursive: true });
+    ensureDir(cwd);
+    ensureDir(dirname(files));
+    try {
+      mkdirSync(files);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // A rerun on the same worker: its output starts afresh.
+      rmSync(join(files, 'stdout'), { force: true });
+      rmSync(join(files, 'stderr'), { force: true });
+    }
     this.stdout = new OutputFile(join(files, 'stdout'));
     this.stderr = new OutputFile(join(files, 'stderr'));
     const command = job.command.split('///').join(env.basePath.replace(/\/*$/, '/'));

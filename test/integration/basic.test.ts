@@ -119,6 +119,13 @@ t.test('kill, rerun and delete', async (t) => {
   c.q(['-kill', h]);
   await c.waitForStatus(h, ['failed']);
   t.equal((await c.waitForStatus(flaky, ['done', 'failed'])).status, 'failed', 'rerun ran it again');
+
+  const echo = c.add(['-add', 'echo', 'once']);
+  await c.waitForStatus(echo, ['done']);
+  c.q(['-rerun', echo]);
+  await c.waitForStatus(echo, ['done']);
+  t.equal(c.q(['-log', echo]).stdout, 'once\n', 'a rerun starts its output afresh');
+  t.equal(readFileSync(join(c.dir, 'scratch-w1', '.q', 'jobs', echo, 'stdout'), 'utf8'), 'once\n');
   t.equal(c.q(['-delete', h]).stdout, 'Deleted 1/1 jobs\n');
   t.equal(c.row(h), undefined);
   t.equal(c.q(['-delete', 'status:nothing']).stdout, 'Deleted 0/0 jobs\n');
