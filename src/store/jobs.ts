@@ -114,7 +114,8 @@ export class JobStore {
       finish: p(`UPDATE jobs SET status = @status, lease = NULL, finished_at = @now, exit_code = @exitCode,
                    exit_reason = @exitReason, real_time = @realTime, user_time = @userTime,
                    max_mem = @maxMem, max_disk = @maxDisk
-                 WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')`),
+                 WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
+                 RETURNING *`),
       failActive: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = @exitCode,
                        exit_reason = @exitReason
                      WHERE handle = @handle AND status IN ('assigned', 'init', 'running')`),
@@ -192,9 +193,8 @@ export class JobStore {
   /** Applies a worker's result once: a second delivery or a stale lease changes nothing. */
   finish(handle: string, lease: string, result: Result, now: number): FinishOutcome {
     const status = result.exitCode === 0 && result.exitReason === null ? Status.done : Status.failed;
-    const changes = this.s.finish.run({ handle, lease, now, status, ...result }).changes;
-    if (changes !== 1) return { applied: false };
-    return { applied: true, job: this.get(handle) };
+    const row = this.s.finish.get({ handle, lease, now, status, ...result }) as JobRow | undefined;
+    return row ? { applied: true, job: toView(row) } : { applied: false };
   }
 
   /** Ends an active job without a worker's result (e.g. killed while its worker is away). */
