@@ -98,6 +98,15 @@ t.test('malformed and hostile frames never crash the master or change a job', as
     t.ok(answers.length >= 1, `${role}: errors were answered`);
     ws.close();
   }
+  // An oversized frame closes that connection and nothing else.
+  const big = new WebSocket(`ws://127.0.0.1:${c.port}/`, { headers: { authorization: `Bearer ${token}`, 'x-q-role': 'client' } });
+  await new Promise((r, j) => big.once('open', r).once('error', j));
+  const closed = new Promise<number>((r) => big.once('close', (code) => r(code)));
+  big.on('error', () => {});
+  big.send('x'.repeat(9 * 1024 * 1024));
+  // 1009 "message too big"; 1006 when the reset arrives while the client is still sending.
+  const code = await closed;
+  t.ok(code === 1009 || code === 1006, `the connection was closed (${code})`);
   t.equal(c.row(h)?.status, 'ready', 'the job is unchanged');
   t.equal(c.q(['-list']).code, 0, 'the master still answers');
 });
