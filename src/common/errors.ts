@@ -27,6 +27,7 @@ export class QError extends Error {
   }
 }
 
+/** By name, not instanceof: the client's bundle and the master's modules each have a QError class. */
 export function isQError(e: unknown): e is QError {
-  return e instanceof QError;
+  return e instanceof Error && e.name === 'QError' && 'code' in e;
 }
