@@ -31,9 +31,13 @@ function resolve(word: string, table: readonly OptionDef[]): OptionDef {
 
 /** Finds `-mode X` (or a prefix of it) before the per-mode table is known. */
 export function findMode(argv: readonly string[]): Mode {
+  let verbatim = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!arg.startsWith('-') || arg.length < 3 || NUMBER.test(arg)) continue;
+    // Words made values by `--` or `---` are not options, here as in the pre-pass.
+    if (arg === '---') verbatim = !verbatim;
+    if (arg === '--' && !verbatim) i++;
+    if (verbatim || !arg.startsWith('-') || arg.length < 3 || NUMBER.test(arg)) continue;
     const word = arg.slice(1);
     const hits = OPTIONS.filter((o) => o.name.startsWith(word));
     if (word === 'mode' || (hits.length === 1 && hits[0]!.name === 'mode')) {

@@ -14,6 +14,12 @@ function port(p: Parsed): number {
   return n;
 }
 
+/** The host as a URL needs it: `localhost` is the IPv4 loopback the master listens on by default; IPv6 literals get brackets. */
+function urlHost(host: string): string {
+  if (host === 'localhost') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
 function positiveInt(p: Parsed, name: string, fallback: number): number {
   const n = p.int(name) ?? fallback;
   if (n < 1) throw new QError(ErrorCodes.BAD_VALUE, `-${name} must be at least 1, not ${n}`);
@@ -68,7 +74,7 @@ async function runWorker(p: Parsed): Promise<number> {
   const host = p.str('masterHost') ?? 'localhost';
   const maxTime = p.str('maxTime');
   const worker = new Worker({
-    url: `ws://${host === 'localhost' ? '127.0.0.1' : host}:${port(p)}/`,
+    url: `ws://${urlHost(host)}:${port(p)}/`,
     token: findToken(p.str('token'), stateDir(p.str('state'))),
     handle: p.str('handle') ?? `${hostname.split('.')[0]}-${randomSuffix()}`,
     hostname,
@@ -99,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
   return runClient(p, () => {
     const host = p.str('masterHost') ?? 'localhost';
     return {
-      host: host === 'localhost' ? '127.0.0.1' : host,
+      host: urlHost(host),
       port: port(p),
       token: findToken(p.str('token'), stateDir(p.str('state'))),
       timeoutMs: (p.num('masterTimeout') ?? 2) * 1000,

@@ -6,9 +6,12 @@ import type { JobView } from '../protocol/messages.js';
 
 type Term = { key: string | null; value: string };
 
+const BARE_KEYS = ['status', 'handle', 'outPath', 'tag', 'cmd'];
+
+/** `KEY:VALUE` for a known key; anything else (`host:8080`) is a bare value. */
 function parseTerm(text: string): Term {
   const m = /^(\w+):(.+)$/.exec(text);
-  return m ? { key: m[1]!, value: m[2]! } : { key: null, value: text };
+  return m && BARE_KEYS.includes(m[1]!) ? { key: m[1]!, value: m[2]! } : { key: null, value: text };
 }
 
 /** The command's arguments as the submitter wrote them (split on whitespace). */
@@ -33,7 +36,6 @@ function test(job: JobView, key: string, value: string): boolean {
   }
 }
 
-const BARE_KEYS = ['status', 'handle', 'outPath', 'tag', 'cmd'];
 
 function termMatches(job: JobView, term: Term): boolean {
   if (term.key === null) {

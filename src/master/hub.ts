@@ -29,15 +29,32 @@ export function jobEnded(hub: Hub, job: JobView): void {
 }
 
 /**
- * Asks the worker holding an active job to kill it. When that worker is not connected the
- * job is failed here, so that it never stays "running" for a process nobody can reach;
- * the worker is told the lease is gone if it comes back.
+ * Asks the worker holding an active job to kill it, and records the kill so that losing
+ * the worker cannot turn it into a requeue. When that worker is not connected the job is
+ * failed here (unless it is about to be deleted anyway), so that it never stays "running"
+ * for a process nobody can reach; the worker is told the lease is gone if it comes back.
  */
-export function killActive(hub: Hub, job: JobView & { lease?: string }, reason: string): void {
+export function killActive(hub: Hub, job: JobView, reason: string, opts: { deleting: boolean }): void {
   const lease = hub.jobs.leaseOf(job.handle)?.lease;
   if (!lease) return;
+  hub.jobs.requestKill(job.handle, reason);
   const session = job.worker ? hub.workers.get(job.worker) : undefined;
   if (session && hub.workers.send(session, { type: 'killJob', handle: job.handle, lease, reason })) return;
+  if (opts.deleting) return;
   const failed = hub.jobs.failActive(job.handle, 137, `${reason} (its worker was not connected)`, hub.clock.now());
   if (failed) jobEnded(hub, failed);
+}
+
+/** A worker no longer has this job: back to the queue (or failed, if it was being killed). */
+export function takeBack(hub: Hub, handle: string, lease: string, why: string): void {
+  const out = hub.jobs.requeue(handle, lease, hub.clock.now());
+  for (const s of hub.workers.all()) if (s.jobs.get(handle)?.lease === lease) s.jobs.delete(handle);
+  if (out.requeued) {
+    hub.log(`Requeued ${handle}: ${why}`);
+    hub.logs.remove(handle); // the next attempt's output starts afresh
+    hub.scheduler.kick();
+  } else if (out.failed) {
+    hub.log(`Failed ${handle}: ${why}, and it was being killed`);
+    jobEnded(hub, out.failed);
+  }
 }

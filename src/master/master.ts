@@ -8,7 +8,7 @@ import { ensureToken } from '../common/config.js';
 import { openDb } from '../store/db.js';
 import { JobStore } from '../store/jobs.js';
 import { WorkerStore } from '../store/workers.js';
-import type { Hub } from './hub.js';
+import { takeBack, type Hub } from './hub.js';
 import { LogSpool } from './logs.js';
 import { WorkerRegistry } from './registry.js';
 import { Scheduler } from './scheduler.js';
@@ -108,10 +108,13 @@ export function sweepLostWorkers(hub: Hub, masterStartedAt: number): void {
     const session = hub.workers.get(job.worker);
     const lastSeen = Math.max(session?.lastSeen ?? 0, masterStartedAt);
     if (now - lastSeen <= hub.heartbeatTimeoutMs) continue;
-    if (!hub.jobs.requeue(job.handle, job.lease)) continue;
-    session?.jobs.delete(job.handle);
-    if (session?.socket) session.socket.terminate();
-    hub.log(`Requeued ${job.handle}: worker ${job.worker} not heard from for ${Math.round((now - lastSeen) / 1000)}s`);
-    hub.scheduler.kick();
+    if (session?.socket) {
+      // Silent but connected: the connection is dead too. Cut it before the scheduler runs,
+      // or the job would go straight back to the same worker.
+      session.socket.terminate();
+      session.socket = null;
+      hub.workers.persist(session);
+    }
+    takeBack(hub, job.handle, job.lease, `worker ${job.worker} not heard from for ${Math.round((now - lastSeen) / 1000)}s`);
   }
 }

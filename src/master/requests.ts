@@ -42,7 +42,7 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
     case 'kill': {
       const matched = matching(hub, req.specs);
       const active = matched.filter((j) => ACTIVE_STATUSES.includes(j.status));
-      for (const job of active) killActive(hub, job, 'Killed by server request');
+      for (const job of active) killActive(hub, job, 'Killed by server request', { deleting: false });
       reply({ type: 'affected', id: req.id, handles: active.map((j) => j.handle), matched: matched.length });
       return;
     }
@@ -50,7 +50,7 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       const matched = matching(hub, req.specs);
       // A deleted job must not keep running where nobody can see it.
       for (const job of matched) {
-        if (ACTIVE_STATUSES.includes(job.status)) killActive(hub, job, 'Deleted');
+        if (ACTIVE_STATUSES.includes(job.status)) killActive(hub, job, 'Deleted', { deleting: true });
       }
       const deleted = hub.jobs.delete(matched.map((j) => j.handle));
       for (const job of matched) {

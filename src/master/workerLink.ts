@@ -2,7 +2,7 @@
 // job events that must carry a current lease to be applied.
 import type { WebSocket } from 'ws';
 import type { WorkerMessage } from '../protocol/messages.js';
-import { jobEnded, type Hub } from './hub.js';
+import { jobEnded, takeBack, type Hub } from './hub.js';
 import type { WorkerSession } from './registry.js';
 
 export class WorkerLink {
@@ -41,6 +41,13 @@ export class WorkerLink {
         if (s.jobs.get(msg.handle)?.lease !== msg.lease) return; // output of a job taken away: dropped
         hub.logs.append(msg.handle, Buffer.from(msg.data, 'base64'));
         return;
+      case 'stopping':
+        s.slots = 0;
+        hub.workers.persist(s);
+        return;
+      case 'release':
+        takeBack(hub, msg.handle, msg.lease, `${s.handle} gave it back`);
+        return;
       case 'finished': {
         const outcome = hub.jobs.finish(msg.handle, msg.lease, msg.result, hub.clock.now());
         // Acked either way: a result the table no longer wants must not be re-sent forever.
@@ -71,9 +78,10 @@ export class WorkerLink {
     }
     const listed = new Map(msg.running.map((r) => [r.handle, r.lease]));
     const jobs = new Map<string, { lease: string; mem: number }>();
+    const lost: { handle: string; lease: string }[] = [];
     for (const job of hub.jobs.activeOnWorker(msg.handle)) {
       if (listed.get(job.handle) === job.lease) jobs.set(job.handle, { lease: job.lease, mem: job.mem });
-      else if (hub.jobs.requeue(job.handle, job.lease)) hub.log(`Requeued ${job.handle}: ${msg.handle} no longer runs it`);
+      else lost.push(job);
     }
     // Kept jobs include those that finished while we were apart: their results follow.
     const drop = msg.running.filter((r) => jobs.get(r.handle)?.lease !== r.lease);
@@ -88,6 +96,7 @@ export class WorkerLink {
     };
     this.session = session;
     hub.workers.add(session);
+    for (const job of lost) takeBack(hub, job.handle, job.lease, `${msg.handle} no longer runs it`);
     hub.workers.send(session, { type: 'welcome', drop });
     hub.log(`Worker ${msg.handle} connected (${msg.resources.hostname}, ${msg.slots} slots)`);
     hub.scheduler.kick();
@@ -95,7 +104,8 @@ export class WorkerLink {
 
   closed(): void {
     const s = this.session;
-    if (!s || s.socket !== this.socket) return;
+    // A connection replaced by a newer one of the same worker has nothing left to say.
+    if (!s || s.socket !== this.socket || this.hub.workers.get(s.handle) !== s) return;
     s.socket = null;
     s.lastSeen = this.hub.clock.now();
     this.hub.workers.persist(s);

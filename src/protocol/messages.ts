@@ -141,6 +141,9 @@ export const WorkerMessageSchema = z.discriminatedUnion('type', [
     data: z.string().max(MAX_FRAME_BYTES), // base64: output need not be text
   }),
   z.object({ type: z.literal('finished'), handle, lease, result: ResultSchema }),
+  // The worker is stopping: no more jobs for it. It gives back the ones it held with release.
+  z.object({ type: z.literal('stopping') }),
+  z.object({ type: z.literal('release'), handle, lease }),
 ]);
 export type WorkerMessage = z.infer<typeof WorkerMessageSchema>;
 

@@ -120,8 +120,16 @@ export class JobStore {
                        exit_reason = @exitReason
                      WHERE handle = @handle AND status IN ('assigned', 'init', 'running')`),
       requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL
-                  WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')`),
-      rerun: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL,
+                  WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
+                    AND kill_reason IS NULL`),
+      failKilled: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = 137,
+                       exit_reason = kill_reason || ' (its worker was lost before it could report)'
+                     WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
+                       AND kill_reason IS NOT NULL
+                     RETURNING *`),
+      requestKill: p(`UPDATE jobs SET kill_reason = coalesce(kill_reason, @reason)
+                      WHERE handle = @handle AND status IN ('assigned', 'init', 'running')`),
+      rerun: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, kill_reason = NULL,
                   started_at = NULL, finished_at = NULL, exit_code = NULL, exit_reason = NULL,
                   real_time = -1, user_time = -1, max_mem = -1, max_disk = -1
                 WHERE handle = @handle AND status IN ('done', 'failed')`),
@@ -203,9 +211,21 @@ export class JobStore {
     return this.get(handle);
   }
 
-  /** Puts an active job back in the queue, if `lease` is still its lease. */
-  requeue(handle: string, lease: string): boolean {
-    return this.s.requeue.run({ handle, lease }).changes === 1;
+  /**
+   * Takes an active job from a worker that lost it, if `lease` is still its lease: back to
+   * the queue, or to failed when a kill had been asked of it.
+   */
+  requeue(handle: string, lease: string, now: number): { requeued: boolean; failed?: JobView } {
+    return this.db.transaction(() => {
+      if (this.s.requeue.run({ handle, lease }).changes === 1) return { requeued: true };
+      const row = this.s.failKilled.get({ handle, lease, now }) as JobRow | undefined;
+      return { requeued: false, failed: row && toView(row) };
+    })();
+  }
+
+  /** Records that a kill was asked of an active job (the first reason stays). */
+  requestKill(handle: string, reason: string): void {
+    this.s.requestKill.run({ handle, reason });
   }
 
   /** Finished jobs go back to ready; others are left alone. Returns the handles changed. */

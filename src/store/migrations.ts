@@ -39,4 +39,6 @@ export const migrations: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 2: a kill asked of an active job, so that a requeue (its worker lost) does not undo it.
+  `ALTER TABLE jobs ADD COLUMN kill_reason TEXT;`,
 ];

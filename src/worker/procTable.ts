@@ -13,6 +13,8 @@ export interface ProcInfo {
   userTicks: number;
   childUserTicks: number;
   rssBytes: number;
+  /** When the process started, in ticks since boot: orders processes by birth. */
+  startTicks: number;
 }
 
 export type ProcTable = Map<number, ProcInfo>;
@@ -38,6 +40,7 @@ export function parseStat(pid: number, text: string): ProcInfo | undefined {
     userTicks: n(11),
     childUserTicks: n(13),
     rssBytes: n(21) * PAGE,
+    startTicks: n(19),
   };
 }
 
@@ -63,7 +66,7 @@ export function readProcTable(): ProcTable {
   return table;
 }
 
-/** The job's processes: its process group, plus descendants that left the group. */
+/** A process and its descendants. */
 export function processTree(table: ProcTable, rootPid: number): ProcInfo[] {
   const children = new Map<number, number[]>();
   for (const p of table.values()) {
@@ -73,7 +76,6 @@ export function processTree(table: ProcTable, rootPid: number): ProcInfo[] {
   }
   const seen = new Set<number>();
   const stack = [rootPid];
-  for (const p of table.values()) if (p.pgrp === rootPid) stack.push(p.pid);
   const out: ProcInfo[] = [];
   while (stack.length) {
     const pid = stack.pop()!;

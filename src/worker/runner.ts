@@ -12,7 +12,7 @@ import type { Clock } from '../common/clock.js';
 import { formatSize, formatTime } from '../common/units.js';
 import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import { diskUsageMb } from './diskUsage.js';
-import { processTree, TICKS_PER_SECOND, type ProcTable } from './procTable.js';
+import { processTree, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
 
 export interface RunEnv {
@@ -31,6 +31,32 @@ export function jobFilesDir(basePath: string, handle: string): string {
 }
 
 const KILL_CODE = 128 + constants.signals.SIGKILL;
+
+/** setTimeout holds at most 2^31-1 ms (24.8 days); longer limits are re-armed in steps. */
+function longTimeout(fn: () => void, ms: number): { clear(): void } {
+  const MAX = 2 ** 31 - 1;
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    timer = setTimeout(() => (left > MAX ? arm(left - MAX) : fn()), Math.min(left, MAX));
+  };
+  arm(ms);
+  return { clear: () => clearTimeout(timer) };
+}
+
+/**
+ * A job's processes: its subshell's descendants, plus processes in the slot's group born
+ * since the subshell (ones it daemonised, which left its tree but not its group).
+ */
+export function jobProcesses(table: ProcTable, shellPid: number, subPid: number): ProcInfo[] {
+  const sub = table.get(subPid);
+  if (!sub) return [];
+  const tree = processTree(table, subPid);
+  const ids = new Set(tree.map((p) => p.pid));
+  for (const p of table.values()) {
+    if (p.pgrp === shellPid && p.pid !== shellPid && p.startTicks >= sub.startTicks && !ids.has(p.pid)) tree.push(p);
+  }
+  return tree;
+}
 
 /** While a job runs, its subshell is its slot shell's only child. */
 export function subshellOf(table: ProcTable, shellPid: number): number | null {
@@ -101,7 +127,8 @@ export class JobRun {
   private exitReason: string | null = null;
   private killTimer: NodeJS.Timeout | null = null;
   private escalation: Promise<void> | null = null;
-  private readonly limitTimer: NodeJS.Timeout;
+  private readonly limitTimer: { clear(): void };
+  private termTimer: NodeJS.Timeout | null = null;
   private exited = false;
   private escalated = false;
   private maxMem = -1;
@@ -133,7 +160,7 @@ export class JobRun {
     this.stderr = new OutputFile(join(files, 'stderr'));
     const command = job.command.split('///').join(env.basePath.replace(/\/*$/, '/'));
     this.startedAt = env.clock.now();
-    this.limitTimer = setTimeout(
+    this.limitTimer = longTimeout(
       () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
       job.time * 1000,
     );
@@ -164,7 +191,7 @@ export class JobRun {
     if (this.exited) return;
     this.pid ??= subshellOf(table, this.shell.pid);
     if (this.pid === null) return;
-    const tree = processTree(table, this.pid);
+    const tree = jobProcesses(table, this.shell.pid, this.pid);
     if (tree.length === 0) return;
     this.tree = tree.map((p) => p.pid);
     const mem = tree.reduce((s, p) => s + p.rssBytes, 0) / 1048576;
@@ -197,8 +224,11 @@ export class JobRun {
     if (this.exited) return;
     this.exitReason ??= reason;
     this.signal('SIGTERM');
+    // Again until KILL: a TERM sent before the slot shell has forked the job would be lost.
+    this.termTimer ??= setInterval(() => this.signal('SIGTERM'), 200);
     this.escalation ??= new Promise((resolve) => {
       this.killTimer = setTimeout(() => {
+        if (this.termTimer) clearInterval(this.termTimer);
         this.escalated = true;
         this.signal('SIGKILL');
         resolve();
@@ -224,8 +254,9 @@ export class JobRun {
   }
 
   private finish(code: number, shellDied: boolean): Result {
-    clearTimeout(this.limitTimer);
+    this.limitTimer.clear();
     if (this.killTimer) clearTimeout(this.killTimer);
+    if (this.termTimer) clearInterval(this.termTimer);
     this.exited = true;
     if (shellDied && !this.escalated) this.exitReason ??= 'The job ended its own shell';
     return {

@@ -15,8 +15,8 @@ import {
   type Result,
   type WorkerMessage,
 } from '../protocol/messages.js';
-import { JobRun } from './runner.js';
-import { processTree, readProcTable, type ProcTable } from './procTable.js';
+import { JobRun, subshellOf } from './runner.js';
+import { readProcTable, type ProcTable } from './procTable.js';
 import { SlotShell } from './slotShell.js';
 import { busyProcesses, resources } from './sysinfo.js';
 
@@ -45,11 +45,16 @@ const LEFTOVER_MS = 2000;
 
 interface Held {
   lease: string;
+  /** The run while it runs. */
   run: JobRun | null;
+  /** The run whose output files are still to be sent, until the result is acknowledged. */
+  files: JobRun | null;
   /** Set once the job ended; kept until the master acknowledges it. */
   result: Result | null;
   /** The master took the job away: kill it and send nothing more about it. */
   dropped: boolean;
+  /** The same job assigned again under a new lease, to start once this run has ended. */
+  next: Assignment | null;
 }
 
 export class Worker {
@@ -64,6 +69,8 @@ export class Worker {
   private prevTableAt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly shells: SlotShell[] = [];
+  /** Shells whose run has not finished yet (see startJob). */
+  private readonly owned = new Set<SlotShell>();
   private lastJobEnd = 0;
 
   get handle(): string {
@@ -154,17 +161,23 @@ export class Worker {
     return resources(this.opts.hostname, this.opts.basePath, busy);
   }
 
+  private get connected(): boolean {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
   private onMessage(msg: MasterToWorker): void {
     switch (msg.type) {
       case 'welcome':
         for (const d of msg.drop) this.drop(d.handle, d.lease);
-        // Results that finished while we were apart: deliver them now.
+        // Jobs that finished while we were apart: their output, then their results.
         for (const [handle, h] of this.held) {
-          if (h.result && !h.dropped) this.send({ type: 'finished', handle, lease: h.lease, result: h.result });
+          if (!h.result || h.dropped) continue;
+          if (h.files) this.drainOutput(handle, h, h.files, Infinity);
+          this.send({ type: 'finished', handle, lease: h.lease, result: h.result });
         }
         return;
       case 'assign':
-        this.run(msg.job);
+        this.assigned(msg.job);
         return;
       case 'killJob': {
         const h = this.held.get(msg.handle);
@@ -176,7 +189,7 @@ export class Worker {
         return;
       case 'resultAck': {
         const h = this.held.get(msg.handle);
-        if (h?.lease === msg.lease && h.result) this.held.delete(msg.handle);
+        if (h?.lease === msg.lease && h.result) this.forget(msg.handle, h);
         return;
       }
       case 'error':
@@ -185,27 +198,53 @@ export class Worker {
     }
   }
 
+  private forget(handle: string, h: Held): void {
+    h.files?.stdout.close();
+    h.files?.stderr.close();
+    h.files = null;
+    if (this.held.get(handle) === h) this.held.delete(handle);
+  }
+
   private drop(handle: string, lease: string): void {
     const h = this.held.get(handle);
     if (!h || h.lease !== lease) return;
     h.dropped = true;
-    if (h.result) this.held.delete(handle);
-    else h.run?.kill('The master took this job away');
+    if (h.run) h.run.kill('The master took this job away');
+    else this.forget(handle, h);
   }
 
-  /** An idle, live slot shell, or a new one. */
+  /** An idle slot shell that no unfinished run still owns, or a new one. */
   private shell(): SlotShell {
     for (let i = this.shells.length - 1; i >= 0; i--) if (!this.shells[i]!.alive) this.shells.splice(i, 1);
-    const idle = this.shells.find((s) => !s.busy);
+    const idle = this.shells.find((s) => !s.busy && !this.owned.has(s));
     if (idle) return idle;
     const fresh = new SlotShell(process.env);
     this.shells.push(fresh);
     return fresh;
   }
 
-  private run(job: Assignment): void {
-    if (this.held.has(job.handle)) return;
-    const h: Held = { lease: job.lease, run: null, result: null, dropped: false };
+  private assigned(job: Assignment): void {
+    if (this.stopped) {
+      this.send({ type: 'release', handle: job.handle, lease: job.lease });
+      return;
+    }
+    const h = this.held.get(job.handle);
+    if (h) {
+      if (h.lease === job.lease) return; // a repeated message
+      // Given again under a new lease (we were apart): the old copy goes, then the new one runs.
+      h.dropped = true;
+      if (h.run) {
+        h.run.kill('The master took this job away');
+        h.next = job;
+        return;
+      }
+      this.forget(job.handle, h);
+    }
+    this.startJob(job);
+  }
+
+  private startJob(job: Assignment): void {
+    const h: Held = { lease: job.lease, run: null, files: null, result: null, dropped: false, next: null };
     this.held.set(job.handle, h);
     this.log(`Running ${job.handle}: ${job.command}`);
     let run: JobRun;
@@ -223,22 +262,27 @@ export class Worker {
       return;
     }
     h.run = run;
+    h.files = run;
+    // The shell stays this run's until the run is over, even if its subshell has exited: a
+    // kill may still be waiting out the grace period before it KILLs the shell's group.
+    this.owned.add(run.shell);
     this.send({ type: 'started', handle: job.handle, lease: job.lease });
     void run.result.then((result) => {
+      this.owned.delete(run.shell);
       this.drainOutput(job.handle, h, run, Infinity);
-      run.stdout.close();
-      run.stderr.close();
       this.finished(job.handle, h, result);
     });
   }
 
+  /** Sends what the job wrote since last time; nothing is read while the master is away. */
   private drainOutput(handle: string, h: Held, run: JobRun, max: number): void {
+    if (!this.connected || h.dropped) return;
     for (const [stream, file] of [['stdout', run.stdout], ['stderr', run.stderr]] as const) {
       for (let budget = max; budget > 0; ) {
         const chunk = file.read(Math.min(budget, OUTPUT_MAX_BYTES));
         if (!chunk) break;
         budget -= chunk.length;
-        if (!h.dropped) this.send({ type: 'output', handle, lease: h.lease, stream, data: chunk.toString('base64') });
+        this.send({ type: 'output', handle, lease: h.lease, stream, data: chunk.toString('base64') });
       }
     }
   }
@@ -252,7 +296,15 @@ export class Worker {
     this.lastJobEnd = this.clock.now();
     this.log(`Finished ${handle}: exit ${result.exitCode}${result.exitReason ? ` (${result.exitReason})` : ''}`);
     if (h.dropped) {
-      this.held.delete(handle);
+      this.forget(handle, h);
+      if (h.next) this.startJob(h.next);
+      return;
+    }
+    if (this.stopped) {
+      // Killed because this worker is stopping: the job is not at fault, so it goes back to
+      // the queue rather than failing.
+      this.send({ type: 'release', handle, lease: h.lease });
+      this.forget(handle, h);
       return;
     }
     h.result = result;
@@ -277,19 +329,19 @@ export class Worker {
 
   /**
    * A slot shell's process group holds its current job and whatever earlier jobs left
-   * running (`cmd &` without wait). Those have outlived their job: end them.
+   * running (`cmd &` without wait). Those have outlived their job: end them. A process is
+   * an earlier job's when it was born before the current job's subshell.
    */
   private killLeftovers(table: ProcTable, runs: JobRun[]): void {
     for (const shell of this.shells) {
       if (!shell.alive) continue;
-      // The shell's children are its current job (just forked, maybe); a job being killed
-      // also keeps the processes it had: its kill decides how they end.
-      const current = new Set(runs.find((r) => r.shell === shell)?.processes ?? []);
+      const sub = subshellOf(table, shell.pid);
+      if (sub === null && shell.busy) continue; // its job is being forked: not sure yet
+      const bornBefore = sub === null ? Infinity : table.get(sub)!.startTicks;
+      // A job being killed keeps the processes it had: its kill decides how they end.
+      const dying = new Set(runs.find((r) => r.shell === shell)?.processes ?? []);
       for (const p of table.values()) {
-        if (p.ppid === shell.pid) for (const d of processTree(table, p.pid)) current.add(d.pid);
-      }
-      for (const p of table.values()) {
-        if (p.pgrp !== shell.pid || p.pid === shell.pid || current.has(p.pid)) continue;
+        if (p.pgrp !== shell.pid || p.pid === shell.pid || p.startTicks >= bornBefore || dying.has(p.pid)) continue;
         try {
           process.kill(p.pid, 'SIGKILL');
         } catch {
@@ -309,16 +361,17 @@ export class Worker {
     }
   }
 
-  /** Stops taking work, kills what runs, and reports those jobs before closing. */
+  /** Stops taking work, kills what runs, and hands those jobs back to the master. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.send({ type: 'stopping' });
     for (const t of this.timers) clearInterval(t);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const runs = this.runs();
     for (const [, h] of runs) h.run.kill(`Worker ${this.opts.handle} stopped`);
     await Promise.all(runs.map(([, h]) => h.run.result));
     for (const shell of this.shells) shell.close();
-    // Give the results a moment to reach the master.
+    // Give the releases a moment to reach the master.
     await new Promise((r) => setTimeout(r, runs.length ? 200 : 0));
     this.socket?.close();
   }

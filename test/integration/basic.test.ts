@@ -201,3 +201,17 @@ t.test('-saveState and -shutdownMaster', async (t) => {
   t.equal(c.q(['-shutdownMaster']).stdout, 'Server is shutting down\n');
   t.equal(await c.master!.exited(), 0);
 });
+
+t.test('output written while the master is down reaches -log after it restarts', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const h = c.add(['-add', 'for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 0.4; done']);
+  await c.waitForStatus(h, ['running']);
+  await new Promise((r) => setTimeout(r, 800));
+  await c.master!.stop('SIGKILL');
+  await new Promise((r) => setTimeout(r, 1500));
+  await c.startMaster();
+  await c.waitForStatus(h, ['done'], 20_000);
+  t.equal(c.q(['-log', h]).stdout, [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `line ${i}\n`).join(''));
+});

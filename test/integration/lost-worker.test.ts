@@ -35,3 +35,28 @@ t.test('a silent worker loses its job to another; when it comes back it drops it
   const [job] = JSON.parse(c.q(['-list', h, '-json']).stdout);
   t.equal(job.attempt, 2);
 });
+
+t.test('a worker that comes back is given its job again only after its old copy is gone', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster(['-heartbeatTimeout', '3s']);
+  const w1 = await c.startWorker('w1');
+  const marker = join(c.dir, 'marker');
+  // Ignores TERM, so the old copy takes the whole grace period to die.
+  const h = c.add(['-shareWorkingPath', '-add', `trap '' TERM; sleep 10; echo ran >> ${marker}`]);
+  await c.waitForStatus(h, ['running']);
+  process.kill(w1.pid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(w1.pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  });
+  await c.master!.waitForOutput(new RegExp(`Requeued ${h}: worker w1 not heard from`), 15_000);
+  process.kill(w1.pid, 'SIGCONT');
+  const done = await c.waitForStatus(h, ['done', 'failed'], 30_000);
+  t.equal(done.status, 'done', done.exitReason);
+  t.match(done.worker, /^w1 /);
+  t.equal(readFileSync(marker, 'utf8'), 'ran\n', 'the old copy was killed; the new one ran to the end');
+  t.equal(JSON.parse(c.q(['-list', h, '-json']).stdout)[0].attempt, 2);
+});

@@ -46,4 +46,6 @@ t.test('mode is found before the per-mode table is chosen', async (t) => {
   t.equal(findMode(['-mode', 'master']), 'master');
   t.equal(findMode(['-mo', 'worker', '-slots', '2']), 'worker');
   t.throws(() => findMode(['-mode', 'boss']), /-mode must be/);
+  t.equal(findMode(['-add', 'prog', '--', '-mode', 'train']), 'client', '-- protects a value');
+  t.equal(findMode(['-add', '---', 'prog', '-mode', 'train', '---']), 'client', '--- protects values');
 });

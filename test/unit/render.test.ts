@@ -52,5 +52,7 @@ t.test('spec filters', async (t) => {
   t.ok(m('J-abc123'));
   t.ok(m('t1'));
   t.notOk(m('unknownkey:x'));
+  const web = job({ command: 'curl host:8080' });
+  t.ok(compileSpecs(['host:8080'])(web), 'an unknown KEY: makes a bare value');
   t.notOk(m());
 });
