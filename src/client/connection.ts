@@ -1,6 +1,7 @@
 // A client's conversation with the master: connect with the token, send requests, and read
-// the answers that carry each request's id. A master that does not answer within the timeout
-// is an error, not a hang.
+// the answers that carry each request's id. A master that cannot be reached, or does not
+// complete the handshake, within the timeout is an error, not a hang; a closed connection
+// fails every request still waiting.
 import { WebSocket } from 'ws';
 import { ErrorCodes, QError } from '../common/errors.js';
 import {
