@@ -215,3 +215,19 @@ t.test('output written while the master is down reaches -log after it restarts',
   await c.waitForStatus(h, ['done'], 20_000);
   t.equal(c.q(['-log', h]).stdout, [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `line ${i}\n`).join(''));
 });
+
+t.test('disk limit: the outPath growing past -disk kills the job', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const out = join(c.dir, 'out');
+  const h = c.add([
+    '-shareWorkingPath', '-outPath', out, '-disk', '5m',
+    '-add', `mkdir -p ${out} && for i in 1 2 3 4 5 6 7 8 9 10; do head -c 2000000 /dev/zero > ${out}/f$i; sleep 1; done`,
+  ]);
+  const row = await c.waitForStatus(h, ['done', 'failed'], 20_000);
+  t.equal(row.status, 'failed');
+  t.match(row.exitReason, /^Disk limit exceeded: outPath holds \d+m, limit 5m$/);
+  t.ok(Number(row.disk) > 5, `disk ${row.disk}`);
+  t.equal(row.outName, 'out');
+});
