@@ -50,5 +50,3 @@ export function compileSpecs(specs: readonly string[]): (job: JobView) => boolea
   const clauses = specs.map((s) => s.split(',').filter(Boolean).map(parseTerm)).filter((c) => c.length > 0);
   return (job) => clauses.some((clause) => clause.every((term) => termMatches(job, term)));
 }
-
-export const KNOWN_KEYS: readonly string[] = BARE_KEYS;

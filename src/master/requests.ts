@@ -3,7 +3,7 @@
 import { compileSpecs } from '../jobs/filter.js';
 import { JobStatuses, type ClientRequest, type ClientResponse, type JobStatus, type JobView } from '../protocol/messages.js';
 import { ACTIVE_STATUSES, FINISHED_STATUSES } from '../store/jobs.js';
-import { jobEnded, killActive, type Hub } from './hub.js';
+import { killActive, type Hub } from './hub.js';
 
 export type Reply = (msg: ClientResponse) => void;
 

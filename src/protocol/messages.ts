@@ -147,10 +147,6 @@ export const WorkerMessageSchema = z.discriminatedUnion('type', [
 ]);
 export type WorkerMessage = z.infer<typeof WorkerMessageSchema>;
 
-/** Every message a master can receive, whoever sent it. */
-export const InboundSchema = z.union([ClientRequestSchema, WorkerMessageSchema]);
-export type Inbound = z.infer<typeof InboundSchema>;
-
 export const ErrorCodeSchema = z.string().max(64);
 
 export const ClientResponseSchema = z.discriminatedUnion('type', [

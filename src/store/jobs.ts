@@ -140,7 +140,6 @@ export class JobStore {
       leaseOf: p(`SELECT lease, status FROM jobs WHERE handle = ?`),
       activeOf: p(`SELECT * FROM jobs WHERE worker = ? AND status IN ('assigned', 'init', 'running') ORDER BY seq`),
       active: p(`SELECT * FROM jobs WHERE status IN ('assigned', 'init', 'running') ORDER BY seq`),
-      countReady: p(`SELECT count(*) AS n FROM jobs WHERE status = 'ready'`),
       count: p(`SELECT count(*) AS n FROM jobs`),
     };
   }
@@ -271,9 +270,5 @@ export class JobStore {
   /** Folds the WAL into the main database file (what `-saveState` asks for). */
   checkpoint(): void {
     this.db.pragma('wal_checkpoint(TRUNCATE)');
-  }
-
-  countReady(): number {
-    return (this.s.countReady.get() as { n: number }).n;
   }
 }
