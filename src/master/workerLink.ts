@@ -79,9 +79,14 @@ export class WorkerLink {
     const listed = new Map(msg.running.map((r) => [r.handle, r.lease]));
     const jobs = new Map<string, { lease: string; mem: number }>();
     const lost: { handle: string; lease: string }[] = [];
+    const killed: { handle: string; lease: string; reason: string }[] = [];
     for (const job of hub.jobs.activeOnWorker(msg.handle)) {
-      if (listed.get(job.handle) === job.lease) jobs.set(job.handle, { lease: job.lease, mem: job.mem });
-      else lost.push(job);
+      if (listed.get(job.handle) !== job.lease) lost.push(job);
+      else {
+        jobs.set(job.handle, { lease: job.lease, mem: job.mem });
+        // A kill sent on a connection that died may never have arrived.
+        if (job.killReason) killed.push({ handle: job.handle, lease: job.lease, reason: job.killReason });
+      }
     }
     // Kept jobs include those that finished while we were apart: their results follow.
     const drop = msg.running.filter((r) => jobs.get(r.handle)?.lease !== r.lease);
@@ -98,6 +103,7 @@ export class WorkerLink {
     hub.workers.add(session);
     for (const job of lost) takeBack(hub, job.handle, job.lease, `${msg.handle} no longer runs it`);
     hub.workers.send(session, { type: 'welcome', drop });
+    for (const k of killed) hub.workers.send(session, { type: 'killJob', ...k });
     hub.log(`Worker ${msg.handle} connected (${msg.resources.hostname}, ${msg.slots} slots)`);
     hub.scheduler.kick();
   }

@@ -255,8 +255,13 @@ export class JobStore {
     return (this.s.byStatus.all(JSON.stringify(statuses)) as JobRow[]).map(toView);
   }
 
-  activeOnWorker(worker: string): (JobView & { lease: string })[] {
-    return (this.s.activeOf.all(worker) as JobRow[]).map((r) => ({ ...toView(r), lease: r.lease ?? '' }));
+  /** The jobs the table gives a worker, with their leases and any kill asked of them. */
+  activeOnWorker(worker: string): (JobView & { lease: string; killReason: string | null })[] {
+    return (this.s.activeOf.all(worker) as (JobRow & { kill_reason: string | null })[]).map((r) => ({
+      ...toView(r),
+      lease: r.lease ?? '',
+      killReason: r.kill_reason,
+    }));
   }
 
   active(): (JobView & { lease: string })[] {

@@ -58,6 +58,15 @@ export function jobProcesses(table: ProcTable, shellPid: number, subPid: number)
   return tree;
 }
 
+/** Whether a process has a child (cheaper than a /proc scan). */
+function hasChild(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** While a job runs, its subshell is its slot shell's only child. */
 export function subshellOf(table: ProcTable, shellPid: number): number | null {
   for (const p of table.values()) if (p.ppid === shellPid) return p.pid;
@@ -222,10 +231,20 @@ export class JobRun {
   /** TERM now, KILL after the grace period. The first reason given is the one reported. */
   kill(reason: string): void {
     if (this.exited) return;
-    this.exitReason ??= reason;
-    this.signal('SIGTERM');
-    // Again until KILL: a TERM sent before the slot shell has forked the job would be lost.
-    this.termTimer ??= setInterval(() => this.signal('SIGTERM'), 200);
+    if (this.exitReason === null) {
+      this.exitReason = reason;
+      if (hasChild(this.shell.pid)) this.signal('SIGTERM');
+      else {
+        // The slot shell has not forked the job yet: a TERM now would be lost (the shell
+        // ignores it), so it goes out as soon as the job's subshell exists. Once only: a
+        // job's own TERM handler must be left to clean up.
+        this.termTimer = setInterval(() => {
+          if (!hasChild(this.shell.pid) && this.shell.busy) return;
+          clearInterval(this.termTimer!);
+          this.signal('SIGTERM');
+        }, 20);
+      }
+    }
     this.escalation ??= new Promise((resolve) => {
       this.killTimer = setTimeout(() => {
         if (this.termTimer) clearInterval(this.termTimer);

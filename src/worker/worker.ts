@@ -1,6 +1,12 @@
 // `q -mode worker`: keeps a connection to the master (reconnecting with backoff and jitter),
 // runs the jobs it is assigned, streams their output and state, and holds each result until
 // the master acknowledges it, re-sending it after a reconnect.
+//
+// The worker's jobs are keyed by lease, not handle: after a partition the master may give a
+// job back under a new lease while the old copy is still dying. The new one then waits for
+// the old one to be gone (they share the job's files) and starts only if it is still wanted.
+// A job's life here: waiting (only behind an old copy) → running → result held until acked.
+// dropped = the master took it away; nothing more is sent about it.
 import { WebSocket } from 'ws';
 import { mkdirSync } from 'node:fs';
 import type { Clock } from '../common/clock.js';
@@ -40,29 +46,36 @@ const PROGRESS_MS = 1000;
 const DISK_MS = 5000;
 /** Output sent per stream per tick: a chatty job cannot flood the socket. */
 const OUTPUT_MAX_BYTES = 1024 * 1024;
+/** No more output is read while this much waits in the socket (a slow link). */
+const OUTPUT_BACKLOG_BYTES = 8 * 1024 * 1024;
 /** How long after a job ends the sampler keeps looking for processes it left behind. */
 const LEFTOVER_MS = 2000;
 
 interface Held {
+  handle: string;
   lease: string;
-  /** The run while it runs. */
+  /** Behind an old copy of the same job: starts when that one is gone. */
+  waiting: Assignment | null;
+  /** A kill that arrived while waiting: it ends without starting. */
+  killReason: string | null;
   run: JobRun | null;
-  /** The run whose output files are still to be sent, until the result is acknowledged. */
+  /** The run whose output is still to be sent, until the result is acknowledged. */
   files: JobRun | null;
   /** Set once the job ended; kept until the master acknowledges it. */
   result: Result | null;
-  /** The master took the job away: kill it and send nothing more about it. */
+  /** The result went out on the current connection (it is sent again after a reconnect). */
+  resultSent: boolean;
   dropped: boolean;
-  /** The same job assigned again under a new lease, to start once this run has ended. */
-  next: Assignment | null;
 }
 
 export class Worker {
   private socket: WebSocket | null = null;
+  /** lease → job */
   private readonly held = new Map<string, Held>();
   private readonly clock: Clock;
   private readonly log: (line: string) => void;
   private stopped = false;
+  private stopReason = '';
   private backoffMs = 100;
   private timers: NodeJS.Timeout[] = [];
   private prevTable: ProcTable | null = null;
@@ -107,14 +120,16 @@ export class Worker {
     this.socket = ws;
     ws.on('open', () => {
       this.backoffMs = 100;
+      for (const h of this.held.values()) h.resultSent = false;
       this.send({
         type: 'workerHello',
         handle: this.opts.handle,
-        slots: this.opts.slots,
+        slots: this.stopped ? 1 : this.opts.slots,
         maxTime: this.opts.maxTime,
         resources: this.resources(),
-        running: [...this.held].filter(([, h]) => !h.dropped).map(([handle, h]) => ({ handle, lease: h.lease })),
+        running: [...this.held.values()].filter((h) => !h.dropped).map((h) => ({ handle: h.handle, lease: h.lease })),
       });
+      if (this.stopped) this.send({ type: 'stopping' });
     });
     ws.on('unexpected-response', (_req, res) => {
       this.log(`Master refused this worker: ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
@@ -137,7 +152,7 @@ export class Worker {
   }
 
   private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
+    if (this.reconnectTimer) return;
     // Full jitter: many workers losing one master do not all come back in the same instant.
     const delay = Math.random() * this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
@@ -152,6 +167,10 @@ export class Worker {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(encode(msg));
   }
 
+  private get connected(): boolean {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
   private resources() {
     const table = readProcTable();
     const now = this.clock.now();
@@ -161,35 +180,29 @@ export class Worker {
     return resources(this.opts.hostname, this.opts.basePath, busy);
   }
 
-  private get connected(): boolean {
-    return this.socket?.readyState === WebSocket.OPEN;
-  }
-
   private onMessage(msg: MasterToWorker): void {
     switch (msg.type) {
       case 'welcome':
-        for (const d of msg.drop) this.drop(d.handle, d.lease);
-        // Jobs that finished while we were apart: their output, then their results.
-        for (const [handle, h] of this.held) {
-          if (!h.result || h.dropped) continue;
-          if (h.files) this.drainOutput(handle, h, h.files, Infinity);
-          this.send({ type: 'finished', handle, lease: h.lease, result: h.result });
-        }
+        for (const d of msg.drop) this.drop(d.lease);
+        // Results that finished while we were apart go out once their output has.
+        for (const h of this.held.values()) this.deliver(h);
         return;
       case 'assign':
         this.assigned(msg.job);
         return;
       case 'killJob': {
-        const h = this.held.get(msg.handle);
-        if (h?.lease === msg.lease) h.run?.kill(msg.reason);
+        const h = this.held.get(msg.lease);
+        if (!h) return;
+        if (h.run) h.run.kill(msg.reason);
+        else if (h.waiting) h.killReason ??= msg.reason;
         return;
       }
       case 'leaseGone':
-        this.drop(msg.handle, msg.lease);
+        this.drop(msg.lease);
         return;
       case 'resultAck': {
-        const h = this.held.get(msg.handle);
-        if (h?.lease === msg.lease && h.result) this.forget(msg.handle, h);
+        const h = this.held.get(msg.lease);
+        if (h?.result) this.forget(h);
         return;
       }
       case 'error':
@@ -198,19 +211,19 @@ export class Worker {
     }
   }
 
-  private forget(handle: string, h: Held): void {
+  private forget(h: Held): void {
     h.files?.stdout.close();
     h.files?.stderr.close();
     h.files = null;
-    if (this.held.get(handle) === h) this.held.delete(handle);
+    this.held.delete(h.lease);
   }
 
-  private drop(handle: string, lease: string): void {
-    const h = this.held.get(handle);
-    if (!h || h.lease !== lease) return;
+  private drop(lease: string): void {
+    const h = this.held.get(lease);
+    if (!h) return;
     h.dropped = true;
     if (h.run) h.run.kill('The master took this job away');
-    else this.forget(handle, h);
+    else if (!h.waiting) this.forget(h); // a waiting one is forgotten when its turn comes
   }
 
   /** An idle slot shell that no unfinished run still owns, or a new one. */
@@ -228,30 +241,42 @@ export class Worker {
       this.send({ type: 'release', handle: job.handle, lease: job.lease });
       return;
     }
-    const h = this.held.get(job.handle);
-    if (h) {
-      if (h.lease === job.lease) return; // a repeated message
-      // Given again under a new lease (we were apart): the old copy goes, then the new one runs.
-      h.dropped = true;
-      if (h.run) {
-        h.run.kill('The master took this job away');
-        h.next = job;
-        return;
-      }
-      this.forget(job.handle, h);
+    if (this.held.has(job.lease)) return; // a repeated message
+    const h: Held = {
+      handle: job.handle, lease: job.lease, waiting: null, killReason: null, run: null, files: null,
+      result: null, resultSent: false, dropped: false,
+    };
+    this.held.set(job.lease, h);
+    // Older copies of this job (we were apart, the master gave it again): they go.
+    const older = [...this.held.values()].filter((o) => o.handle === job.handle && o !== h);
+    for (const o of older) this.drop(o.lease);
+    const dying = older.map((o) => o.run?.result).filter((r): r is Promise<Result> => r !== undefined);
+    if (dying.length === 0) {
+      this.startJob(job, h);
+      return;
     }
-    this.startJob(job);
+    h.waiting = job;
+    void Promise.all(dying).then(() => {
+      h.waiting = null;
+      if (h.dropped) return this.forget(h);
+      if (this.stopped) {
+        this.send({ type: 'release', handle: h.handle, lease: h.lease });
+        return this.forget(h);
+      }
+      if (h.killReason) {
+        return this.finished(h, { exitCode: 143, exitReason: h.killReason, realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 });
+      }
+      this.startJob(job, h);
+    });
   }
 
-  private startJob(job: Assignment): void {
-    const h: Held = { lease: job.lease, run: null, files: null, result: null, dropped: false, next: null };
-    this.held.set(job.handle, h);
+  private startJob(job: Assignment, h: Held): void {
     this.log(`Running ${job.handle}: ${job.command}`);
     let run: JobRun;
     try {
       run = new JobRun(job, this.shell(), { basePath: this.opts.basePath, killGraceMs: this.opts.killGraceMs, clock: this.clock });
     } catch (e) {
-      this.finished(job.handle, h, {
+      this.finished(h, {
         exitCode: 127,
         exitReason: `Could not start: ${(e as Error).message}`,
         realTime: 0,
@@ -269,62 +294,82 @@ export class Worker {
     this.send({ type: 'started', handle: job.handle, lease: job.lease });
     void run.result.then((result) => {
       this.owned.delete(run.shell);
-      this.drainOutput(job.handle, h, run, Infinity);
-      this.finished(job.handle, h, result);
+      this.finished(h, result);
     });
   }
 
-  /** Sends what the job wrote since last time; nothing is read while the master is away. */
-  private drainOutput(handle: string, h: Held, run: JobRun, max: number): void {
-    if (!this.connected || h.dropped) return;
+  /**
+   * Sends what the job wrote since last time, at most `budget` bytes per stream, and not
+   * while the socket is backed up. Returns true when nothing is left to send. Nothing is
+   * read while the master is away, so nothing is lost.
+   */
+  private drainOutput(h: Held, budget: number): boolean {
+    const run = h.files;
+    if (!run || h.dropped) return true;
+    let done = true;
     for (const [stream, file] of [['stdout', run.stdout], ['stderr', run.stderr]] as const) {
-      for (let budget = max; budget > 0; ) {
-        const chunk = file.read(Math.min(budget, OUTPUT_MAX_BYTES));
+      for (let left = budget; ; ) {
+        if (!this.connected || this.socket!.bufferedAmount > OUTPUT_BACKLOG_BYTES || left <= 0) {
+          done = false;
+          break;
+        }
+        const chunk = file.read(Math.min(left, OUTPUT_MAX_BYTES));
         if (!chunk) break;
-        budget -= chunk.length;
-        this.send({ type: 'output', handle, lease: h.lease, stream, data: chunk.toString('base64') });
+        left -= chunk.length;
+        this.send({ type: 'output', handle: h.handle, lease: h.lease, stream, data: chunk.toString('base64') });
       }
     }
+    return done;
+  }
+
+  /** A finished job's result goes out once all its output has. */
+  private deliver(h: Held): void {
+    if (!h.result || h.resultSent || h.dropped || !this.connected) return;
+    if (!this.drainOutput(h, OUTPUT_MAX_BYTES)) return; // the output tick carries on
+    this.send({ type: 'finished', handle: h.handle, lease: h.lease, result: h.result });
+    h.resultSent = true;
   }
 
   private sendOutput(): void {
-    for (const [handle, h] of this.runs()) this.drainOutput(handle, h, h.run, OUTPUT_MAX_BYTES);
+    for (const h of this.held.values()) {
+      if (h.run) this.drainOutput(h, OUTPUT_MAX_BYTES);
+      else this.deliver(h);
+    }
   }
 
-  private finished(handle: string, h: Held, result: Result): void {
+  private finished(h: Held, result: Result): void {
     h.run = null;
     this.lastJobEnd = this.clock.now();
-    this.log(`Finished ${handle}: exit ${result.exitCode}${result.exitReason ? ` (${result.exitReason})` : ''}`);
+    this.log(`Finished ${h.handle}: exit ${result.exitCode}${result.exitReason ? ` (${result.exitReason})` : ''}`);
     if (h.dropped) {
-      this.forget(handle, h);
-      if (h.next) this.startJob(h.next);
+      this.forget(h);
       return;
     }
-    if (this.stopped) {
-      // Killed because this worker is stopping: the job is not at fault, so it goes back to
-      // the queue rather than failing.
-      this.send({ type: 'release', handle, lease: h.lease });
-      this.forget(handle, h);
+    if (this.stopped && result.exitReason === this.stopReason) {
+      // Killed only because this worker is stopping: the job is not at fault, so it goes
+      // back to the queue rather than failing.
+      this.send({ type: 'release', handle: h.handle, lease: h.lease });
+      this.forget(h);
       return;
     }
     h.result = result;
-    this.send({ type: 'finished', handle, lease: h.lease, result });
+    this.deliver(h);
   }
 
   private heartbeat(): void {
     this.send({ type: 'heartbeat', resources: this.resources() });
   }
 
-  private runs(): [string, Held & { run: JobRun }][] {
-    return [...this.held].filter((e): e is [string, Held & { run: JobRun }] => e[1].run !== null);
+  private runs(): (Held & { run: JobRun })[] {
+    return [...this.held.values()].filter((h): h is Held & { run: JobRun } => h.run !== null);
   }
 
   private sampleAll(): void {
     const runs = this.runs();
     if (runs.length === 0 && this.clock.now() - this.lastJobEnd > LEFTOVER_MS) return;
     const table = readProcTable();
-    for (const [, h] of runs) h.run.sample(table);
-    this.killLeftovers(table, runs.map(([, h]) => h.run));
+    for (const h of runs) h.run.sample(table);
+    this.killLeftovers(table, runs.map((h) => h.run));
   }
 
   /**
@@ -352,26 +397,28 @@ export class Worker {
   }
 
   private sampleDisks(): void {
-    for (const [, h] of this.runs()) void h.run.sampleDisk();
+    for (const h of this.runs()) void h.run.sampleDisk();
   }
 
   private sendProgress(): void {
-    for (const [handle, h] of this.runs()) {
-      if (!h.dropped) this.send({ type: 'progress', handle, lease: h.lease, stats: h.run.stats() });
+    for (const h of this.runs()) {
+      if (!h.dropped) this.send({ type: 'progress', handle: h.handle, lease: h.lease, stats: h.run.stats() });
     }
   }
 
   /** Stops taking work, kills what runs, and hands those jobs back to the master. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopReason = `Worker ${this.opts.handle} stopped`;
     this.send({ type: 'stopping' });
-    for (const t of this.timers) clearInterval(t);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const runs = this.runs();
-    for (const [, h] of runs) h.run.kill(`Worker ${this.opts.handle} stopped`);
-    await Promise.all(runs.map(([, h]) => h.run.result));
+    for (const h of runs) h.run.kill(this.stopReason);
+    await Promise.all(runs.map((h) => h.run.result));
+    // Heartbeats went on during the grace period, so the master did not count us lost.
+    for (const t of this.timers) clearInterval(t);
     for (const shell of this.shells) shell.close();
-    // Give the releases a moment to reach the master.
+    // Give the releases and results a moment to reach the master.
     await new Promise((r) => setTimeout(r, runs.length ? 200 : 0));
     this.socket?.close();
   }

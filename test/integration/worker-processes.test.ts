@@ -87,3 +87,29 @@ t.test('a kill is not undone by losing the worker', async (t) => {
   t.match(row.exitReason, /^Killed by server request \(its worker was lost/);
   process.kill(w1.pid, 'SIGCONT');
 });
+
+t.test("a kill sends TERM once, so a job's own TERM handler can clean up", async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1', ['-killGrace', '5']);
+  const h = c.add(['-add', "trap 'sleep 1; echo cleaned; exit 3' TERM; sleep 30 & wait"]);
+  await c.waitForStatus(h, ['running']);
+  await new Promise((r) => setTimeout(r, 300));
+  c.q(['-kill', h]);
+  const row = await c.waitForStatus(h, ['failed'], 15_000);
+  t.equal(row.exitCode, '3', 'the handler finished and chose the exit code');
+  t.equal(c.q(['-log', h]).stdout, 'cleaned\n');
+});
+
+t.test('a job over its limit while its worker stops is failed, not given back', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  const w1 = await c.startWorker('w1', ['-killGrace', '3']);
+  const h = c.add(['-time', '1s', '-add', 'sh', join(FIXTURES, 'ignore-term.sh')]);
+  await c.waitForStatus(h, ['running']);
+  await new Promise((r) => setTimeout(r, 1500)); // over its limit, in its grace period
+  await w1.stop('SIGTERM');
+  const row = await c.waitForStatus(h, ['failed', 'ready'], 15_000);
+  t.equal(row.status, 'failed');
+  t.match(row.exitReason, /^Time limit exceeded/);
+});
