@@ -118,7 +118,8 @@ export class JobStore {
                  RETURNING *`),
       failActive: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = @exitCode,
                        exit_reason = @exitReason
-                     WHERE handle = @handle AND status IN ('assigned', 'init', 'running')`),
+                     WHERE handle = @handle AND status IN ('assigned', 'init', 'running')
+                     RETURNING *`),
       requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
                     AND kill_reason IS NULL`),
@@ -206,8 +207,8 @@ export class JobStore {
 
   /** Ends an active job without a worker's result (e.g. killed while its worker is away). */
   failActive(handle: string, exitCode: number, exitReason: string, now: number): JobView | undefined {
-    if (this.s.failActive.run({ handle, exitCode, exitReason, now }).changes !== 1) return undefined;
-    return this.get(handle);
+    const row = this.s.failActive.get({ handle, exitCode, exitReason, now }) as JobRow | undefined;
+    return row && toView(row);
   }
 
   /**

@@ -7,6 +7,8 @@ export interface ProcInfo {
   ppid: number;
   pgrp: number;
   comm: string;
+  /** R, S, D, Z, ... */
+  state: string;
   /** utime + stime of the process itself, and of its waited-for children, in ticks. */
   ticks: number;
   childTicks: number;
@@ -35,6 +37,7 @@ export function parseStat(pid: number, text: string): ProcInfo | undefined {
     ppid: n(1),
     pgrp: n(2),
     comm,
+    state: f[0]!,
     ticks: n(11) + n(12),
     childTicks: n(13) + n(14),
     userTicks: n(11),

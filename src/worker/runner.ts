@@ -1,10 +1,11 @@
 // Runs one job in a slot shell and reports what happened.
 //
-// A run's life: started (the subshell's pid is known) → measured each tick, killed if over a
-// limit or asked to → exited → result. A kill is TERM to the slot's process group, then KILL
-// after the grace period (which also ends the slot shell; the worker replaces it). Every
-// result has an exit code: the command's, or 128 + the signal that ended it.
-// Output goes to files in the job's directory; `readOutput` hands the worker what is new.
+// A run's life: started in its slot shell → measured each tick (its subshell found in the
+// /proc snapshot), killed if over a limit or asked to → exited → result. A kill is TERM to the
+// slot's process group, then KILL after the grace period (which also ends the slot shell; the
+// worker replaces it). Every result has an exit code: the command's, or 128 + the signal that
+// ended it. Output goes to files in the job's directory; `stdout.read` and `stderr.read` hand
+// the worker what is new.
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,7 +13,7 @@ import type { Clock } from '../common/clock.js';
 import { formatSize, formatTime } from '../common/units.js';
 import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import { diskUsageMb } from './diskUsage.js';
-import { processTree, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
+import { parseStat, processTree, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
 
 export interface RunEnv {
@@ -73,14 +74,16 @@ export function subshellOf(table: ProcTable, shellPid: number): number | null {
   return null;
 }
 
+/** Alive and not a zombie. */
 function isRunning(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    const info = parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return info !== undefined && info.state !== 'Z';
   } catch {
     return false;
   }
 }
+
 const READ_CHUNK = 256 * 1024;
 
 /** One read buffer for every job: output is copied out of it before the next read. */
