@@ -26,13 +26,23 @@ function positiveInt(p: Parsed, name: string, fallback: number): number {
   return n;
 }
 
+/** -dockerUser as uid:gid: numbers, since the worker gives the job's files to that owner. */
+function dockerUser(p: Parsed): string | null {
+  const v = p.str('dockerUser');
+  if (v === undefined) return null;
+  const m = /^(\d+)(?::(\d+))?$/.exec(v);
+  if (!m) throw new QError(ErrorCodes.BAD_VALUE, `-dockerUser must be UID or UID:GID (numbers), not '${v}'`);
+  return `${m[1]}:${m[2] ?? m[1]}`;
+}
+
 /** Options a worker takes that the master passes on to its -localWorker. */
 function workerPassThrough(p: Parsed): string[] {
   const args: string[] = [];
-  for (const name of ['basePath', 'slots', 'maxTime']) {
+  for (const name of ['basePath', 'slots', 'maxTime', 'dockerImage', 'dockerUser']) {
     const v = p.str(name);
     if (v !== undefined) args.push(`-${name}`, v);
   }
+  if (p.bool('requireDocker')) args.push('-requireDocker');
   return args;
 }
 
@@ -83,9 +93,10 @@ async function runWorker(p: Parsed): Promise<number> {
     maxTime: maxTime === undefined ? null : parseTime(maxTime, '-maxTime'),
     heartbeatMs: positiveInt(p, 'sleepInterval', 5) * 1000,
     killGraceMs: (p.num('killGrace') ?? 5) * 1000,
+    docker: { image: p.str('dockerImage') ?? null, require: p.bool('requireDocker'), user: dockerUser(p) },
   });
   console.log(`===== worker ${worker.handle}, basePath = ${worker.basePath}, master ${host}:${port(p)}`);
-  worker.start();
+  await worker.start();
   await new Promise<void>((done) => onStopSignal(async () => {
     await worker.stop();
     done();

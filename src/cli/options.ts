@@ -55,6 +55,10 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'outPath', kind: 'value', modes: client, describe: 'directory that receives the job outputs' },
   { name: 'outFiles', kind: 'list', modes: client, describe: 'MODE:GLOB (full|append) copied back into outPath' },
   { name: 'shareWorkingPath', kind: 'bool', modes: client, describe: 'run in this directory on a shared file system' },
+  { name: 'docker', kind: 'value', modes: client, describe: 'run the job in a container of this image' },
+  { name: 'cpus', kind: 'value', modes: client, describe: 'Docker jobs: CPUs the container may use, e.g. 1.5' },
+  { name: 'gpus', kind: 'value', modes: client, describe: 'Docker jobs: GPUs to give the container' },
+  { name: 'network', kind: 'bool', modes: client, describe: 'Docker jobs: give the container a network (default none)' },
   // Client: reading and changing
   { name: 'list', kind: 'list', modes: client, describe: 'list jobs matching SPEC... (default all)' },
   { name: 'info', kind: 'list', modes: client, describe: 'show jobs matching SPEC... in detail' },
@@ -87,6 +91,9 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'slots', kind: 'value', modes: masterWorker, describe: 'jobs run at once (default 1)' },
   { name: 'sleepInterval', kind: 'value', modes: worker, describe: 'seconds between status reports (default 5)' },
   { name: 'killGrace', kind: 'value', modes: worker, describe: 'seconds between TERM and KILL (default 5)' },
+  { name: 'dockerImage', kind: 'value', modes: masterWorker, describe: 'run jobs that name no image in this image' },
+  { name: 'requireDocker', kind: 'bool', modes: masterWorker, describe: 'run nothing outside a container' },
+  { name: 'dockerUser', kind: 'value', modes: masterWorker, describe: 'UID:GID containers run as (default: this process)' },
 ];
 
 export function optionsFor(mode: Mode): OptionDef[] {

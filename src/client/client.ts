@@ -40,6 +40,10 @@ function jobOptions(p: Parsed): JobOptions {
     outFiles: p.list('outFiles'),
     shareWorkingPath: p.given.has('shareWorkingPath') ? p.bool('shareWorkingPath') : undefined,
     specPath: p.str('specPath'),
+    docker: p.str('docker'),
+    cpus: p.num('cpus'),
+    gpus: p.int('gpus'),
+    network: p.given.has('network') ? p.bool('network') : undefined,
     pretend: p.bool('pretend'),
   };
 }
@@ -73,6 +77,7 @@ function pretendView(spec: JobSpec): JobView {
     realTime: -1,
     userTime: -1,
     maxMem: -1,
+    curMem: -1,
     maxDisk: -1,
   };
 }

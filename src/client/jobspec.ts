@@ -29,6 +29,10 @@ export interface JobOptions {
   outFiles?: string[];
   shareWorkingPath?: boolean;
   specPath?: string;
+  docker?: string;
+  cpus?: number;
+  gpus?: number;
+  network?: boolean;
   /** -pretend: compute everything, create nothing. */
   pretend: boolean;
 }
@@ -54,6 +58,10 @@ const SPEC_KEYS: Record<string, string> = {
   doneHook: 'doneHook',
   failedHook: 'failedHook',
   shareWorkingPath: 'shareWorkingPath',
+  dockerImage: 'dockerImage',
+  cpus: 'cpus',
+  gpus: 'gpus',
+  network: 'network',
 };
 
 type SpecFile = Partial<Record<string, unknown>>;
@@ -169,6 +177,18 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   if (outFiles.length && fixedOut === undefined && pool === undefined) {
     throw new QError(ErrorCodes.BAD_VALUE, '-outFiles needs -outPath (or outPoolPath in the spec file)');
   }
+  const dockerImage = o.docker ?? optStr(file.dockerImage, 'dockerImage') ?? null;
+  if (dockerImage !== null && !/^[\w][\w.\-/:@]{0,511}$/.test(dockerImage)) {
+    throw new QError(ErrorCodes.BAD_VALUE, `'${dockerImage}' is not a Docker image name`);
+  }
+  const cpus = o.cpus ?? (file.cpus !== undefined ? num(file.cpus, 'cpus', false) : null);
+  if (cpus !== null && !(cpus > 0)) throw new QError(ErrorCodes.BAD_VALUE, `cpus must be positive, not ${cpus}`);
+  const gpus = o.gpus ?? (file.gpus !== undefined ? num(file.gpus, 'gpus', true) : 0);
+  if (gpus < 0) throw new QError(ErrorCodes.BAD_VALUE, `gpus must be 0 or more, not ${gpus}`);
+  if ((gpus > 0 || cpus !== null) && dockerImage === null) {
+    throw new QError(ErrorCodes.BAD_VALUE, `${gpus > 0 ? '-gpus' : '-cpus'} applies to Docker jobs: give an image with -docker`);
+  }
+  const network = o.network ?? file.network === true;
   const doneHook = optStr(file.doneHook, 'doneHook') ?? null;
   const failedHook = optStr(file.failedHook, 'failedHook') ?? null;
 
@@ -204,6 +224,10 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
         outFiles,
         doneHook: doneHook && sub(doneHook),
         failedHook: failedHook && sub(failedHook),
+        dockerImage,
+        cpus,
+        gpus,
+        network,
       });
     }
   }

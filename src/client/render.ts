@@ -27,6 +27,7 @@ export const WORKER_COLUMNS = [
   'cpuSpeed',
   'freeMem',
   'freeDisk',
+  'docker',
   'procSummary',
   'ping',
   'jobs',
@@ -89,16 +90,28 @@ export function renderInfo(job: JobView, cwd: string): string {
   if (job.exitCode !== null) lines.push(`  exitCode: ${job.exitCode}`);
   if (job.exitReason) lines.push(`  exitReason: ${job.exitReason}`);
   if (job.worker) {
-    lines.push(`  time: ${formatTime(job.realTime)}, mem: ${formatSize(job.maxMem)}, disk: ${formatSize(job.maxDisk)}`);
+    const now = job.status === 'running' && job.curMem >= 0 ? ` (now ${formatSize(job.curMem)})` : '';
+    lines.push(`  time: ${formatTime(job.realTime)}, mem: ${formatSize(job.maxMem)}${now}, disk: ${formatSize(job.maxDisk)}`);
   }
   lines.push(
     `  limits: time ${formatTime(job.time)}, mem ${formatSize(job.mem)} * ${job.memGrace}, disk ${formatSize(job.disk)}, priority ${job.priority}`,
   );
+  if (job.dockerImage) {
+    const extras = [job.cpus !== null ? `cpus ${job.cpus}` : '', job.gpus ? `gpus ${job.gpus}` : '', job.network ? 'network' : 'no network'];
+    lines.push(`  docker: ${job.dockerImage} (${extras.filter(Boolean).join(', ')})`);
+  }
   if (job.workerHandle) lines.push(`  workerHandle: ${job.workerHandle}`);
   for (const p of job.inPaths) lines.push(`  I: ${rel(p, cwd)}`);
   for (const p of job.realtimeInPaths) lines.push(`  R: ${rel(p, cwd)}`);
   if (job.outPath) lines.push(`  O: ${rel(job.outPath, cwd)}${job.outFiles.length ? ` [${job.outFiles.join(' ')}]` : ''}`);
   return lines.join('\n');
+}
+
+/** The engine's version, or "no"; "only" when the worker runs nothing outside containers. */
+function dockerCell(r: WorkerView['resources']): string {
+  const version = r.docker ?? null;
+  if (r.bare ?? true) return version ?? 'no';
+  return version ? `${version} only` : 'no (required)';
 }
 
 export function workerRow(w: WorkerView, now: number): string[] {
@@ -112,6 +125,7 @@ export function workerRow(w: WorkerView, now: number): string[] {
     String(Math.round(r.cpuSpeed)),
     formatSize(r.freeMem),
     formatSize(r.freeDisk),
+    dockerCell(r),
     r.busyProcesses.join(' '),
     `-${formatTime((now - w.lastSeen) / 1000)}`,
     w.jobs.join(' '),

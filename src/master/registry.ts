@@ -62,7 +62,14 @@ export class WorkerRegistry {
     const views = new Map<string, WorkerView>();
     for (const rec of this.store.all()) {
       const info = JSON.parse(rec.info) as { slots: number; maxTime: number | null; resources: Resources };
-      views.set(rec.handle, { handle: rec.handle, connected: false, jobs: [], lastSeen: rec.lastSeen, ...info });
+      views.set(rec.handle, {
+        handle: rec.handle,
+        connected: false,
+        jobs: [],
+        lastSeen: rec.lastSeen,
+        ...info,
+        resources: { docker: null, bare: true, ...(info.resources as Partial<Resources>) } as Resources,
+      });
     }
     for (const s of this.sessions.values()) {
       views.set(s.handle, {

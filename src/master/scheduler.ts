@@ -47,6 +47,9 @@ export class Scheduler {
           host: w.resources.hostname,
           memBudget: this.memBudget(w),
           maxTime: w.maxTime,
+          // Older workers do not report these: no engine, and they take every process job.
+          docker: (w.resources.docker ?? null) !== null,
+          bare: w.resources.bare ?? true,
         });
         if (!claimed) continue;
         w.jobs.set(claimed.handle, { lease: claimed.lease, mem: claimed.spec.mem });

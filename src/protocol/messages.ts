@@ -38,6 +38,12 @@ export const JobSpecSchema = z.object({
   outFiles: z.array(z.string().max(4096)).max(1000),
   doneHook: z.string().max(100_000).nullable(),
   failedHook: z.string().max(100_000).nullable(),
+  // Docker: the image to run in (null = a plain process), CPUs and GPUs it may use, and
+  // whether it gets a network. Defaults let older submitters and stored specs through.
+  dockerImage: z.string().min(1).max(512).nullable().default(null),
+  cpus: z.number().positive().max(4096).nullable().default(null),
+  gpus: z.number().int().nonnegative().max(256).default(0),
+  network: z.boolean().default(false),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -60,6 +66,7 @@ export const JobViewSchema = JobSpecSchema.extend({
   userTime: z.number(), // seconds
   maxMem: z.number(), // MB
   maxDisk: z.number(), // MB
+  curMem: z.number(), // MB, while it runs
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 
@@ -70,6 +77,10 @@ export const ResourcesSchema = z.object({
   freeMem: z.number().nonnegative(), // MB
   freeDisk: z.number().nonnegative(), // MB, of the scratch base
   busyProcesses: z.array(z.string().max(512)).max(20),
+  /** Version of the Docker engine the worker reaches; null = none. */
+  docker: z.string().max(128).nullable().default(null),
+  /** Whether it takes jobs that name no image (false: -requireDocker without -dockerImage). */
+  bare: z.boolean().default(true),
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
@@ -91,6 +102,8 @@ export const StatsSchema = z.object({
   userTime: measured,
   maxMem: measured,
   maxDisk: measured,
+  /** Memory in use now (MB); only while running. */
+  mem: measured.optional(),
 });
 export type Stats = z.infer<typeof StatsSchema>;
 

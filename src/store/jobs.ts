@@ -46,6 +46,7 @@ interface JobRow {
   user_time: number;
   max_mem: number;
   max_disk: number;
+  cur_mem: number;
 }
 
 export interface ClaimLimits {
@@ -55,6 +56,10 @@ export interface ClaimLimits {
   memBudget: number;
   /** Longest job (seconds) the worker accepts; null = any. */
   maxTime: number | null;
+  /** The worker reaches a Docker engine. */
+  docker: boolean;
+  /** The worker takes jobs that name no image. */
+  bare: boolean;
 }
 
 export interface Claimed {
@@ -69,9 +74,13 @@ export interface FinishOutcome {
   job?: JobView;
 }
 
+/** Fields added to the spec since the first schema, for rows stored before them. */
+const SPEC_DEFAULTS = { dockerImage: null, cpus: null, gpus: 0, network: false } as const;
+
 function toView(r: JobRow): JobView {
   const spec = JSON.parse(r.spec) as JobSpec;
   return {
+    ...SPEC_DEFAULTS,
     ...spec,
     handle: r.handle,
     status: r.status,
@@ -87,6 +96,7 @@ function toView(r: JobRow): JobView {
     userTime: r.user_time,
     maxMem: r.max_mem,
     maxDisk: r.max_disk,
+    curMem: r.cur_mem,
   };
 }
 
@@ -96,34 +106,36 @@ export class JobStore {
   constructor(private readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, spec, created_at)
-                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @spec, @now)`),
+      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, spec, created_at)
+                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @docker, @spec, @now)`),
       pick: p(`SELECT handle, spec, attempt FROM jobs
                WHERE status = 'ready' AND mem <= @memBudget
                  AND (@maxTime IS NULL OR time_limit <= @maxTime)
                  AND (worker_pin IS NULL OR worker_pin = @worker)
+                 AND (docker = 0 OR @docker = 1) AND (docker = 1 OR @bare = 1)
                ORDER BY priority, seq LIMIT 1`),
       claim: p(`UPDATE jobs SET status = 'assigned', worker = @worker, worker_host = @host, lease = @lease,
                   attempt = attempt + 1, started_at = NULL, finished_at = NULL, exit_code = NULL,
-                  exit_reason = NULL, real_time = -1, user_time = -1, max_mem = -1, max_disk = -1
+                  exit_reason = NULL, real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1
                 WHERE handle = @handle AND status = 'ready'`),
       started: p(`UPDATE jobs SET status = 'running', started_at = @now
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init')`),
-      stats: p(`UPDATE jobs SET real_time = @realTime, user_time = @userTime, max_mem = @maxMem, max_disk = @maxDisk
+      stats: p(`UPDATE jobs SET real_time = @realTime, user_time = @userTime, max_mem = @maxMem, max_disk = @maxDisk,
+                  cur_mem = @mem
                 WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')`),
       finish: p(`UPDATE jobs SET status = @status, lease = NULL, finished_at = @now, exit_code = @exitCode,
                    exit_reason = @exitReason, real_time = @realTime, user_time = @userTime,
-                   max_mem = @maxMem, max_disk = @maxDisk
+                   max_mem = @maxMem, max_disk = @maxDisk, cur_mem = -1
                  WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
                  RETURNING *`),
       failActive: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = @exitCode,
-                       exit_reason = @exitReason
+                       exit_reason = @exitReason, cur_mem = -1
                      WHERE handle = @handle AND status IN ('assigned', 'init', 'running')
                      RETURNING *`),
-      requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL
+      requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
                     AND kill_reason IS NULL`),
-      failKilled: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = 137,
+      failKilled: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = 137, cur_mem = -1,
                        exit_reason = kill_reason || ' (its worker was lost before it could report)'
                      WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
                        AND kill_reason IS NOT NULL
@@ -132,7 +144,7 @@ export class JobStore {
                       WHERE handle = @handle AND status IN ('assigned', 'init', 'running')`),
       rerun: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, kill_reason = NULL,
                   started_at = NULL, finished_at = NULL, exit_code = NULL, exit_reason = NULL,
-                  real_time = -1, user_time = -1, max_mem = -1, max_disk = -1
+                  real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1
                 WHERE handle = @handle AND status IN ('done', 'failed')`),
       delete: p(`DELETE FROM jobs WHERE handle = @handle`),
       get: p(`SELECT * FROM jobs WHERE handle = ?`),
@@ -159,6 +171,7 @@ export class JobStore {
               time: spec.time,
               mem: spec.mem,
               pin: spec.workerHandle,
+              docker: spec.dockerImage ? 1 : 0,
               spec: JSON.stringify(spec),
               now,
             });
@@ -181,11 +194,13 @@ export class JobStore {
         memBudget: limits.memBudget,
         maxTime: limits.maxTime,
         worker: limits.worker,
+        docker: limits.docker ? 1 : 0,
+        bare: limits.bare ? 1 : 0,
       }) as { handle: string; spec: string; attempt: number } | undefined;
       if (!row) return undefined;
       const lease = nanoid(12);
       this.s.claim.run({ handle: row.handle, worker: limits.worker, host: limits.host, lease });
-      return { handle: row.handle, lease, attempt: row.attempt + 1, spec: JSON.parse(row.spec) as JobSpec };
+      return { handle: row.handle, lease, attempt: row.attempt + 1, spec: { ...SPEC_DEFAULTS, ...(JSON.parse(row.spec) as JobSpec) } };
     })();
   }
 
@@ -195,13 +210,14 @@ export class JobStore {
   }
 
   recordStats(handle: string, lease: string, stats: Stats): boolean {
-    return this.s.stats.run({ handle, lease, ...stats }).changes === 1;
+    return this.s.stats.run({ handle, lease, ...stats, mem: stats.mem ?? -1 }).changes === 1;
   }
 
   /** Applies a worker's result once: a second delivery or a stale lease changes nothing. */
   finish(handle: string, lease: string, result: Result, now: number): FinishOutcome {
     const status = result.exitCode === 0 && result.exitReason === null ? Status.done : Status.failed;
-    const row = this.s.finish.get({ handle, lease, now, status, ...result }) as JobRow | undefined;
+    const { mem: _, ...measured } = result;
+    const row = this.s.finish.get({ handle, lease, now, status, ...measured }) as JobRow | undefined;
     return row ? { applied: true, job: toView(row) } : { applied: false };
   }
 

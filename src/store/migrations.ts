@@ -41,4 +41,8 @@ export const migrations: readonly string[] = [
   `,
   // 2: a kill asked of an active job, so that a requeue (its worker lost) does not undo it.
   `ALTER TABLE jobs ADD COLUMN kill_reason TEXT;`,
+  // 3: whether a job runs in Docker (the scheduler matches it to workers with an engine), and
+  // the memory a running job uses now.
+  `ALTER TABLE jobs ADD COLUMN docker INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN cur_mem REAL NOT NULL DEFAULT -1;`,
 ];

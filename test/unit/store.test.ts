@@ -8,7 +8,7 @@ function spec(over: Partial<JobSpec> = {}): JobSpec {
   return {
     command: 'true', priority: 5, time: 3600, mem: 100, memGrace: 1, disk: 1000, tags: [], workerHandle: null,
     workingPath: '/tmp', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null, ...over,
+    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, ...over,
   };
 }
 
@@ -18,7 +18,7 @@ function fresh() {
 }
 
 const claimFor = (jobs: JobStore, worker = 'w', memBudget = 10_000, maxTime: number | null = null) =>
-  jobs.claim({ worker, host: 'h', memBudget, maxTime });
+  jobs.claim({ worker, host: 'h', memBudget, maxTime, docker: false, bare: true });
 
 t.test('claim order: lowest priority number, then oldest', async (t) => {
   const { jobs, clock } = fresh();
@@ -39,6 +39,20 @@ t.test('claim respects memory, maxTime and worker pinning', async (t) => {
   t.equal(claimFor(jobs, 'w', 6000, 7200)?.handle, long);
   t.equal(claimFor(jobs, 'w'), undefined, 'a pinned job waits for its worker');
   t.equal(claimFor(jobs, 'special')?.handle, pinned);
+});
+
+t.test('Docker jobs go only to workers with an engine; bare jobs only to workers that take them', async (t) => {
+  const { jobs, clock } = fresh();
+  const [boxed] = jobs.insert([spec({ dockerImage: 'img' })], clock.now());
+  const [plain] = jobs.insert([spec()], clock.now());
+  const claim = (docker: boolean, bare: boolean) => jobs.claim({ worker: 'w', host: 'h', memBudget: 1e4, maxTime: null, docker, bare });
+  t.equal(claim(true, false)?.handle, boxed, 'a -requireDocker worker takes the Docker job');
+  t.equal(claim(true, false), undefined, '...and not the bare one');
+  t.equal(claim(false, true)?.handle, plain, 'a worker without an engine takes the bare one');
+  t.equal(jobs.get(boxed!)?.dockerImage, 'img');
+  const [next] = jobs.insert([spec({ dockerImage: 'img' })], clock.now());
+  t.equal(claim(false, true), undefined, 'a Docker job never goes to a worker without an engine');
+  t.equal(claim(true, true)?.handle, next);
 });
 
 t.test('a claim records worker, lease and attempt; only that lease finishes the job, once', async (t) => {
