@@ -6,13 +6,14 @@
 // worker replaces it). Every result has an exit code: the command's, or 128 + the signal that
 // ended it. Output goes to files in the job's directory; `stdout.read` and `stderr.read` hand
 // the worker what is new.
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { dirname, join } from 'node:path';
 import type { Clock } from '../common/clock.js';
 import { formatSize, formatTime } from '../common/units.js';
 import type { Assignment, Result, Stats } from '../protocol/messages.js';
-import { diskUsageMb } from './diskUsage.js';
+import type { Execution } from './execution.js';
+import { ensureDir, OutputFile, prepareJobFiles, workDir } from './jobFiles.js';
+import { DiskWatch, longTimeout } from './limits.js';
 import { parseStat, processTree, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
 
@@ -22,27 +23,7 @@ export interface RunEnv {
   clock: Clock;
 }
 
-/** Where the job runs: the submitter's directory, or its mirror under the scratch base. */
-export function workDir(job: Assignment, basePath: string): string {
-  return job.shareWorkingPath ? job.workingPath : join(basePath, job.workingPath);
-}
-
-export function jobFilesDir(basePath: string, handle: string): string {
-  return join(basePath, '.q', 'jobs', handle);
-}
-
 const KILL_CODE = 128 + constants.signals.SIGKILL;
-
-/** setTimeout holds at most 2^31-1 ms (24.8 days); longer limits are re-armed in steps. */
-function longTimeout(fn: () => void, ms: number): { clear(): void } {
-  const MAX = 2 ** 31 - 1;
-  let timer: NodeJS.Timeout;
-  const arm = (left: number) => {
-    timer = setTimeout(() => (left > MAX ? arm(left - MAX) : fn()), Math.min(left, MAX));
-  };
-  arm(ms);
-  return { clear: () => clearTimeout(timer) };
-}
 
 /**
  * A job's processes: its subshell's descendants, plus processes in the slot's group born
@@ -84,54 +65,7 @@ function isRunning(pid: number): boolean {
   }
 }
 
-const READ_CHUNK = 256 * 1024;
-
-/** One read buffer for every job: output is copied out of it before the next read. */
-const readBuf = Buffer.allocUnsafe(READ_CHUNK);
-
-/** Directories known to exist, so a job in a known directory costs no mkdir. */
-const madeDirs = new Set<string>();
-function ensureDir(dir: string): void {
-  if (madeDirs.has(dir)) return;
-  mkdirSync(dir, { recursive: true });
-  if (madeDirs.size > 10_000) madeDirs.clear();
-  madeDirs.add(dir);
-}
-
-class OutputFile {
-  private fd: number | null = null;
-  private pos = 0;
-
-  constructor(readonly path: string) {}
-
-  /** What was written since the last call (at most `max` bytes). */
-  read(max: number): Buffer | null {
-    if (this.fd === null) {
-      try {
-        this.fd = openSync(this.path, 'r');
-      } catch {
-        return null; // the job's shell has not created it yet
-      }
-    }
-    const parts: Buffer[] = [];
-    let total = 0;
-    while (total < max) {
-      const n = readSync(this.fd, readBuf, 0, Math.min(READ_CHUNK, max - total), this.pos);
-      if (n <= 0) break;
-      parts.push(Buffer.from(readBuf.subarray(0, n)));
-      this.pos += n;
-      total += n;
-    }
-    return total ? Buffer.concat(parts) : null;
-  }
-
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
-}
-
-export class JobRun {
+export class JobRun implements Execution {
   readonly startedAt: number;
   readonly result: Promise<Result>;
   /** The job's subshell, once a /proc sample has seen it. */
@@ -144,10 +78,10 @@ export class JobRun {
   private exited = false;
   private escalated = false;
   private maxMem = -1;
-  private maxDisk = -1;
   private userTime = 0;
   private tree: number[] = [];
-  private diskBusy = false;
+  private mem = -1;
+  private readonly disk: DiskWatch;
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
 
@@ -157,19 +91,11 @@ export class JobRun {
     private readonly env: RunEnv,
   ) {
     const cwd = workDir(job, env.basePath);
-    const files = jobFilesDir(env.basePath, job.handle);
     ensureDir(cwd);
-    ensureDir(dirname(files));
-    try {
-      mkdirSync(files);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      // A rerun on the same worker: its output starts afresh.
-      rmSync(join(files, 'stdout'), { force: true });
-      rmSync(join(files, 'stderr'), { force: true });
-    }
-    this.stdout = new OutputFile(join(files, 'stdout'));
-    this.stderr = new OutputFile(join(files, 'stderr'));
+    const files = prepareJobFiles(env.basePath, job.handle, { fresh: true });
+    this.stdout = new OutputFile(files.stdout);
+    this.stderr = new OutputFile(files.stderr);
+    this.disk = new DiskWatch(job, env.basePath);
     const command = job.command.split('///').join(env.basePath.replace(/\/*$/, '/'));
     this.startedAt = env.clock.now();
     this.limitTimer = longTimeout(
@@ -195,7 +121,7 @@ export class JobRun {
   }
 
   stats(): Stats {
-    return { realTime: this.elapsed(), userTime: this.userTime, maxMem: this.maxMem, maxDisk: this.maxDisk };
+    return { realTime: this.elapsed(), userTime: this.userTime, maxMem: this.maxMem, maxDisk: this.disk.max, mem: this.mem };
   }
 
   /** Measures the tree from a /proc snapshot and enforces the memory limit. */
@@ -208,6 +134,7 @@ export class JobRun {
     this.tree = tree.map((p) => p.pid);
     const mem = tree.reduce((s, p) => s + p.rssBytes, 0) / 1048576;
     const user = tree.reduce((s, p) => s + p.userTicks + p.childUserTicks, 0) / TICKS_PER_SECOND;
+    this.mem = mem;
     this.maxMem = Math.max(this.maxMem, mem);
     this.userTime = Math.max(this.userTime, user);
     if (mem > this.job.mem * this.job.memGrace) {
@@ -217,18 +144,14 @@ export class JobRun {
 
   /** Measures the job's outPath (under the scratch base) and enforces the disk limit. */
   async sampleDisk(): Promise<void> {
-    if (this.diskBusy || this.exited || !this.job.outPath) return;
-    this.diskBusy = true;
-    try {
-      const dir = this.job.shareWorkingPath ? this.job.outPath : join(this.env.basePath, this.job.outPath);
-      const mb = await diskUsageMb(dir);
-      this.maxDisk = Math.max(this.maxDisk, mb);
-      if (mb > this.job.disk) {
-        this.kill(`Disk limit exceeded: outPath holds ${formatSize(mb)}, limit ${formatSize(this.job.disk)}`);
-      }
-    } finally {
-      this.diskBusy = false;
-    }
+    if (this.exited) return;
+    const over = await this.disk.sample();
+    if (over) this.kill(over);
+  }
+
+  async dispose(): Promise<void> {
+    this.stdout.close();
+    this.stderr.close();
   }
 
   /** TERM now, KILL after the grace period. The first reason given is the one reported. */
@@ -287,7 +210,7 @@ export class JobRun {
       realTime: this.elapsed(),
       userTime: this.userTime,
       maxMem: this.maxMem,
-      maxDisk: this.maxDisk,
+      maxDisk: this.disk.max,
     };
   }
 }

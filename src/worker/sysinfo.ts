@@ -52,7 +52,12 @@ function cpuSpeed(reported: number | undefined): number {
   }
 }
 
-export function resources(hostname: string, basePath: string, busy: string[]): Resources {
+export function resources(
+  hostname: string,
+  basePath: string,
+  busy: string[],
+  docker: { version: string | null; bare: boolean },
+): Resources {
   const list = cpus();
   return {
     hostname,
@@ -61,5 +66,7 @@ export function resources(hostname: string, basePath: string, busy: string[]): R
     freeMem: availableMemMb(),
     freeDisk: freeDiskMb(basePath),
     busyProcesses: busy,
+    docker: docker.version,
+    bare: docker.bare,
   };
 }

@@ -7,6 +7,11 @@
 // the old one to be gone (they share the job's files) and starts only if it is still wanted.
 // A job's life here: waiting (only behind an old copy) → running → result held until acked.
 // dropped = the master took it away; nothing more is sent about it.
+//
+// A job runs as a process in a slot shell (JobRun), or in a Docker container (ContainerRun)
+// when it names an image or the worker has a default one. Containers outlive the worker: on
+// start it takes back the ones it left (by label) before it says hello, so the master keeps
+// those jobs with it.
 import { WebSocket } from 'ws';
 import { mkdirSync } from 'node:fs';
 import type { Clock } from '../common/clock.js';
@@ -21,6 +26,10 @@ import {
   type Result,
   type WorkerMessage,
 } from '../protocol/messages.js';
+import { ContainerRun } from './docker/containerRun.js';
+import { LABELS } from './docker/containerSpec.js';
+import { DockerEngine } from './docker/engine.js';
+import type { Execution } from './execution.js';
 import { JobRun, subshellOf } from './runner.js';
 import { readProcTable, type ProcTable } from './procTable.js';
 import { SlotShell } from './slotShell.js';
@@ -36,8 +45,18 @@ export interface WorkerOptions {
   maxTime: number | null;
   heartbeatMs: number;
   killGraceMs: number;
+  docker?: DockerOptions;
   clock?: Clock;
   log?: (line: string) => void;
+}
+
+export interface DockerOptions {
+  /** Jobs that name no image run in this one (when the engine answers). */
+  image: string | null;
+  /** Run nothing outside a container. */
+  require: boolean;
+  /** `uid:gid` containers run as; null = this process's. */
+  user: string | null;
 }
 
 const SAMPLE_MS = 250;
@@ -58,9 +77,9 @@ interface Held {
   waiting: Assignment | null;
   /** A kill that arrived while waiting: it ends without starting. */
   killReason: string | null;
-  run: JobRun | null;
+  run: Execution | null;
   /** The run whose output is still to be sent, until the result is acknowledged. */
-  files: JobRun | null;
+  files: Execution | null;
   /** Set once the job ended; kept until the master acknowledges it. */
   result: Result | null;
   /** The result went out on the current connection (it is sent again after a reconnect). */
@@ -85,6 +104,10 @@ export class Worker {
   /** Shells whose run has not finished yet (see startJob). */
   private readonly owned = new Set<SlotShell>();
   private lastJobEnd = 0;
+  private engine: DockerEngine | null = null;
+  private readonly docker: DockerOptions;
+  /** Containers being removed: stop() waits for them. */
+  private readonly disposing = new Set<Promise<void>>();
 
   get handle(): string {
     return this.opts.handle;
@@ -97,10 +120,25 @@ export class Worker {
   constructor(private readonly opts: WorkerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? ((l) => console.log(l));
+    this.docker = opts.docker ?? { image: null, require: false, user: null };
     mkdirSync(opts.basePath, { recursive: true });
   }
 
-  start(): void {
+  /** Finds the Docker engine and the containers left from a previous run, then connects. */
+  async start(): Promise<void> {
+    try {
+      this.engine = await DockerEngine.open();
+    } catch (e) {
+      this.log(`Docker support could not load (${(e as Error).message}): running process jobs only`);
+    }
+    const version = await this.engine?.probe();
+    if (version) {
+      this.log(`Docker engine ${version} reachable${this.docker.image ? `; jobs without an image run in ${this.docker.image}` : ''}`);
+      await this.adoptContainers();
+    } else if (this.engine) {
+      const only = this.docker.require ? 'it takes no jobs until one answers' : 'running process jobs only';
+      this.log(`No Docker engine reachable (${this.engine.problem}): ${only}`);
+    }
     this.connect();
     this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs));
     this.timers.push(setInterval(() => this.sampleAll(), SAMPLE_MS));
@@ -177,7 +215,82 @@ export class Worker {
     const busy = busyProcesses(this.prevTable, table, now - this.prevTableAt);
     this.prevTable = table;
     this.prevTableAt = now;
-    return resources(this.opts.hostname, this.opts.basePath, busy);
+    const version = this.engine?.version ?? null;
+    const bare = !this.docker.require || (this.docker.image !== null && version !== null);
+    return resources(this.opts.hostname, this.opts.basePath, busy, { version, bare });
+  }
+
+  /** The image a job runs in here; null = as a process; false = this worker cannot run it now. */
+  private imageFor(job: Assignment): string | null | false {
+    const engineUp = this.engine?.version != null;
+    if (job.dockerImage) return engineUp ? job.dockerImage : false;
+    if (this.docker.image && engineUp) return this.docker.image;
+    return this.docker.require ? false : null;
+  }
+
+  private containerEnv() {
+    const own = `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+    const user = this.docker.user ?? own;
+    const [uid, gid] = user.split(':').map(Number);
+    return {
+      basePath: this.opts.basePath,
+      killGraceMs: this.opts.killGraceMs,
+      clock: this.clock,
+      engine: this.engine!,
+      workerHandle: this.opts.handle,
+      user,
+      owner: user === own ? null : ([uid!, gid ?? uid!] as [number, number]),
+    };
+  }
+
+  /**
+   * Containers this worker left behind (it was restarted): running or finished, each goes
+   * back under its lease, and the hello lists it. One that cannot be matched to its job is
+   * removed.
+   */
+  private async adoptContainers(): Promise<void> {
+    const engine = this.engine!;
+    let found;
+    try {
+      found = await engine.containersOf(this.opts.handle, this.opts.basePath);
+    } catch (e) {
+      this.log(`Could not list this worker's containers: ${(e as Error).message}`);
+      return;
+    }
+    for (const info of found) {
+      const lease = info.Labels[LABELS.lease] ?? '';
+      if (this.held.has(lease)) continue;
+      let run: ContainerRun | null = null;
+      try {
+        run = await ContainerRun.adopt(info, this.containerEnv());
+      } catch (e) {
+        this.log(`Could not take back container ${info.Id.slice(0, 12)}: ${(e as Error).message}`);
+      }
+      if (!run) {
+        this.log(`Removing container ${info.Id.slice(0, 12)} (${info.Labels[LABELS.job] ?? '?'}): no record of its job`);
+        await engine.api.getContainer(info.Id).remove({ force: true }).catch(() => {});
+        continue;
+      }
+      this.log(`Took back ${run.job.handle} in container ${info.Id.slice(0, 12)} (${info.State})`);
+      const h: Held = {
+        handle: run.job.handle, lease, waiting: null, killReason: null, run, files: run,
+        result: null, resultSent: false, dropped: false,
+      };
+      this.held.set(lease, h);
+      void run.result.then((result) => this.finished(h, result));
+    }
+  }
+
+  /** Removes containers of this worker that it does not hold (their jobs went elsewhere). */
+  private async removeStrays(): Promise<void> {
+    const engine = this.engine;
+    if (!engine) return;
+    const held = new Set(this.held.keys());
+    for (const info of await engine.containersOf(this.opts.handle, this.opts.basePath).catch(() => [])) {
+      if (held.has(info.Labels[LABELS.lease] ?? '')) continue;
+      this.log(`Removing container ${info.Id.slice(0, 12)} (${info.Labels[LABELS.job] ?? '?'}): its job is no longer this worker's`);
+      await engine.api.getContainer(info.Id).remove({ force: true }).catch(() => {});
+    }
   }
 
   private onMessage(msg: MasterToWorker): void {
@@ -212,10 +325,22 @@ export class Worker {
   }
 
   private forget(h: Held): void {
-    h.files?.stdout.close();
-    h.files?.stderr.close();
+    const run = h.files;
     h.files = null;
     this.held.delete(h.lease);
+    if (!run) return;
+    const done = run.dispose().catch((e: Error) => this.log(`Could not clean up after ${h.handle}: ${e.message}`));
+    this.disposing.add(done);
+    void done.finally(() => this.disposing.delete(done));
+  }
+
+  /** Gives a job back to the queue: this worker cannot run it now. */
+  private giveBack(h: Held, why: string): void {
+    this.log(`Giving back ${h.handle}: ${why}`);
+    // The master learns first what this worker can run, so it does not send the job again.
+    this.send({ type: 'heartbeat', resources: this.resources() });
+    this.send({ type: 'release', handle: h.handle, lease: h.lease });
+    this.forget(h);
   }
 
   private drop(lease: string): void {
@@ -271,10 +396,16 @@ export class Worker {
   }
 
   private startJob(job: Assignment, h: Held): void {
-    this.log(`Running ${job.handle}: ${job.command}`);
-    let run: JobRun;
+    const image = this.imageFor(job);
+    if (image === false) {
+      return this.giveBack(h, job.dockerImage ? 'no Docker engine answers' : 'this worker runs only Docker jobs');
+    }
+    this.log(`Running ${job.handle}${image ? ` in ${image}` : ''}: ${job.command}`);
+    let run: Execution;
     try {
-      run = new JobRun(job, this.shell(), { basePath: this.opts.basePath, killGraceMs: this.opts.killGraceMs, clock: this.clock });
+      run = image
+        ? ContainerRun.start(job, image, this.containerEnv())
+        : new JobRun(job, this.shell(), { basePath: this.opts.basePath, killGraceMs: this.opts.killGraceMs, clock: this.clock });
     } catch (e) {
       this.finished(h, {
         exitCode: 127,
@@ -290,10 +421,11 @@ export class Worker {
     h.files = run;
     // The shell stays this run's until the run is over, even if its subshell has exited: a
     // kill may still be waiting out the grace period before it KILLs the shell's group.
-    this.owned.add(run.shell);
+    const shell = run instanceof JobRun ? run.shell : null;
+    if (shell) this.owned.add(shell);
     this.send({ type: 'started', handle: job.handle, lease: job.lease });
     void run.result.then((result) => {
-      this.owned.delete(run.shell);
+      if (shell) this.owned.delete(shell);
       this.finished(h, result);
     });
   }
@@ -357,19 +489,39 @@ export class Worker {
   }
 
   private heartbeat(): void {
-    this.send({ type: 'heartbeat', resources: this.resources() });
+    void this.probeEngine().then(() => this.send({ type: 'heartbeat', resources: this.resources() }));
   }
 
-  private runs(): (Held & { run: JobRun })[] {
-    return [...this.held.values()].filter((h): h is Held & { run: JobRun } => h.run !== null);
+  /** Notices an engine that stopped or started answering. */
+  private async probeEngine(): Promise<void> {
+    if (!this.engine || this.stopped) return;
+    const before = this.engine.version;
+    const now = await this.engine.probe();
+    if (before === now || (before !== null && now !== null)) return;
+    if (now === null) this.log(`Docker engine stopped answering (${this.engine.problem})`);
+    else {
+      this.log(`Docker engine ${now} reachable again`);
+      // While it was away, the master requeued the jobs of any container we left.
+      await this.removeStrays();
+    }
+  }
+
+  private runs(): (Held & { run: Execution })[] {
+    return [...this.held.values()].filter((h): h is Held & { run: Execution } => h.run !== null);
+  }
+
+  private processRuns(): JobRun[] {
+    const runs: JobRun[] = [];
+    for (const h of this.held.values()) if (h.run instanceof JobRun) runs.push(h.run);
+    return runs;
   }
 
   private sampleAll(): void {
-    const runs = this.runs();
+    const runs = this.processRuns();
     if (runs.length === 0 && this.clock.now() - this.lastJobEnd > LEFTOVER_MS) return;
     const table = readProcTable();
-    for (const h of runs) h.run.sample(table);
-    this.killLeftovers(table, runs.map((h) => h.run));
+    for (const run of runs) run.sample(table);
+    this.killLeftovers(table, runs);
   }
 
   /**
@@ -418,7 +570,9 @@ export class Worker {
     // Heartbeats went on during the grace period, so the master did not count us lost.
     for (const t of this.timers) clearInterval(t);
     for (const shell of this.shells) shell.close();
-    // Give the releases and results a moment to reach the master.
+    // Give the releases and results a moment to reach the master, and containers time to go.
+    const cleanup = Promise.all([...this.disposing]);
+    await Promise.race([cleanup, new Promise((r) => setTimeout(r, 10_000))]);
     await new Promise((r) => setTimeout(r, runs.length ? 200 : 0));
     this.socket?.close();
   }

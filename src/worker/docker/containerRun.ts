@@ -1,0 +1,326 @@
+// Runs one job in a Docker container and reports what happened, like JobRun does for a
+// process: same limits, same exit codes, same result.
+//
+// A container run's life: files prepared → image made present (pulled if missing) → container
+// created → started → measured from the engine's stats stream → exited → result. The
+// container stays (stopped) until the master has the result, so a worker that dies before
+// delivering it finds the result again on restart; `dispose` then removes it.
+//
+// A kill is TERM to the job's processes (docker-init passes it to the whole group), then KILL
+// after the grace period. A kill that comes before the container started stops the run at the
+// next step. Exit codes: the command's; 128 + the signal; 125 when the engine could not create
+// or start it (docker run's code); 126/127 when its shell cannot be run.
+import { chownSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import type { Clock } from '../../common/clock.js';
+import { formatSize, formatTime } from '../../common/units.js';
+import { AssignmentSchema, type Assignment, type Result, type Stats } from '../../protocol/messages.js';
+import type { Execution } from '../execution.js';
+import { ensureDir, jobFilesDir, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
+import { DiskWatch, longTimeout } from '../limits.js';
+import { containerSpec, LABELS, memoryLimitBytes } from './containerSpec.js';
+import { engineMessage, isNotFound, type DockerEngine } from './engine.js';
+import { FrameSplitter, parseStatsFrame } from './stats.js';
+
+export interface ContainerEnv {
+  basePath: string;
+  killGraceMs: number;
+  clock: Clock;
+  engine: DockerEngine;
+  workerHandle: string;
+  /** `uid:gid` the container runs as. */
+  user: string;
+  /** Set when that user is not this process's: the job's files and directories are given to it. */
+  owner: [number, number] | null;
+}
+
+const KILL_CODE = 137;
+/** A run killed before its container ran reports what a TERM would have. */
+const KILLED_BEFORE_START = 143;
+const ENGINE_ERROR_CODE = 125;
+/** How long waiting on a container survives the engine not answering (e.g. it restarts). */
+const WAIT_RETRIES = 60;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Files beside stdout/stderr that let a restarted worker take the run back. */
+const JOB_FILE = 'job.json';
+const SENT_FILE = 'sent.json';
+
+class Killed extends Error {}
+
+/** A JSON file checked by `accept`; null when missing, unreadable or refused. */
+function readJson<T>(path: string, accept: (v: unknown) => T | null): T | null {
+  try {
+    return accept(JSON.parse(readFileSync(path, 'utf8')));
+  } catch {
+    return null;
+  }
+}
+
+export class ContainerRun implements Execution {
+  readonly result: Promise<Result>;
+  readonly stdout: OutputFile;
+  readonly stderr: OutputFile;
+  private startedAt: number;
+  private container: Dockerode.Container | null = null;
+  private running = false;
+  private ended = false;
+  private escalated = false;
+  private exitReason: string | null = null;
+  private killTimer: NodeJS.Timeout | null = null;
+  private limitTimer: { clear(): void } | null = null;
+  private onKill: (() => void) | null = null;
+  private readonly killed: Promise<never>;
+  private stream: NodeJS.ReadableStream | null = null;
+  private mem = -1;
+  private maxMem = -1;
+  private userTime = 0;
+  private readonly disk: DiskWatch;
+  private readonly files: JobFiles;
+  /** Seconds the container ran, from the engine's own start and finish times. */
+  private ranFor: number | null = null;
+
+  private constructor(
+    readonly job: Assignment,
+    private readonly image: string,
+    private readonly env: ContainerEnv,
+    adopt: { id: string; startedAt: number; running: boolean; sent: { stdout: number; stderr: number } } | null,
+  ) {
+    this.files = prepareJobFiles(env.basePath, job.handle, { fresh: adopt === null, owner: env.owner ?? undefined });
+    const save = () =>
+      writeFileSync(join(this.files.dir, SENT_FILE), JSON.stringify({ lease: job.lease, stdout: this.stdout.pos, stderr: this.stderr.pos }));
+    this.stdout = new OutputFile(this.files.stdout, adopt?.sent.stdout ?? 0, save);
+    this.stderr = new OutputFile(this.files.stderr, adopt?.sent.stderr ?? 0, save);
+    this.disk = new DiskWatch(job, env.basePath);
+    this.startedAt = adopt?.startedAt ?? env.clock.now();
+    this.killed = new Promise<never>((_, reject) => {
+      this.onKill = () => reject(new Killed());
+    });
+    this.killed.catch(() => {});
+    // Until its container runs, the limit also bounds the pull; it restarts when the
+    // container does. A container that ended while the worker was away is past any limit.
+    if (!adopt || adopt.running) this.armTimeLimit();
+    const life = adopt ? this.resume(env.engine.api.getContainer(adopt.id)) : this.launch();
+    this.result = life.catch((e: unknown) =>
+      e instanceof Killed ? this.finish(KILLED_BEFORE_START, null) : this.finish(ENGINE_ERROR_CODE, `Docker: ${engineMessage(e)}`),
+    );
+  }
+
+  /** Starts a job in a new container of `image`. */
+  static start(job: Assignment, image: string, env: ContainerEnv): ContainerRun {
+    return new ContainerRun(job, image, env, null);
+  }
+
+  /**
+   * Takes back a container this worker started before it restarted. Null when the container
+   * cannot be matched to the job it ran (then it is an orphan: the caller removes it).
+   */
+  static async adopt(info: Dockerode.ContainerInfo, env: ContainerEnv): Promise<ContainerRun | null> {
+    const handle = info.Labels[LABELS.job] ?? '';
+    const lease = info.Labels[LABELS.lease] ?? '';
+    const dir = jobFilesDir(env.basePath, handle);
+    const job = readJson(join(dir, JOB_FILE), (v) => {
+      const parsed = AssignmentSchema.safeParse(v);
+      return parsed.success && parsed.data.lease === lease ? parsed.data : null;
+    });
+    if (!job) return null;
+    // What was sent before the restart is not sent again; without a record, all of it is.
+    const sent = readJson(join(dir, SENT_FILE), (v) => {
+      const s = v as { lease?: unknown; stdout?: unknown; stderr?: unknown };
+      return s.lease === lease ? { stdout: Number(s.stdout) || 0, stderr: Number(s.stderr) || 0 } : null;
+    }) ?? { stdout: 0, stderr: 0 };
+    const state = (await env.engine.api.getContainer(info.Id).inspect()).State;
+    const startedAt = Date.parse(state.StartedAt);
+    return new ContainerRun(job, info.Image, env, {
+      id: info.Id,
+      startedAt: Number.isFinite(startedAt) && startedAt > 0 ? startedAt : env.clock.now(),
+      running: state.Running,
+      sent,
+    });
+  }
+
+  private armTimeLimit(): void {
+    this.limitTimer?.clear();
+    const ran = this.env.clock.now() - this.startedAt;
+    this.limitTimer = longTimeout(
+      () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(this.job.time)}`),
+      Math.max(0, this.job.time * 1000 - ran),
+    );
+  }
+
+  private elapsed(): number {
+    return this.ranFor ?? (this.env.clock.now() - this.startedAt) / 1000;
+  }
+
+  /** Resolves with the step's value, or rejects with Killed as soon as a kill comes. */
+  private step<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.killed]);
+  }
+
+  private async launch(): Promise<Result> {
+    const { job, env } = this;
+    const cwd = workDir(job, env.basePath);
+    const out = outDir(job, env.basePath);
+    ensureDir(cwd);
+    if (out) ensureDir(out);
+    if (env.owner) {
+      // Only what this worker made for the job: a shared working path stays as it is.
+      for (const dir of [job.shareWorkingPath ? null : cwd, job.shareWorkingPath ? null : out]) {
+        if (dir) chownSync(dir, env.owner[0], env.owner[1]);
+      }
+    }
+    writeFileSync(join(this.files.dir, JOB_FILE), JSON.stringify(job));
+    try {
+      await this.step(env.engine.ensureImage(this.image));
+    } catch (e) {
+      if (e instanceof Killed) throw e;
+      return this.finish(ENGINE_ERROR_CODE, (e as Error).message);
+    }
+    const spec = containerSpec(job, {
+      image: this.image,
+      workerHandle: env.workerHandle,
+      basePath: env.basePath,
+      user: env.user,
+      workDir: cwd,
+      filesDir: this.files.dir,
+      outDir: out,
+      command: job.command.split('///').join(env.basePath.replace(/\/*$/, '/')),
+    });
+    let container: Dockerode.Container;
+    try {
+      container = await env.engine.api.createContainer(spec);
+    } catch (e) {
+      return this.finish(ENGINE_ERROR_CODE, `Could not create its container: ${engineMessage(e)}`);
+    }
+    this.container = container;
+    if (this.exitReason !== null) return this.finish(KILLED_BEFORE_START, null);
+    try {
+      await container.start();
+    } catch (e) {
+      const msg = engineMessage(e);
+      const code = /not found|no such file/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : ENGINE_ERROR_CODE;
+      return this.finish(code, `Could not start its container: ${msg}`);
+    }
+    this.running = true;
+    this.startedAt = env.clock.now();
+    this.armTimeLimit();
+    if (this.exitReason !== null) this.signal('SIGTERM'); // killed while it started
+    return this.watch(container);
+  }
+
+  private async resume(container: Dockerode.Container): Promise<Result> {
+    this.container = container;
+    this.running = true;
+    return this.watch(container);
+  }
+
+  /** Follows a started container to its end. */
+  private async watch(container: Dockerode.Container): Promise<Result> {
+    void this.followStats(container);
+    for (let tries = 0; ; tries++) {
+      try {
+        await container.wait();
+        break;
+      } catch (e) {
+        if (isNotFound(e)) return this.finish(ENGINE_ERROR_CODE, 'Docker: its container was removed while it ran');
+        if (tries >= WAIT_RETRIES) throw e;
+        await sleep(1000); // the engine is restarting, or briefly unreachable
+      }
+    }
+    const state = (await container.inspect()).State;
+    this.running = false;
+    const ran = (Date.parse(state.FinishedAt) - Date.parse(state.StartedAt)) / 1000;
+    if (Number.isFinite(ran) && ran >= 0) this.ranFor = ran;
+    const code = state.ExitCode;
+    if (state.OOMKilled && code !== 0 && this.exitReason === null) {
+      // The last stats frame may predate the spike, so what it used is the limit it hit.
+      this.exitReason =
+        `Memory limit exceeded: reached the container's ${formatSize(memoryLimitBytes(this.job) / 1048576)}, ` +
+        `limit ${formatSize(this.job.mem)} * ${this.job.memGrace}`;
+    }
+    return this.finish(code, null);
+  }
+
+  private async followStats(container: Dockerode.Container): Promise<void> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = (await container.stats({ stream: true })) as unknown as NodeJS.ReadableStream;
+    } catch {
+      return; // no accounting is better than no job
+    }
+    if (this.ended) {
+      (stream as unknown as { destroy(): void }).destroy();
+      return;
+    }
+    this.stream = stream;
+    const split = new FrameSplitter();
+    stream.on('data', (chunk: Buffer | string) => {
+      for (const frame of split.push(chunk.toString())) {
+        const s = parseStatsFrame(frame);
+        if (s.mem >= 0) this.mem = s.mem;
+        this.maxMem = Math.max(this.maxMem, s.peak, s.mem);
+        this.userTime = Math.max(this.userTime, s.userTime);
+      }
+    });
+    stream.on('error', () => {});
+  }
+
+  stats(): Stats {
+    return { realTime: this.elapsed(), userTime: this.userTime, maxMem: this.maxMem, maxDisk: this.disk.max, mem: this.mem };
+  }
+
+  async sampleDisk(): Promise<void> {
+    if (this.ended) return;
+    const over = await this.disk.sample();
+    if (over) this.kill(over);
+  }
+
+  kill(reason: string): void {
+    if (this.ended) return;
+    if (this.exitReason === null) {
+      this.exitReason = reason;
+      this.onKill?.();
+      if (this.running) this.signal('SIGTERM');
+    }
+    this.killTimer ??= setTimeout(() => {
+      if (!this.running) return;
+      this.escalated = true;
+      this.signal('SIGKILL');
+    }, this.env.killGraceMs);
+  }
+
+  private signal(signal: 'SIGTERM' | 'SIGKILL'): void {
+    // A container that has already stopped answers 409: nothing to do.
+    this.container?.kill({ signal }).catch(() => {});
+  }
+
+  private finish(code: number, reason: string | null): Result {
+    this.ended = true;
+    this.running = false;
+    this.limitTimer?.clear();
+    if (this.killTimer) clearTimeout(this.killTimer);
+    (this.stream as unknown as { destroy?(): void } | null)?.destroy?.();
+    return {
+      exitCode: this.escalated ? KILL_CODE : code,
+      exitReason: this.exitReason ?? reason,
+      realTime: this.elapsed(),
+      userTime: this.userTime,
+      maxMem: this.maxMem,
+      maxDisk: this.disk.max,
+    };
+  }
+
+  /** Removes the container: the master has the result, or took the job away. */
+  async dispose(): Promise<void> {
+    this.stdout.close();
+    this.stderr.close();
+    try {
+      await this.container?.remove({ force: true });
+    } catch (e) {
+      // Gone already is fine; otherwise the next start's scan removes it.
+      if (!isNotFound(e)) throw e;
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// The container a Docker job runs in, as Engine API create options. Pure, so every setting
+// can be unit-tested without an engine (GPUs included, which this machine lacks).
+//
+// Choices, and why:
+// - The command runs under the image's /bin/sh, like a process job's command; the image's
+//   entrypoint is bypassed so that the same command line means the same thing in any image.
+// - Its stdout and stderr go straight into the job's files (mounted at /.q): output keeps
+//   being recorded while the worker is down, and a restarted worker reads on from there.
+// - docker-init (tini) is PID 1 and passes signals to the job's whole process group, so a
+//   kill is TERM to every process, as for process jobs, and zombies are reaped.
+// - Working dir and outPath are mounted at their own paths, so absolute paths in the command
+//   (`///` expands to the scratch base) mean the same inside as outside.
+// - No network unless asked; no new privileges; every capability dropped; no swap beyond
+//   the memory limit.
+import type Dockerode from 'dockerode';
+import type { Assignment } from '../../protocol/messages.js';
+
+/** A worker's containers are those with its handle and scratch base (one engine may serve several q's). */
+export const LABELS = { job: 'q.job', worker: 'q.worker', base: 'q.base', lease: 'q.lease' } as const;
+
+/** Where the job's files directory (stdout, stderr) is mounted inside its container. */
+export const FILES_MOUNT = '/.q';
+
+/** The engine refuses memory limits under 6 MB. */
+const MIN_MEMORY_MB = 6;
+
+export interface ContainerPlace {
+  /** The image, after the worker's default was applied. */
+  image: string;
+  workerHandle: string;
+  basePath: string;
+  /** `uid:gid` the job runs as. */
+  user: string;
+  /** Host paths: where it runs, its files directory, its outPath (or null). */
+  workDir: string;
+  filesDir: string;
+  outDir: string | null;
+  /** The command with `///` already expanded. */
+  command: string;
+}
+
+export function containerName(job: Pick<Assignment, 'handle' | 'lease'>): string {
+  return `q-${job.handle}-${job.lease}`;
+}
+
+export function memoryLimitBytes(job: Pick<Assignment, 'mem' | 'memGrace'>): number {
+  return Math.round(Math.max(MIN_MEMORY_MB, job.mem * job.memGrace) * 1024 * 1024);
+}
+
+export function containerSpec(job: Assignment, place: ContainerPlace): Dockerode.ContainerCreateOptions {
+  const mounts: Dockerode.MountSettings[] = [
+    { Type: 'bind', Source: place.workDir, Target: place.workDir },
+    { Type: 'bind', Source: place.filesDir, Target: FILES_MOUNT },
+  ];
+  if (place.outDir && place.outDir !== place.workDir && !place.outDir.startsWith(place.workDir + '/')) {
+    mounts.push({ Type: 'bind', Source: place.outDir, Target: place.outDir });
+  }
+  const memory = memoryLimitBytes(job);
+  return {
+    name: containerName(job),
+    Image: place.image,
+    Entrypoint: ['/bin/sh', '-c'],
+    Cmd: [`exec >>${FILES_MOUNT}/stdout 2>>${FILES_MOUNT}/stderr </dev/null\n${place.command}`],
+    WorkingDir: place.workDir,
+    User: place.user,
+    Env: [`Q_JOB_HANDLE=${job.handle}`, 'TINI_KILL_PROCESS_GROUP=1'],
+    Labels: {
+      [LABELS.job]: job.handle,
+      [LABELS.worker]: place.workerHandle,
+      [LABELS.base]: place.basePath,
+      [LABELS.lease]: job.lease,
+    },
+    HostConfig: {
+      Init: true,
+      Mounts: mounts,
+      Memory: memory,
+      MemorySwap: memory,
+      ...(job.cpus !== null ? { NanoCpus: Math.round(job.cpus * 1e9) } : {}),
+      ...(job.gpus > 0 ? { DeviceRequests: [{ Driver: 'nvidia', Count: job.gpus, Capabilities: [['gpu']] }] } : {}),
+      NetworkMode: job.network ? 'bridge' : 'none',
+      SecurityOpt: ['no-new-privileges'],
+      CapDrop: ['ALL'],
+    },
+  };
+}

@@ -1,0 +1,78 @@
+// The worker's handle on a Docker engine (through dockerode, which speaks the Engine API over
+// the socket DOCKER_HOST names, else /var/run/docker.sock). dockerode is loaded on first use,
+// so workers that never see an engine do not pay for it.
+import type Dockerode from 'dockerode';
+import { LABELS } from './containerSpec.js';
+
+/** The engine's own message for a failed call, without dockerode's HTTP framing. */
+export function engineMessage(e: unknown): string {
+  const err = e as { json?: { message?: string } | null; reason?: string; message?: string };
+  const msg = err?.json?.message ?? err?.message ?? String(e);
+  return msg.replace(/^\(HTTP code \d+\) [\w ]+ - /, '').trim();
+}
+
+export function isNotFound(e: unknown): boolean {
+  return (e as { statusCode?: number })?.statusCode === 404;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000}s`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+export class DockerEngine {
+  /** The engine's version when it last answered; null while it does not. */
+  version: string | null = null;
+  /** Why it did not answer, for the worker's log. */
+  problem = '';
+
+  private constructor(readonly api: Dockerode) {}
+
+  static async open(): Promise<DockerEngine> {
+    const { default: Docker } = await import('dockerode');
+    return new DockerEngine(new Docker());
+  }
+
+  /** Asks the engine for its version; records whether it answered. */
+  async probe(timeoutMs = 2000): Promise<string | null> {
+    try {
+      const v = await withTimeout(this.api.version(), timeoutMs, 'Docker engine');
+      this.version = v.Version ?? 'unknown';
+      this.problem = '';
+    } catch (e) {
+      this.version = null;
+      this.problem = engineMessage(e);
+    }
+    return this.version;
+  }
+
+  /**
+   * Makes sure the image is here, pulling it if not. Throws with a message naming the image
+   * when it cannot be had.
+   */
+  async ensureImage(image: string): Promise<void> {
+    try {
+      await this.api.getImage(image).inspect();
+      return;
+    } catch (e) {
+      if (!isNotFound(e)) throw new Error(`Docker image ${image}: ${engineMessage(e)}`);
+    }
+    try {
+      const stream = await this.api.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        this.api.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
+      });
+    } catch (e) {
+      throw new Error(`Docker image ${image} is not here and pulling it failed: ${engineMessage(e)}`);
+    }
+  }
+
+  /** Containers this worker created (running or not), found by their labels. */
+  async containersOf(workerHandle: string, basePath: string): Promise<Dockerode.ContainerInfo[]> {
+    const label = [`${LABELS.worker}=${workerHandle}`, `${LABELS.base}=${basePath}`];
+    return this.api.listContainers({ all: true, filters: JSON.stringify({ label }) });
+  }
+}

@@ -1,0 +1,109 @@
+// Where a job lives on its worker: the directory it runs in, and BASE/.q/jobs/HANDLE holding
+// its stdout and stderr, which the worker reads from while the job writes.
+import { chownSync, closeSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Assignment } from '../protocol/messages.js';
+
+/** Where the job runs: the submitter's directory, or its mirror under the scratch base. */
+export function workDir(job: Assignment, basePath: string): string {
+  return job.shareWorkingPath ? job.workingPath : join(basePath, job.workingPath);
+}
+
+/** The job's outPath as this worker sees it, or null. */
+export function outDir(job: Assignment, basePath: string): string | null {
+  if (!job.outPath) return null;
+  return job.shareWorkingPath ? job.outPath : join(basePath, job.outPath);
+}
+
+export function jobFilesDir(basePath: string, handle: string): string {
+  return join(basePath, '.q', 'jobs', handle);
+}
+
+/** Directories known to exist, so a job in a known directory costs no mkdir. */
+const madeDirs = new Set<string>();
+export function ensureDir(dir: string): void {
+  if (madeDirs.has(dir)) return;
+  mkdirSync(dir, { recursive: true });
+  if (madeDirs.size > 10_000) madeDirs.clear();
+  madeDirs.add(dir);
+}
+
+export interface JobFiles {
+  dir: string;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Makes the job's files directory. A fresh run (not a re-attach) starts with empty output,
+ * since a rerun on the same worker reuses the directory. With `owner`, the files belong to
+ * that uid:gid (a container user other than the worker's).
+ */
+export function prepareJobFiles(basePath: string, handle: string, opts: { fresh: boolean; owner?: [number, number] }): JobFiles {
+  const dir = jobFilesDir(basePath, handle);
+  ensureDir(dirname(dir));
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if (opts.fresh) {
+      rmSync(join(dir, 'stdout'), { force: true });
+      rmSync(join(dir, 'stderr'), { force: true });
+    }
+  }
+  const files = { dir, stdout: join(dir, 'stdout'), stderr: join(dir, 'stderr') };
+  if (opts.owner) {
+    const [uid, gid] = opts.owner;
+    for (const f of [files.stdout, files.stderr]) closeSync(openSync(f, 'a'));
+    for (const p of [dir, files.stdout, files.stderr]) chownSync(p, uid, gid);
+  }
+  return files;
+}
+
+const READ_CHUNK = 256 * 1024;
+
+/** One read buffer for every job: output is copied out of it before the next read. */
+const readBuf = Buffer.allocUnsafe(READ_CHUNK);
+
+/** A file a job appends to, read from where the last read stopped. */
+export class OutputFile {
+  private fd: number | null = null;
+
+  /**
+   * @param pos where reading starts (after a re-attach: what was already sent)
+   * @param onAdvance called after each read that returned data
+   */
+  constructor(
+    readonly path: string,
+    public pos = 0,
+    private readonly onAdvance?: () => void,
+  ) {}
+
+  /** What was written since the last call (at most `max` bytes). */
+  read(max: number): Buffer | null {
+    if (this.fd === null) {
+      try {
+        this.fd = openSync(this.path, 'r');
+      } catch {
+        return null; // the job has not created it yet
+      }
+    }
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < max) {
+      const n = readSync(this.fd, readBuf, 0, Math.min(READ_CHUNK, max - total), this.pos);
+      if (n <= 0) break;
+      parts.push(Buffer.from(readBuf.subarray(0, n)));
+      this.pos += n;
+      total += n;
+    }
+    if (total === 0) return null;
+    this.onAdvance?.();
+    return Buffer.concat(parts);
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
