@@ -3,6 +3,9 @@
 //   throughput   N trivial jobs (`true`) through one worker with -slots 4: jobs/s
 //   latency      one job at a time into an idle worker: submit → started, p50/p99 (ms)
 //   bulk add     `q -add -` of 10,000 commands, whole client process: seconds
+//   docker       one trivial Docker job at a time through q, against `docker run --rm` of the
+//                same command, alternating: median seconds per job (needs an engine and the
+//                image of scripts/test-images.sh; skipped with a message otherwise)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +23,8 @@ const N = arg('jobs', 3000);
 const LATENCY_N = arg('latency', 300);
 const BULK_N = arg('bulk', 10_000);
 const SLOTS = arg('slots', 4);
+const DOCKER_N = arg('docker', 15);
+const DOCKER_IMAGE = process.env.Q_TEST_IMAGE ?? 'q-test-busybox';
 
 function q(dir: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, [BIN_Q, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -44,7 +49,7 @@ function spec(command: string): JobSpec {
   return {
     command, priority: 5, time: 3600, mem: 64, memGrace: 1, disk: 1024, tags: [], workerHandle: null,
     workingPath: '/bench', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null,
+    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false,
   };
 }
 
@@ -64,6 +69,42 @@ async function untilFinished(conn: Connection, handles: string[], deadlineMs: nu
     else await sleep(50);
   }
   if (i >= 0) throw new Error('jobs did not finish in time');
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Per-job cost of a trivial Docker job through q vs a bare `docker run --rm`, side by side. */
+async function dockerOverhead(conn: Connection): Promise<void> {
+  if (DOCKER_N <= 0) return;
+  const probe = spawnSync('docker', ['image', 'inspect', DOCKER_IMAGE], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.log(`docker: skipped (no engine or no ${DOCKER_IMAGE} image; bash scripts/test-images.sh makes both)`);
+    return;
+  }
+  const viaQ: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < DOCKER_N; i++) {
+    const b0 = performance.now();
+    spawnSync('docker', ['run', '--rm', '--network', 'none', DOCKER_IMAGE, 'true']);
+    bare.push((performance.now() - b0) / 1000);
+    const q0 = Date.now();
+    const { handles } = await conn.request({ type: 'add', jobs: [{ ...spec('true'), dockerImage: DOCKER_IMAGE }] }, 'added');
+    let job: JobView | undefined;
+    for (let k = 0; k < 6000; k++) {
+      job = (await conn.request({ type: 'list', specs: [handles[0]!] }, 'jobs')).jobs[0];
+      if (job?.finishedAt) break;
+      await sleep(5);
+    }
+    if (job?.status !== 'done') throw new Error(`docker job ${handles[0]} ended ${job?.status}: ${job?.exitReason}`);
+    viaQ.push((job.finishedAt! - q0) / 1000);
+  }
+  const mq = median(viaQ);
+  const mb = median(bare);
+  console.log(
+    `docker: ${mq.toFixed(3)} s per job through q (submit → result), ${mb.toFixed(3)} s per docker run --rm ` +
+      `(medians of ${DOCKER_N}, alternating): ${(mq / mb).toFixed(2)}×`,
+  );
+  await conn.request({ type: 'delete', specs: ['all'] }, 'affected');
 }
 
 async function main(): Promise<void> {
@@ -112,6 +153,7 @@ async function main(): Promise<void> {
       .sort((a, b) => a - b);
     console.log(`submit→start: p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms (${lat.length} jobs, ms clock)`);
     await conn.request({ type: 'delete', specs: ['all'] }, 'affected');
+    await dockerOverhead(conn);
     conn.close();
 
     // Bulk add: the whole client process, as a user runs it. The worker is stopped first so
