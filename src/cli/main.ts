@@ -4,7 +4,6 @@ import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { ErrorCodes, QError, isQError } from '../common/errors.js';
-import { randomSuffix } from '../common/ids.js';
 import { parseTime } from '../common/units.js';
 import { parseArgs, type Parsed } from './parse.js';
 
@@ -80,15 +79,17 @@ async function runMaster(p: Parsed): Promise<number> {
 
 async function runWorker(p: Parsed): Promise<number> {
   const { Worker } = await import('../worker/worker.js');
+  const { defaultHandle } = await import('../worker/identity.js');
   const hostname = p.str('hostname') ?? osHostname();
   const host = p.str('masterHost') ?? 'localhost';
   const maxTime = p.str('maxTime');
+  const basePath = resolve(p.str('basePath') ?? 'scratch');
   const worker = new Worker({
     url: `ws://${urlHost(host)}:${port(p)}/`,
     token: findToken(p.str('token'), stateDir(p.str('state'))),
-    handle: p.str('handle') ?? `${hostname.split('.')[0]}-${randomSuffix()}`,
+    handle: p.str('handle') ?? defaultHandle(basePath, hostname),
     hostname,
-    basePath: resolve(p.str('basePath') ?? 'scratch'),
+    basePath,
     slots: positiveInt(p, 'slots', 1),
     maxTime: maxTime === undefined ? null : parseTime(maxTime, '-maxTime'),
     heartbeatMs: positiveInt(p, 'sleepInterval', 5) * 1000,

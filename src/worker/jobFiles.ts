@@ -1,6 +1,6 @@
 // Where a job lives on its worker: the directory it runs in, and BASE/.q/jobs/HANDLE holding
 // its stdout and stderr, which the worker reads from while the job writes.
-import { chownSync, closeSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
+import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Assignment } from '../protocol/messages.js';
 
@@ -36,10 +36,15 @@ export interface JobFiles {
 
 /**
  * Makes the job's files directory. A fresh run (not a re-attach) starts with empty output,
- * since a rerun on the same worker reuses the directory. With `owner`, the files belong to
- * that uid:gid (a container user other than the worker's).
+ * since a rerun on the same worker reuses the directory. With `create`, the output files
+ * exist on return (a container mounts them), owned by `owner` when given (a container user
+ * other than the worker's).
  */
-export function prepareJobFiles(basePath: string, handle: string, opts: { fresh: boolean; owner?: [number, number] }): JobFiles {
+export function prepareJobFiles(
+  basePath: string,
+  handle: string,
+  opts: { fresh: boolean; create?: boolean; owner?: [number, number] | null },
+): JobFiles {
   const dir = jobFilesDir(basePath, handle);
   ensureDir(dirname(dir));
   try {
@@ -52,10 +57,11 @@ export function prepareJobFiles(basePath: string, handle: string, opts: { fresh:
     }
   }
   const files = { dir, stdout: join(dir, 'stdout'), stderr: join(dir, 'stderr') };
-  if (opts.owner) {
-    const [uid, gid] = opts.owner;
-    for (const f of [files.stdout, files.stderr]) closeSync(openSync(f, 'a'));
-    for (const p of [dir, files.stdout, files.stderr]) chownSync(p, uid, gid);
+  if (opts.create) {
+    for (const f of [files.stdout, files.stderr]) {
+      closeSync(openSync(f, 'a'));
+      if (opts.owner) chownSync(f, opts.owner[0], opts.owner[1]);
+    }
   }
   return files;
 }
@@ -65,7 +71,11 @@ const READ_CHUNK = 256 * 1024;
 /** One read buffer for every job: output is copied out of it before the next read. */
 const readBuf = Buffer.allocUnsafe(READ_CHUNK);
 
-/** A file a job appends to, read from where the last read stopped. */
+/**
+ * A file a job appends to, read from where the last read stopped. Opened without following
+ * links and only if it is a regular file: the worker reads with more rights than the job,
+ * and must not block on a pipe put in the file's place.
+ */
 export class OutputFile {
   private fd: number | null = null;
 
@@ -83,22 +93,35 @@ export class OutputFile {
   read(max: number): Buffer | null {
     if (this.fd === null) {
       try {
-        this.fd = openSync(this.path, 'r');
+        const fd = openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+        if (!fstatSync(fd).isFile()) {
+          closeSync(fd);
+          return null;
+        }
+        this.fd = fd;
       } catch {
-        return null; // the job has not created it yet
+        return null; // the job has not created it yet (or made it a link)
       }
     }
     const parts: Buffer[] = [];
     let total = 0;
-    while (total < max) {
-      const n = readSync(this.fd, readBuf, 0, Math.min(READ_CHUNK, max - total), this.pos);
-      if (n <= 0) break;
-      parts.push(Buffer.from(readBuf.subarray(0, n)));
-      this.pos += n;
-      total += n;
+    try {
+      while (total < max) {
+        const n = readSync(this.fd, readBuf, 0, Math.min(READ_CHUNK, max - total), this.pos);
+        if (n <= 0) break;
+        parts.push(Buffer.from(readBuf.subarray(0, n)));
+        this.pos += n;
+        total += n;
+      }
+    } catch {
+      // an I/O error: what was read is sent, the rest is tried again next time
     }
     if (total === 0) return null;
-    this.onAdvance?.();
+    try {
+      this.onAdvance?.();
+    } catch {
+      // a record of progress that cannot be written (disk full) must not end the worker
+    }
     return Buffer.concat(parts);
   }
 

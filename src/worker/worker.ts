@@ -285,9 +285,9 @@ export class Worker {
   private async removeStrays(): Promise<void> {
     const engine = this.engine;
     if (!engine) return;
-    const held = new Set(this.held.keys());
     for (const info of await engine.containersOf(this.opts.handle, this.opts.basePath).catch(() => [])) {
-      if (held.has(info.Labels[LABELS.lease] ?? '')) continue;
+      // Checked now, not before the list came: a job may have started a container meanwhile.
+      if (this.held.has(info.Labels[LABELS.lease] ?? '')) continue;
       this.log(`Removing container ${info.Id.slice(0, 12)} (${info.Labels[LABELS.job] ?? '?'}): its job is no longer this worker's`);
       await engine.api.getContainer(info.Id).remove({ force: true }).catch(() => {});
     }
@@ -426,6 +426,13 @@ export class Worker {
     this.send({ type: 'started', handle: job.handle, lease: job.lease });
     void run.result.then((result) => {
       if (shell) this.owned.delete(shell);
+      if (run instanceof ContainerRun && run.engineLost && !h.dropped) {
+        // Not the job's fault: it goes back to the queue, and the master hears first that
+        // this worker has no engine now.
+        h.run = null;
+        void this.engine?.probe().then(() => this.giveBack(h, `the Docker engine stopped answering (${result.exitReason})`));
+        return;
+      }
       this.finished(h, result);
     });
   }

@@ -1,6 +1,7 @@
 // Docker jobs on the real engine (scripts/test-images.sh builds the image). Each test's
 // containers carry its own scratch path as a label, so the teardown removes only ours.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Cluster, waitFor } from '../helpers/q.js';
 import { TEST_IMAGE, containersWith, dockerReady, removeContainers } from '../helpers/docker.js';
@@ -19,6 +20,11 @@ async function cluster(t: { teardown(fn: () => unknown): void; testdir(): string
 
 
 
+function running(handle: string): boolean {
+  const r = spawnSync('docker', ['ps', '-q', '--filter', `label=q.job=${handle}`, '--filter', 'status=running'], { encoding: 'utf8' });
+  return r.stdout.trim() !== '';
+}
+
 function json(c: Cluster, handle: string) {
   return JSON.parse(c.q(['-list', `handle:${handle}`, '-json']).stdout)[0];
 }
@@ -31,6 +37,8 @@ t.test('a job runs in a container: cgroup, exit codes, container removed, -w', a
   const cg = c.add([...D, '-add', 'cat', '/proc/self/cgroup']);
   const three = c.add([...D, '-add', 'echo out; echo err >&2; exit 3']);
   const missing = c.add(['-docker', 'q-test-no-such-image', '-add', 'true']);
+  // Only the two output files are mounted: the job cannot replace them or see the worker's records.
+  const files = c.add([...D, '-add', 'ls -A /.q; rm -f /.q/stdout || echo refused']);
   t.equal((await c.waitForStatus(cg, ['done', 'failed'])).status, 'done');
   t.match(c.q(['-log', cg]).stdout, /docker/, 'its cgroup is a container');
   const r3 = await c.waitForStatus(three, ['done', 'failed']);
@@ -41,6 +49,8 @@ t.test('a job runs in a container: cgroup, exit codes, container removed, -w', a
   const rm = await c.waitForStatus(missing, ['done', 'failed']);
   t.equal(rm.exitCode, '125');
   t.match(rm.exitReason, /image q-test-no-such-image .*pulling it failed/);
+  await c.waitForStatus(files, ['done', 'failed']);
+  t.equal(c.q(['-log', files]).stdout.replace(/^rm: .*\n/gm, ''), 'stderr\nstdout\nrefused\n');
   await waitFor('containers removed once the master has the results', () =>
     [cg, three].every((h) => containersWith(`q.job=${h}`).length === 0));
   t.pass('no container left');
@@ -50,10 +60,10 @@ t.test('memory limit: the kernel kills the container; accounting from the engine
   if (!dockerReady(t)) return;
   const { c } = await cluster(t);
   const oom = c.add([...D, '-mem', '32m', '-add', 'head -c 200m /dev/zero | tail > /dev/null']);
-  // Within its limit: about 60 MB held by tail, then CPU in user mode, then a pause for a
-  // stats frame to see the peak.
+  // Within its limit: about 60 MB held by tail for 3 s (stats frames come once a second),
+  // then CPU in user mode.
   const fits = c.add([...D, '-mem', '200m', '-add',
-    'head -c 60m /dev/zero | tail > /dev/null; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 2']);
+    '{ head -c 60m /dev/zero; sleep 3; } | tail > /dev/null; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done']);
   const r = await c.waitForStatus(oom, ['done', 'failed']);
   t.equal(r.exitCode, '137');
   t.match(r.exitReason, /^Memory limit exceeded: reached the container's 32m, limit 32m \* 1$/);
@@ -61,7 +71,7 @@ t.test('memory limit: the kernel kills the container; accounting from the engine
   const j = json(c, fits);
   t.ok(j.maxMem >= 55 && j.maxMem < 200, `peak memory ${j.maxMem} MB (tail held 60)`);
   t.ok(j.userTime > 0.2, `user CPU ${j.userTime}s`);
-  t.ok(j.realTime >= 2, `real time ${j.realTime}s`);
+  t.ok(j.realTime >= 3, `real time ${j.realTime}s`);
 });
 
 t.test('time limit and kills end the container', async (t) => {
@@ -108,14 +118,16 @@ t.test('-dockerImage runs every job in a container; -requireDocker refuses bare 
   await c.waitForStatus(plain, ['done', 'failed']);
   t.match(c.q(['-log', plain]).stdout, /docker/, 'a job naming no image ran in the default image');
 
-  await c.startWorker('only', ['-requireDocker']);
+  const only = await c.startWorker('only', ['-requireDocker']);
   t.match(c.q(['-w', '-tabs']).stdout, /^only\t.*\t\d[^\t]* only\t/m, '-w says it runs only Docker jobs');
   const bare = c.add(['-workerHandle', 'only', '-add', 'true']);
   const boxed = c.add(['-workerHandle', 'only', ...D, '-add', 'cat /proc/self/cgroup']);
   await c.waitForStatus(boxed, ['done', 'failed']);
   t.match(c.q(['-log', boxed]).stdout, /docker/);
   await new Promise((r) => setTimeout(r, 1500));
-  t.equal(c.row(bare)!.status, 'ready', 'a bare job is never sent to a -requireDocker worker');
+  t.equal(json(c, bare).status, 'ready');
+  t.equal(json(c, bare).attempt, 0, 'a bare job is never sent to a -requireDocker worker');
+  t.notMatch(only.out, /Giving back/);
 });
 
 t.test('a worker restarted while its container runs takes it back; the result lands once', async (t) => {
@@ -123,8 +135,9 @@ t.test('a worker restarted while its container runs takes it back; the result la
   const { c, base, worker } = await cluster(t, ['-slots', '2']);
   const long = c.add([...D, '-add', 'echo begun; sleep 4; echo finished']);
   const short = c.add([...D, '-add', 'sleep 1; echo quick']);
-  await c.waitForStatus(long, ['running']);
-  await c.waitForStatus(short, ['running']);
+  // Running means the container runs (the status says only that the worker has the job).
+  await waitFor('both containers running', () =>
+    [long, short].every((h) => containersWith(`q.job=${h}`).length === 1 && running(h)), 15_000);
   await waitFor('output of the long job', () => c.q(['-log', long]).stdout.includes('begun'));
   await worker.stop('SIGKILL');
   await new Promise((r) => setTimeout(r, 2500)); // the short job ends while no worker watches
@@ -170,5 +183,7 @@ t.test('no engine: the worker says so and keeps serving process jobs', async (t)
   const plain = c.add(['-add', 'echo plain']);
   t.equal((await c.waitForStatus(plain, ['done', 'failed'])).status, 'done');
   await new Promise((r) => setTimeout(r, 1500));
-  t.equal(c.row(boxed)!.status, 'ready', 'a Docker job waits for a worker with an engine');
+  t.equal(json(c, boxed).status, 'ready');
+  t.equal(json(c, boxed).attempt, 0, 'a Docker job is never sent to a worker without an engine');
+  t.notMatch(w.out, /Giving back/);
 });

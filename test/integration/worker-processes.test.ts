@@ -113,3 +113,18 @@ t.test('a job over its limit while its worker stops is failed, not given back', 
   t.equal(row.status, 'failed');
   t.match(row.exitReason, /^Time limit exceeded/);
 });
+
+t.test('a worker started without -handle keeps its name across restarts of that scratch base', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  const base = join(c.dir, 'scratch-anon');
+  const names = async () => {
+    const w = c.spawnQ(['-mode', 'worker', '-masterPort', String(c.port), '-basePath', base, '-hostname', 'box.lab']);
+    const [, name] = await w.waitForOutput(/===== worker (\S+),/);
+    await w.stop('SIGTERM');
+    return name!;
+  };
+  const first = await names();
+  t.match(first, /^box-[0-9a-z]{2}$/, 'short hostname + 2 characters');
+  t.equal(await names(), first, 'the same name the second time');
+});

@@ -14,7 +14,7 @@ function job(over: Partial<Assignment> = {}): Assignment {
 
 const place = {
   image: 'img:1', workerHandle: 'w1', basePath: '/scratch', user: '1000:1000', workDir: '/scratch/home/u/exp',
-  filesDir: '/scratch/.q/jobs/J-abc123', outDir: null, command: 'python train.py',
+  stdout: '/scratch/.q/jobs/J-abc123/stdout', stderr: '/scratch/.q/jobs/J-abc123/stderr', outDir: null, command: 'python train.py',
 };
 
 t.test('limits, isolation and labels of a job container', async (t) => {
@@ -37,7 +37,8 @@ t.test('limits, isolation and labels of a job container', async (t) => {
   t.same(s.Labels, { 'q.job': 'J-abc123', 'q.worker': 'w1', 'q.base': '/scratch', 'q.lease': 'L3as3_x-9' });
   t.same(h.Mounts, [
     { Type: 'bind', Source: '/scratch/home/u/exp', Target: '/scratch/home/u/exp' },
-    { Type: 'bind', Source: '/scratch/.q/jobs/J-abc123', Target: '/.q' },
+    { Type: 'bind', Source: '/scratch/.q/jobs/J-abc123/stdout', Target: '/.q/stdout' },
+    { Type: 'bind', Source: '/scratch/.q/jobs/J-abc123/stderr', Target: '/.q/stderr' },
   ]);
   t.ok(s.Env!.includes('Q_JOB_HANDLE=J-abc123'));
 });
@@ -48,9 +49,9 @@ t.test('cpus, gpus, network and an outPath outside the working dir', async (t) =
   t.equal(h.NanoCpus, 1_500_000_000);
   t.same(h.DeviceRequests, [{ Driver: 'nvidia', Count: 2, Capabilities: [['gpu']] }]);
   t.equal(h.NetworkMode, 'bridge');
-  t.same(h.Mounts![2], { Type: 'bind', Source: '/scratch/out/0.exec', Target: '/scratch/out/0.exec' });
+  t.same(h.Mounts![3], { Type: 'bind', Source: '/scratch/out/0.exec', Target: '/scratch/out/0.exec' });
   const inside = containerSpec(job(), { ...place, outDir: '/scratch/home/u/exp/out' });
-  t.equal(inside.HostConfig!.Mounts!.length, 2, 'an outPath inside the working dir is already there');
+  t.equal(inside.HostConfig!.Mounts!.length, 3, 'an outPath inside the working dir is already there');
 });
 
 t.test('the engine minimum memory and container names', async (t) => {

@@ -8,8 +8,13 @@
 //
 // A kill is TERM to the job's processes (docker-init passes it to the whole group), then KILL
 // after the grace period. A kill that comes before the container started stops the run at the
-// next step. Exit codes: the command's; 128 + the signal; 125 when the engine could not create
-// or start it (docker run's code); 126/127 when its shell cannot be run.
+// next step; one whose grace ran out while the container was starting KILLs it once started.
+// Exit codes: the command's; 128 + the signal; 125 when the engine could not create or start
+// it (docker run's code); 126/127 when its shell cannot be run.
+//
+// An engine that does not answer at all is not the job's fault: before the container runs,
+// the run ends with `engineLost` set and the worker gives the job back; while it runs, the
+// run keeps waiting for the engine (bounded) rather than failing the job.
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
@@ -20,7 +25,7 @@ import type { Execution } from '../execution.js';
 import { ensureDir, jobFilesDir, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
 import { DiskWatch, longTimeout } from '../limits.js';
 import { containerSpec, LABELS, memoryLimitBytes } from './containerSpec.js';
-import { engineMessage, isNotFound, type DockerEngine } from './engine.js';
+import { engineMessage, isNotFound, isUnreachable, type DockerEngine } from './engine.js';
 import { FrameSplitter, parseStatsFrame } from './stats.js';
 
 export interface ContainerEnv {
@@ -39,14 +44,15 @@ const KILL_CODE = 137;
 /** A run killed before its container ran reports what a TERM would have. */
 const KILLED_BEFORE_START = 143;
 const ENGINE_ERROR_CODE = 125;
-/** How long waiting on a container survives the engine not answering (e.g. it restarts). */
-const WAIT_RETRIES = 60;
+/** Seconds a running container's run waits for an engine that stopped answering (it may be restarting). */
+const ENGINE_PATIENCE_S = 600;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Files beside stdout/stderr that let a restarted worker take the run back. */
+/** Records beside the job's output files (not mounted in the container) for a restarted worker. */
 const JOB_FILE = 'job.json';
 const SENT_FILE = 'sent.json';
+const KILL_FILE = 'kill.json';
 
 class Killed extends Error {}
 
@@ -59,21 +65,39 @@ function readJson<T>(path: string, accept: (v: unknown) => T | null): T | null {
   }
 }
 
+/** A stopped container that never ran reports a start time of year 1. */
+function startTime(state: { StartedAt?: string }): number | null {
+  const t = Date.parse(state.StartedAt ?? '');
+  return Number.isFinite(t) && t > 0 ? t : null;
+}
+
+interface Adopted {
+  id: string;
+  startedAt: number;
+  running: boolean;
+  sent: { stdout: number; stderr: number };
+  killReason: string | null;
+}
+
 export class ContainerRun implements Execution {
   readonly result: Promise<Result>;
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
+  /** The engine stopped answering before the container ran: the job is not at fault. */
+  engineLost = false;
   private startedAt: number;
   private container: Dockerode.Container | null = null;
   private running = false;
   private ended = false;
   private escalated = false;
+  /** The grace period ran out before the container was running: KILL it once it is. */
+  private killDue = false;
   private exitReason: string | null = null;
   private killTimer: NodeJS.Timeout | null = null;
   private limitTimer: { clear(): void } | null = null;
   private onKill: (() => void) | null = null;
   private readonly killed: Promise<never>;
-  private stream: NodeJS.ReadableStream | null = null;
+  private stream: { destroy(): void } | null = null;
   private mem = -1;
   private maxMem = -1;
   private userTime = 0;
@@ -86,9 +110,9 @@ export class ContainerRun implements Execution {
     readonly job: Assignment,
     private readonly image: string,
     private readonly env: ContainerEnv,
-    adopt: { id: string; startedAt: number; running: boolean; sent: { stdout: number; stderr: number } } | null,
+    adopt: Adopted | null,
   ) {
-    this.files = prepareJobFiles(env.basePath, job.handle, { fresh: adopt === null, owner: env.owner ?? undefined });
+    this.files = prepareJobFiles(env.basePath, job.handle, { fresh: adopt === null, create: true, owner: env.owner });
     const save = () =>
       writeFileSync(join(this.files.dir, SENT_FILE), JSON.stringify({ lease: job.lease, stdout: this.stdout.pos, stderr: this.stderr.pos }));
     this.stdout = new OutputFile(this.files.stdout, adopt?.sent.stdout ?? 0, save);
@@ -102,10 +126,18 @@ export class ContainerRun implements Execution {
     // Until its container runs, the limit also bounds the pull; it restarts when the
     // container does. A container that ended while the worker was away is past any limit.
     if (!adopt || adopt.running) this.armTimeLimit();
-    const life = adopt ? this.resume(env.engine.api.getContainer(adopt.id)) : this.launch();
-    this.result = life.catch((e: unknown) =>
-      e instanceof Killed ? this.finish(KILLED_BEFORE_START, null) : this.finish(ENGINE_ERROR_CODE, `Docker: ${engineMessage(e)}`),
-    );
+    let life: Promise<Result>;
+    if (adopt) {
+      this.exitReason = adopt.killReason; // a kill from before the restart stays the reason
+      life = this.resume(env.engine.api.getContainer(adopt.id), adopt);
+    } else {
+      life = this.launch();
+    }
+    this.result = life.catch((e: unknown) => {
+      if (e instanceof Killed) return this.finish(KILLED_BEFORE_START, null);
+      if (isUnreachable(e) && !this.running) return this.lost(e);
+      return this.finish(ENGINE_ERROR_CODE, `Docker: ${engineMessage(e)}`);
+    });
   }
 
   /** Starts a job in a new container of `image`. */
@@ -115,7 +147,8 @@ export class ContainerRun implements Execution {
 
   /**
    * Takes back a container this worker started before it restarted. Null when the container
-   * cannot be matched to the job it ran (then it is an orphan: the caller removes it).
+   * cannot be matched to the job it ran, or never started (the worker died starting it): the
+   * caller removes it, and the master, not hearing of the job, queues it again.
    */
   static async adopt(info: Dockerode.ContainerInfo, env: ContainerEnv): Promise<ContainerRun | null> {
     const handle = info.Labels[LABELS.job] ?? '';
@@ -126,18 +159,19 @@ export class ContainerRun implements Execution {
       return parsed.success && parsed.data.lease === lease ? parsed.data : null;
     });
     if (!job) return null;
-    // What was sent before the restart is not sent again; without a record, all of it is.
-    const sent = readJson(join(dir, SENT_FILE), (v) => {
-      const s = v as { lease?: unknown; stdout?: unknown; stderr?: unknown };
-      return s.lease === lease ? { stdout: Number(s.stdout) || 0, stderr: Number(s.stderr) || 0 } : null;
-    }) ?? { stdout: 0, stderr: 0 };
     const state = (await env.engine.api.getContainer(info.Id).inspect()).State;
-    const startedAt = Date.parse(state.StartedAt);
+    const startedAt = startTime(state);
+    if (state.Status === 'created' || startedAt === null) return null;
+    // What was sent before the restart is not sent again; without a record, all of it is.
+    const ofLease = (v: unknown) => ((v as { lease?: unknown }).lease === lease ? (v as Record<string, unknown>) : null);
+    const sent = readJson(join(dir, SENT_FILE), ofLease);
+    const kill = readJson(join(dir, KILL_FILE), ofLease);
     return new ContainerRun(job, info.Image, env, {
       id: info.Id,
-      startedAt: Number.isFinite(startedAt) && startedAt > 0 ? startedAt : env.clock.now(),
+      startedAt,
       running: state.Running,
-      sent,
+      sent: { stdout: Number(sent?.stdout) || 0, stderr: Number(sent?.stderr) || 0 },
+      killReason: typeof kill?.reason === 'string' ? kill.reason : null,
     });
   }
 
@@ -159,23 +193,33 @@ export class ContainerRun implements Execution {
     return Promise.race([p, this.killed]);
   }
 
+  /** Calls the engine again while it does not answer (it may be restarting), for a while. */
+  private async patiently<T>(call: () => Promise<T>): Promise<T> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await call();
+      } catch (e) {
+        if (!isUnreachable(e) || tries >= ENGINE_PATIENCE_S) throw e;
+        await sleep(1000);
+      }
+    }
+  }
+
   private async launch(): Promise<Result> {
     const { job, env } = this;
     const cwd = workDir(job, env.basePath);
     const out = outDir(job, env.basePath);
     ensureDir(cwd);
     if (out) ensureDir(out);
-    if (env.owner) {
+    if (env.owner && !job.shareWorkingPath) {
       // Only what this worker made for the job: a shared working path stays as it is.
-      for (const dir of [job.shareWorkingPath ? null : cwd, job.shareWorkingPath ? null : out]) {
-        if (dir) chownSync(dir, env.owner[0], env.owner[1]);
-      }
+      for (const dir of [cwd, out]) if (dir) chownSync(dir, env.owner[0], env.owner[1]);
     }
     writeFileSync(join(this.files.dir, JOB_FILE), JSON.stringify(job));
     try {
       await this.step(env.engine.ensureImage(this.image));
     } catch (e) {
-      if (e instanceof Killed) throw e;
+      if (e instanceof Killed || isUnreachable(e)) throw e;
       return this.finish(ENGINE_ERROR_CODE, (e as Error).message);
     }
     const spec = containerSpec(job, {
@@ -184,7 +228,8 @@ export class ContainerRun implements Execution {
       basePath: env.basePath,
       user: env.user,
       workDir: cwd,
-      filesDir: this.files.dir,
+      stdout: this.files.stdout,
+      stderr: this.files.stderr,
       outDir: out,
       command: job.command.split('///').join(env.basePath.replace(/\/*$/, '/')),
     });
@@ -192,6 +237,7 @@ export class ContainerRun implements Execution {
     try {
       container = await env.engine.api.createContainer(spec);
     } catch (e) {
+      if (isUnreachable(e)) throw e;
       return this.finish(ENGINE_ERROR_CODE, `Could not create its container: ${engineMessage(e)}`);
     }
     this.container = container;
@@ -199,6 +245,7 @@ export class ContainerRun implements Execution {
     try {
       await container.start();
     } catch (e) {
+      if (isUnreachable(e)) throw e;
       const msg = engineMessage(e);
       const code = /not found|no such file/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : ENGINE_ERROR_CODE;
       return this.finish(code, `Could not start its container: ${msg}`);
@@ -206,32 +253,41 @@ export class ContainerRun implements Execution {
     this.running = true;
     this.startedAt = env.clock.now();
     this.armTimeLimit();
-    if (this.exitReason !== null) this.signal('SIGTERM'); // killed while it started
+    if (this.killDue) {
+      this.escalated = true;
+      this.signal('SIGKILL');
+    } else if (this.exitReason !== null) {
+      this.signal('SIGTERM'); // killed while it started
+    }
     return this.watch(container);
   }
 
-  private async resume(container: Dockerode.Container): Promise<Result> {
+  private async resume(container: Dockerode.Container, adopted: Adopted): Promise<Result> {
     this.container = container;
-    this.running = true;
+    this.running = adopted.running;
+    if (adopted.running && this.exitReason !== null) {
+      // The worker died during a kill's grace period: the kill goes on.
+      const reason = this.exitReason;
+      this.exitReason = null;
+      this.kill(reason);
+    }
     return this.watch(container);
   }
 
   /** Follows a started container to its end. */
   private async watch(container: Dockerode.Container): Promise<Result> {
     void this.followStats(container);
-    for (let tries = 0; ; tries++) {
-      try {
-        await container.wait();
-        break;
-      } catch (e) {
-        if (isNotFound(e)) return this.finish(ENGINE_ERROR_CODE, 'Docker: its container was removed while it ran');
-        if (tries >= WAIT_RETRIES) throw e;
-        await sleep(1000); // the engine is restarting, or briefly unreachable
-      }
+    try {
+      await this.patiently(() => container.wait());
+    } catch (e) {
+      if (isNotFound(e)) return this.finish(ENGINE_ERROR_CODE, 'Docker: its container was removed while it ran');
+      throw e;
     }
-    const state = (await container.inspect()).State;
+    const state = (await this.patiently(() => container.inspect())).State;
     this.running = false;
-    const ran = (Date.parse(state.FinishedAt) - Date.parse(state.StartedAt)) / 1000;
+    const started = startTime(state);
+    if (started === null) return this.finish(ENGINE_ERROR_CODE, 'Docker: its container never started');
+    const ran = (Date.parse(state.FinishedAt) - started) / 1000;
     if (Number.isFinite(ran) && ran >= 0) this.ranFor = ran;
     const code = state.ExitCode;
     if (state.OOMKilled && code !== 0 && this.exitReason === null) {
@@ -244,14 +300,14 @@ export class ContainerRun implements Execution {
   }
 
   private async followStats(container: Dockerode.Container): Promise<void> {
-    let stream: NodeJS.ReadableStream;
+    let stream: NodeJS.ReadableStream & { destroy(): void };
     try {
-      stream = (await container.stats({ stream: true })) as unknown as NodeJS.ReadableStream;
+      stream = (await container.stats({ stream: true })) as unknown as NodeJS.ReadableStream & { destroy(): void };
     } catch {
       return; // no accounting is better than no job
     }
     if (this.ended) {
-      (stream as unknown as { destroy(): void }).destroy();
+      stream.destroy();
       return;
     }
     this.stream = stream;
@@ -281,13 +337,21 @@ export class ContainerRun implements Execution {
     if (this.ended) return;
     if (this.exitReason === null) {
       this.exitReason = reason;
+      try {
+        writeFileSync(join(this.files.dir, KILL_FILE), JSON.stringify({ lease: this.job.lease, reason }));
+      } catch {
+        // without the record, a restarted worker reports the exit code alone
+      }
       this.onKill?.();
       if (this.running) this.signal('SIGTERM');
     }
     this.killTimer ??= setTimeout(() => {
-      if (!this.running) return;
-      this.escalated = true;
-      this.signal('SIGKILL');
+      if (this.running) {
+        this.escalated = true;
+        this.signal('SIGKILL');
+      } else {
+        this.killDue = true;
+      }
     }, this.env.killGraceMs);
   }
 
@@ -296,12 +360,18 @@ export class ContainerRun implements Execution {
     this.container?.kill({ signal }).catch(() => {});
   }
 
+  /** The engine did not answer before the container ran. */
+  private lost(e: unknown): Result {
+    this.engineLost = true;
+    return this.finish(ENGINE_ERROR_CODE, `Docker engine not reachable: ${engineMessage(e)}`);
+  }
+
   private finish(code: number, reason: string | null): Result {
     this.ended = true;
     this.running = false;
     this.limitTimer?.clear();
     if (this.killTimer) clearTimeout(this.killTimer);
-    (this.stream as unknown as { destroy?(): void } | null)?.destroy?.();
+    this.stream?.destroy();
     return {
       exitCode: this.escalated ? KILL_CODE : code,
       exitReason: this.exitReason ?? reason,

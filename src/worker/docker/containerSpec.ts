@@ -4,8 +4,11 @@
 // Choices, and why:
 // - The command runs under the image's /bin/sh, like a process job's command; the image's
 //   entrypoint is bypassed so that the same command line means the same thing in any image.
-// - Its stdout and stderr go straight into the job's files (mounted at /.q): output keeps
-//   being recorded while the worker is down, and a restarted worker reads on from there.
+// - Its stdout and stderr go straight into the job's two output files, each mounted on its
+//   own (at /.q/stdout and /.q/stderr): output keeps being recorded while the worker is down,
+//   and a restarted worker reads on from there. Only the files are mounted, not their
+//   directory: the job cannot swap them for links or pipes, nor see the worker's records
+//   beside them.
 // - docker-init (tini) is PID 1 and passes signals to the job's whole process group, so a
 //   kill is TERM to every process, as for process jobs, and zombies are reaped.
 // - Working dir and outPath are mounted at their own paths, so absolute paths in the command
@@ -18,7 +21,7 @@ import type { Assignment } from '../../protocol/messages.js';
 /** A worker's containers are those with its handle and scratch base (one engine may serve several q's). */
 export const LABELS = { job: 'q.job', worker: 'q.worker', base: 'q.base', lease: 'q.lease' } as const;
 
-/** Where the job's files directory (stdout, stderr) is mounted inside its container. */
+/** Where the job's output files are mounted inside its container. */
 export const FILES_MOUNT = '/.q';
 
 /** The engine refuses memory limits under 6 MB. */
@@ -33,7 +36,9 @@ export interface ContainerPlace {
   user: string;
   /** Host paths: where it runs, its files directory, its outPath (or null). */
   workDir: string;
-  filesDir: string;
+  /** The job's output files on the host (they must exist: a missing source becomes a directory). */
+  stdout: string;
+  stderr: string;
   outDir: string | null;
   /** The command with `///` already expanded. */
   command: string;
@@ -50,7 +55,8 @@ export function memoryLimitBytes(job: Pick<Assignment, 'mem' | 'memGrace'>): num
 export function containerSpec(job: Assignment, place: ContainerPlace): Dockerode.ContainerCreateOptions {
   const mounts: Dockerode.MountSettings[] = [
     { Type: 'bind', Source: place.workDir, Target: place.workDir },
-    { Type: 'bind', Source: place.filesDir, Target: FILES_MOUNT },
+    { Type: 'bind', Source: place.stdout, Target: `${FILES_MOUNT}/stdout` },
+    { Type: 'bind', Source: place.stderr, Target: `${FILES_MOUNT}/stderr` },
   ];
   if (place.outDir && place.outDir !== place.workDir && !place.outDir.startsWith(place.workDir + '/')) {
     mounts.push({ Type: 'bind', Source: place.outDir, Target: place.outDir });

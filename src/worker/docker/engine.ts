@@ -15,6 +15,14 @@ export function isNotFound(e: unknown): boolean {
   return (e as { statusCode?: number })?.statusCode === 404;
 }
 
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EACCES', 'EHOSTUNREACH']);
+
+/** The engine did not answer at all (as opposed to answering with an error). */
+export function isUnreachable(e: unknown): boolean {
+  const err = e as { code?: string; statusCode?: number };
+  return err?.statusCode === undefined && CONNECTION_ERRORS.has(err?.code ?? '');
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
   const late = new Promise<never>((_, reject) => {
@@ -51,21 +59,29 @@ export class DockerEngine {
 
   /**
    * Makes sure the image is here, pulling it if not. Throws with a message naming the image
-   * when it cannot be had.
+   * when it cannot be had; an engine that does not answer throws its connection error as is.
    */
   async ensureImage(image: string): Promise<void> {
     try {
       await this.api.getImage(image).inspect();
       return;
     } catch (e) {
+      if (isUnreachable(e)) throw e;
       if (!isNotFound(e)) throw new Error(`Docker image ${image}: ${engineMessage(e)}`);
     }
     try {
       const stream = await this.api.pull(image);
+      // A pull that fails midway says so in a progress event, not as an error of the stream.
       await new Promise<void>((resolve, reject) => {
-        this.api.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
+        this.api.modem.followProgress(stream, (err: Error | null, events: { error?: string }[] | undefined) => {
+          const failed = events?.find((ev) => ev.error);
+          if (err) reject(err);
+          else if (failed) reject(new Error(failed.error));
+          else resolve();
+        });
       });
     } catch (e) {
+      if (isUnreachable(e)) throw e;
       throw new Error(`Docker image ${image} is not here and pulling it failed: ${engineMessage(e)}`);
     }
   }
