@@ -42,6 +42,8 @@ function workerPassThrough(p: Parsed): string[] {
     if (v !== undefined) args.push(`-${name}`, v);
   }
   if (p.bool('requireDocker')) args.push('-requireDocker');
+  const queues = p.list('queues');
+  if (queues?.length) args.push('-queues', ...queues);
   return args;
 }
 
@@ -94,6 +96,7 @@ async function runWorker(p: Parsed): Promise<number> {
     maxTime: maxTime === undefined ? null : parseTime(maxTime, '-maxTime'),
     heartbeatMs: positiveInt(p, 'sleepInterval', 5) * 1000,
     killGraceMs: (p.num('killGrace') ?? 5) * 1000,
+    queues: p.list('queues') ?? [],
     docker: { image: p.str('dockerImage') ?? null, require: p.bool('requireDocker'), user: dockerUser(p) },
   });
   console.log(`===== worker ${worker.handle}, basePath = ${worker.basePath}, master ${host}:${port(p)}`);

@@ -44,6 +44,8 @@ function jobOptions(p: Parsed): JobOptions {
     cpus: p.num('cpus'),
     gpus: p.int('gpus'),
     network: p.given.has('network') ? p.bool('network') : undefined,
+    queue: p.str('queue'),
+    cidFile: p.str('cidFile'),
     pretend: p.bool('pretend'),
   };
 }

@@ -33,6 +33,8 @@ export interface JobOptions {
   cpus?: number;
   gpus?: number;
   network?: boolean;
+  queue?: string;
+  cidFile?: string;
   /** -pretend: compute everything, create nothing. */
   pretend: boolean;
 }
@@ -62,6 +64,8 @@ const SPEC_KEYS: Record<string, string> = {
   cpus: 'cpus',
   gpus: 'gpus',
   network: 'network',
+  queue: 'queue',
+  cidFile: 'cidFile',
 };
 
 type SpecFile = Partial<Record<string, unknown>>;
@@ -185,10 +189,10 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   if (cpus !== null && !(cpus > 0)) throw new QError(ErrorCodes.BAD_VALUE, `cpus must be positive, not ${cpus}`);
   const gpus = o.gpus ?? (file.gpus !== undefined ? num(file.gpus, 'gpus', true) : 0);
   if (gpus < 0) throw new QError(ErrorCodes.BAD_VALUE, `gpus must be 0 or more, not ${gpus}`);
-  if ((gpus > 0 || cpus !== null) && dockerImage === null) {
-    throw new QError(ErrorCodes.BAD_VALUE, `${gpus > 0 ? '-gpus' : '-cpus'} applies to Docker jobs: give an image with -docker`);
-  }
   const network = o.network ?? file.network === true;
+  const queue = o.queue ?? optStr(file.queue, 'queue') ?? null;
+  const cidFileGiven = o.cidFile ?? optStr(file.cidFile, 'cidFile');
+  const cidFile = cidFileGiven === undefined ? null : resolve(cwd, cidFileGiven);
   const doneHook = optStr(file.doneHook, 'doneHook') ?? null;
   const failedHook = optStr(file.failedHook, 'failedHook') ?? null;
 
@@ -228,6 +232,8 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
         cpus,
         gpus,
         network,
+        queue,
+        cidFile,
       });
     }
   }

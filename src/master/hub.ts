@@ -5,6 +5,7 @@ import type { JobView } from '../protocol/messages.js';
 import type { JobStore } from '../store/jobs.js';
 import { runHook } from './hooks.js';
 import type { LogSpool } from './logs.js';
+import type { OutputSink } from './files/outputs.js';
 import type { WorkerRegistry } from './registry.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -13,6 +14,7 @@ export interface Hub {
   workers: WorkerRegistry;
   scheduler: Scheduler;
   logs: LogSpool;
+  outputs: OutputSink;
   clock: Clock;
   log(line: string): void;
   /** How long a silent worker keeps its jobs, in ms. */
@@ -22,6 +24,7 @@ export interface Hub {
 
 /** A job reached done or failed: hooks, followers, and a free slot to fill. */
 export function jobEnded(hub: Hub, job: JobView): void {
+  hub.outputs.forget(job.handle);
   if (job.worker) hub.workers.get(job.worker)?.jobs.delete(job.handle);
   runHook(job, hub.log);
   hub.logs.end(job.handle, job.status);

@@ -12,6 +12,8 @@ import { takeBack, type Hub } from './hub.js';
 import { LogSpool } from './logs.js';
 import { WorkerRegistry } from './registry.js';
 import { Scheduler } from './scheduler.js';
+import { OutputSink } from './files/outputs.js';
+import { RealtimeFeed, REALTIME_MS } from './files/realtime.js';
 import { listen } from './server.js';
 
 export interface MasterOptions {
@@ -55,6 +57,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     workers,
     scheduler,
     logs: new LogSpool(join(opts.stateDir, 'logs')),
+    outputs: new OutputSink(jobs, log),
     clock,
     log,
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
@@ -68,6 +71,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
 
   const sweep = setInterval(() => sweepLostWorkers(hub, startedAt), Math.min(5000, opts.heartbeatTimeoutMs / 3));
   sweep.unref();
+  const realtime = new RealtimeFeed(hub);
+  const feed = setInterval(() => realtime.tick(), REALTIME_MS);
+  feed.unref();
 
   if (opts.localWorkerArgs) {
     localWorker = spawn(
@@ -82,6 +88,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     log('Saving state and shutting down master...');
     closing = (async () => {
       clearInterval(sweep);
+      clearInterval(feed);
       if (localWorker?.pid && localWorker.exitCode === null) {
         const exited = new Promise((r) => localWorker!.once('exit', r));
         localWorker.kill('SIGTERM');

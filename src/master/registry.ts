@@ -5,6 +5,15 @@ import type { WebSocket } from 'ws';
 import type { MasterToWorker, Resources, WorkerView } from '../protocol/messages.js';
 import { encode } from '../protocol/messages.js';
 import type { WorkerStore } from '../store/workers.js';
+import type { ChunkPump } from '../files/pump.js';
+
+/** What a job holds of its worker while it is there. */
+export interface Reservation {
+  lease: string;
+  mem: number;
+  cpus: number;
+  gpus: number;
+}
 
 export interface WorkerSession {
   handle: string;
@@ -13,8 +22,10 @@ export interface WorkerSession {
   maxTime: number | null;
   resources: Resources;
   lastSeen: number;
+  /** Files on their way to this worker. */
+  pump: ChunkPump;
   /** handle → lease of every job this worker holds, with the MB each reserves. */
-  jobs: Map<string, { lease: string; mem: number }>;
+  jobs: Map<string, Reservation>;
 }
 
 export class WorkerRegistry {

@@ -23,11 +23,21 @@ export class Scheduler {
     });
   }
 
-  /** Memory a worker can still promise: what it reports free, less what its jobs reserved. */
-  private memBudget(w: WorkerSession): number {
-    let reserved = 0;
-    for (const j of w.jobs.values()) reserved += j.mem;
-    return w.resources.freeMem - reserved;
+  /**
+   * What a worker can still promise: the memory it reports free, its CPUs and GPUs, each less
+   * what its jobs reserved.
+   */
+  private budgets(w: WorkerSession): { memBudget: number; cpuBudget: number; gpuBudget: number } {
+    let mem = 0;
+    let cpus = 0;
+    let gpus = 0;
+    for (const j of w.jobs.values()) {
+      mem += j.mem;
+      cpus += j.cpus;
+      gpus += j.gpus;
+    }
+    const r = w.resources;
+    return { memBudget: r.freeMem - mem, cpuBudget: r.cpus - cpus, gpuBudget: (r.gpus ?? 0) - gpus };
   }
 
   pass(): void {
@@ -45,14 +55,16 @@ export class Scheduler {
         const claimed = this.jobs.claim({
           worker: w.handle,
           host: w.resources.hostname,
-          memBudget: this.memBudget(w),
+          ...this.budgets(w),
           maxTime: w.maxTime,
           // Older workers do not report these: no engine, and they take every process job.
           docker: (w.resources.docker ?? null) !== null,
           bare: w.resources.bare ?? true,
+          queues: w.resources.queues ?? [],
         });
         if (!claimed) continue;
-        w.jobs.set(claimed.handle, { lease: claimed.lease, mem: claimed.spec.mem });
+        const { mem, cpus, gpus } = claimed.spec;
+        w.jobs.set(claimed.handle, { lease: claimed.lease, mem, cpus: cpus ?? 0, gpus });
         this.workers.send(w, {
           type: 'assign',
           job: { ...claimed.spec, handle: claimed.handle, lease: claimed.lease, attempt: claimed.attempt },

@@ -10,6 +10,7 @@ import {
   MAX_FRAME_BYTES,
   WorkerMessageSchema,
   decode,
+  decodeChunk,
   encode,
   type ClientResponse,
 } from '../protocol/messages.js';
@@ -85,7 +86,13 @@ function serveClient(hub: Hub, socket: WebSocket): void {
 function serveWorker(hub: Hub, socket: WebSocket): void {
   const link = new WorkerLink(hub, socket);
   socket.on('close', () => link.closed());
-  socket.on('message', (data) => {
+  socket.on('message', (data, isBinary) => {
+    if (isBinary) {
+      const chunk = decodeChunk(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
+      if (!chunk.ok) socket.send(encode({ type: 'error', id: null, code: ErrorCodes.BAD_MESSAGE, message: chunk.error }));
+      else link.chunk(chunk.header, chunk.data);
+      return;
+    }
     const decoded = decode(WorkerMessageSchema, data);
     if (!decoded.ok) {
       socket.send(encode({ type: 'error', id: null, code: ErrorCodes.BAD_MESSAGE, message: decoded.error }));

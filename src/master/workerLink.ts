@@ -1,9 +1,11 @@
 // The master's side of one worker connection: hello and reconciliation, heartbeats, and the
 // job events that must carry a current lease to be applied.
 import type { WebSocket } from 'ws';
-import type { WorkerMessage } from '../protocol/messages.js';
+import type { ChunkHeader, WorkerMessage } from '../protocol/messages.js';
 import { jobEnded, takeBack, type Hub } from './hub.js';
-import type { WorkerSession } from './registry.js';
+import type { Reservation, WorkerSession } from './registry.js';
+import { ChunkPump } from '../files/pump.js';
+import { sendManifest, serveFetch } from './files/inputs.js';
 
 export class WorkerLink {
   private session: WorkerSession | null = null;
@@ -45,6 +47,15 @@ export class WorkerLink {
         s.slots = 0;
         hub.workers.persist(s);
         return;
+      case 'staging':
+        sendManifest(hub, s, msg.handle, msg.lease);
+        return;
+      case 'fetch':
+        serveFetch(hub, s, msg.handle, msg.lease, msg.paths);
+        return;
+      case 'outDir':
+        hub.outputs.dir(s, msg.handle, msg.lease, msg.path);
+        return;
       case 'release':
         takeBack(hub, msg.handle, msg.lease, `${s.handle} gave it back`);
         return;
@@ -58,6 +69,14 @@ export class WorkerLink {
         return;
       }
     }
+  }
+
+  /** File data from the worker: only its outputs are accepted. */
+  chunk(header: ChunkHeader, data: Buffer): void {
+    const s = this.session;
+    if (!s || header.type !== 'outChunk') return;
+    s.lastSeen = this.hub.clock.now();
+    this.hub.outputs.chunk(s, header, data);
   }
 
   private leaseGone(s: WorkerSession, handle: string, lease: string): void {
@@ -77,22 +96,26 @@ export class WorkerLink {
       previous.socket.close(4001, 'replaced by a newer connection of the same worker');
     }
     const listed = new Map(msg.running.map((r) => [r.handle, r.lease]));
-    const jobs = new Map<string, { lease: string; mem: number }>();
+    const jobs = new Map<string, Reservation>();
     const lost: { handle: string; lease: string }[] = [];
     const killed: { handle: string; lease: string; reason: string }[] = [];
     for (const job of hub.jobs.activeOnWorker(msg.handle)) {
       if (listed.get(job.handle) !== job.lease) lost.push(job);
       else {
-        jobs.set(job.handle, { lease: job.lease, mem: job.mem });
+        jobs.set(job.handle, { lease: job.lease, mem: job.mem, cpus: job.cpus ?? 0, gpus: job.gpus });
         // A kill sent on a connection that died may never have arrived.
         if (job.killReason) killed.push({ handle: job.handle, lease: job.lease, reason: job.killReason });
       }
     }
     // Kept jobs include those that finished while we were apart: their results follow.
     const drop = msg.running.filter((r) => jobs.get(r.handle)?.lease !== r.lease);
+    previous?.pump.attach(null);
+    const pump = new ChunkPump();
+    pump.attach(this.socket);
     const session: WorkerSession = {
       handle: msg.handle,
       socket: this.socket,
+      pump,
       slots: msg.slots,
       maxTime: msg.maxTime,
       resources: msg.resources,
@@ -113,6 +136,7 @@ export class WorkerLink {
     // A connection replaced by a newer one of the same worker has nothing left to say.
     if (!s || s.socket !== this.socket || this.hub.workers.get(s.handle) !== s) return;
     s.socket = null;
+    s.pump.attach(null);
     s.lastSeen = this.hub.clock.now();
     this.hub.workers.persist(s);
     this.hub.log(`Worker ${s.handle} disconnected`);

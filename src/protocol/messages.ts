@@ -44,6 +44,13 @@ export const JobSpecSchema = z.object({
   cpus: z.number().positive().max(4096).nullable().default(null),
   gpus: z.number().int().nonnegative().max(256).default(0),
   network: z.boolean().default(false),
+  /** Only workers serving this queue take the job (null: any worker). */
+  queue: z.string().min(1).max(256).nullable().default(null),
+  /**
+   * A file (a submitter-side path, like inPaths) where the job writes the id of a container
+   * it starts itself: killing the job stops that container too.
+   */
+  cidFile: z.string().max(4096).nullable().default(null),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -81,6 +88,9 @@ export const ResourcesSchema = z.object({
   docker: z.string().max(128).nullable().default(null),
   /** Whether it takes jobs that name no image (false: -requireDocker without -dockerImage). */
   bare: z.boolean().default(true),
+  gpus: z.number().int().nonnegative().default(0),
+  /** Queues it serves: jobs of these queues, besides jobs of none. */
+  queues: z.array(z.string().max(256)).max(64).default([]),
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
@@ -114,6 +124,19 @@ export const ResultSchema = StatsSchema.extend({
 export type Result = z.infer<typeof ResultSchema>;
 
 const runningJob = z.object({ handle, lease });
+
+const path = z.string().min(1).max(4096);
+/** A path inside a job's outPath: relative, no `..`, no empty or `.` parts. */
+const relPath = path.refine((p) => !p.startsWith('/') && p.split('/').every((part) => part !== '' && part !== '.' && part !== '..'), {
+  message: 'must be a relative path inside the outPath',
+});
+
+export const ManifestEntrySchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('dir'), path, mode: z.number().int() }),
+  z.object({ type: z.literal('file'), path, size: z.number().int().nonnegative(), mtimeMs: z.number(), mode: z.number().int() }),
+  z.object({ type: z.literal('link'), path, target: z.string().max(4096) }),
+]);
+export type ManifestEntry = z.infer<typeof ManifestEntrySchema>;
 
 /** What a worker needs to run a job: the spec plus its lease. */
 export const AssignmentSchema = JobSpecSchema.extend({ handle, lease, attempt: z.number().int() });
@@ -157,6 +180,12 @@ export const WorkerMessageSchema = z.discriminatedUnion('type', [
   // The worker is stopping: no more jobs for it. It gives back the ones it held with release.
   z.object({ type: z.literal('stopping') }),
   z.object({ type: z.literal('release'), handle, lease }),
+  // Files. staging: the job waits for its inputs (status init). fetch: inputs the worker
+  // lacks, by submitter-side path; each comes back as inChunk frames. outDir: a directory of
+  // the job's outputs (relative to its outPath); files come as outChunk frames.
+  z.object({ type: z.literal('staging'), handle, lease }),
+  z.object({ type: z.literal('fetch'), handle, lease, paths: z.array(path).min(1).max(10_000) }),
+  z.object({ type: z.literal('outDir'), handle, lease, path: relPath }),
 ]);
 export type WorkerMessage = z.infer<typeof WorkerMessageSchema>;
 
@@ -180,6 +209,10 @@ export const MasterToWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('killJob'), handle, lease, reason: z.string() }),
   z.object({ type: z.literal('resultAck'), handle, lease, applied: z.boolean() }),
   z.object({ type: z.literal('leaseGone'), handle, lease }),
+  // What the job's inputs are on the master (sent in parts after assign); the worker fetches
+  // the files whose size or mtime it does not have. stageError: an input cannot be read.
+  z.object({ type: z.literal('manifest'), handle, lease, entries: z.array(ManifestEntrySchema).max(10_000), last: z.boolean() }),
+  z.object({ type: z.literal('stageError'), handle, lease, message: z.string().max(4096) }),
   z.object({ type: z.literal('error'), id: z.null(), code: ErrorCodeSchema, message: z.string() }),
 ]);
 export type MasterToWorker = z.infer<typeof MasterToWorkerSchema>;
@@ -212,4 +245,60 @@ export function decode<T>(schema: z.ZodType<T>, raw: unknown): Decoded<T> {
 
 export function encode(msg: ClientRequest | ClientResponse | WorkerMessage | MasterToWorker): string {
   return JSON.stringify(msg);
+}
+
+// File data travels in binary frames: a 4-byte big-endian header length, the header (JSON,
+// validated like every message), then the raw bytes. Base64 in JSON would cost a third more
+// on the wire and a copy on each side.
+
+/** Bytes of file data per frame. */
+export const CHUNK_BYTES = 256 * 1024;
+
+export const ChunkHeaderSchema = z.discriminatedUnion('type', [
+  // master → worker: part of an input (or, realtime, of a file re-sent while the job runs),
+  // by its submitter-side path.
+  z.object({
+    type: z.literal('inChunk'),
+    handle,
+    lease,
+    path,
+    offset: z.number().int().nonnegative(),
+    eof: z.boolean(),
+    mtimeMs: z.number(),
+    mode: z.number().int(),
+    realtime: z.boolean(),
+  }),
+  // worker → master: part of an output, by its path inside the outPath. append: these bytes
+  // go at `offset` of the file as it is; otherwise the file is replaced once all has come.
+  z.object({
+    type: z.literal('outChunk'),
+    handle,
+    lease,
+    path: relPath,
+    append: z.boolean(),
+    offset: z.number().int().nonnegative(),
+    eof: z.boolean(),
+    mtimeMs: z.number(),
+    mode: z.number().int(),
+  }),
+]);
+export type ChunkHeader = z.infer<typeof ChunkHeaderSchema>;
+
+export function encodeChunk(header: ChunkHeader, data: Buffer): Buffer {
+  const head = Buffer.from(JSON.stringify(header), 'utf8');
+  const frame = Buffer.allocUnsafe(4 + head.length + data.length);
+  frame.writeUInt32BE(head.length, 0);
+  head.copy(frame, 4);
+  data.copy(frame, 4 + head.length);
+  return frame;
+}
+
+/** Splits and validates a binary frame. Never throws. */
+export function decodeChunk(raw: Buffer): { ok: true; header: ChunkHeader; data: Buffer } | { ok: false; error: string } {
+  if (raw.length < 4) return { ok: false, error: 'binary frame too short' };
+  const len = raw.readUInt32BE(0);
+  if (len > 64 * 1024 || 4 + len > raw.length) return { ok: false, error: 'binary frame header length is wrong' };
+  const parsed = decode(ChunkHeaderSchema, raw.subarray(4, 4 + len));
+  if (!parsed.ok) return parsed;
+  return { ok: true, header: parsed.msg, data: raw.subarray(4 + len) };
 }

@@ -60,6 +60,10 @@ export interface ClaimLimits {
   docker: boolean;
   /** The worker takes jobs that name no image. */
   bare: boolean;
+  /** CPUs and GPUs not yet promised to its jobs. */
+  cpuBudget: number;
+  gpuBudget: number;
+  queues: readonly string[];
 }
 
 export interface Claimed {
@@ -75,7 +79,7 @@ export interface FinishOutcome {
 }
 
 /** Fields added to the spec since the first schema, for rows stored before them. */
-const SPEC_DEFAULTS = { dockerImage: null, cpus: null, gpus: 0, network: false } as const;
+const SPEC_DEFAULTS = { dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null } as const;
 
 function toView(r: JobRow): JobView {
   const spec = JSON.parse(r.spec) as JobSpec;
@@ -106,18 +110,22 @@ export class JobStore {
   constructor(private readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, spec, created_at)
-                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @docker, @spec, @now)`),
+      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, spec, created_at)
+                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @docker, @cpus, @gpus, @queue, @spec, @now)`),
       pick: p(`SELECT handle, spec, attempt FROM jobs
                WHERE status = 'ready' AND mem <= @memBudget
                  AND (@maxTime IS NULL OR time_limit <= @maxTime)
                  AND (worker_pin IS NULL OR worker_pin = @worker)
                  AND (docker = 0 OR @docker = 1) AND (docker = 1 OR @bare = 1)
+                 AND (cpus IS NULL OR cpus <= @cpuBudget) AND gpus <= @gpuBudget
+                 AND (queue IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
                ORDER BY priority, seq LIMIT 1`),
       claim: p(`UPDATE jobs SET status = 'assigned', worker = @worker, worker_host = @host, lease = @lease,
                   attempt = attempt + 1, started_at = NULL, finished_at = NULL, exit_code = NULL,
                   exit_reason = NULL, real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1
                 WHERE handle = @handle AND status = 'ready'`),
+      staging: p(`UPDATE jobs SET status = 'init'
+                  WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init')`),
       started: p(`UPDATE jobs SET status = 'running', started_at = @now
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init')`),
       stats: p(`UPDATE jobs SET real_time = @realTime, user_time = @userTime, max_mem = @maxMem, max_disk = @maxDisk,
@@ -172,6 +180,9 @@ export class JobStore {
               mem: spec.mem,
               pin: spec.workerHandle,
               docker: spec.dockerImage ? 1 : 0,
+              cpus: spec.cpus,
+              gpus: spec.gpus,
+              queue: spec.queue,
               spec: JSON.stringify(spec),
               now,
             });
@@ -196,12 +207,20 @@ export class JobStore {
         worker: limits.worker,
         docker: limits.docker ? 1 : 0,
         bare: limits.bare ? 1 : 0,
+        cpuBudget: limits.cpuBudget,
+        gpuBudget: limits.gpuBudget,
+        queues: JSON.stringify(limits.queues),
       }) as { handle: string; spec: string; attempt: number } | undefined;
       if (!row) return undefined;
       const lease = nanoid(12);
       this.s.claim.run({ handle: row.handle, worker: limits.worker, host: limits.host, lease });
       return { handle: row.handle, lease, attempt: row.attempt + 1, spec: { ...SPEC_DEFAULTS, ...(JSON.parse(row.spec) as JobSpec) } };
     })();
+  }
+
+  /** The worker is fetching the job's inputs. False when the lease is no longer current. */
+  markStaging(handle: string, lease: string): boolean {
+    return this.s.staging.run({ handle, lease }).changes === 1;
   }
 
   /** The worker started the job. False when the lease is no longer current. */

@@ -45,4 +45,8 @@ export const migrations: readonly string[] = [
   // the memory a running job uses now.
   `ALTER TABLE jobs ADD COLUMN docker INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE jobs ADD COLUMN cur_mem REAL NOT NULL DEFAULT -1;`,
+  // 4: what a job needs of its worker besides memory and time: CPUs, GPUs, a queue.
+  `ALTER TABLE jobs ADD COLUMN cpus REAL;
+   ALTER TABLE jobs ADD COLUMN gpus INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN queue TEXT;`,
 ];

@@ -12,7 +12,7 @@ import type { Clock } from '../common/clock.js';
 import { formatSize, formatTime } from '../common/units.js';
 import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import type { Execution } from './execution.js';
-import { ensureDir, OutputFile, prepareJobFiles, workDir } from './jobFiles.js';
+import { ensureDir, outDir, OutputFile, prepareJobFiles, workDir } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
 import { parseStat, processTree, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
@@ -21,6 +21,8 @@ export interface RunEnv {
   basePath: string;
   killGraceMs: number;
   clock: Clock;
+  /** Called once, when the job is first asked to die (e.g. to stop a container it started). */
+  onKill?: () => void;
 }
 
 const KILL_CODE = 128 + constants.signals.SIGKILL;
@@ -92,6 +94,8 @@ export class JobRun implements Execution {
   ) {
     const cwd = workDir(job, env.basePath);
     ensureDir(cwd);
+    const out = outDir(job, env.basePath);
+    if (out) ensureDir(out); // as the old q did: the job may write into it at once
     const files = prepareJobFiles(env.basePath, job.handle, { fresh: true });
     this.stdout = new OutputFile(files.stdout);
     this.stderr = new OutputFile(files.stderr);
@@ -159,6 +163,7 @@ export class JobRun implements Execution {
     if (this.exited) return;
     if (this.exitReason === null) {
       this.exitReason = reason;
+      this.env.onKill?.();
       if (hasChild(this.shell.pid)) this.signal('SIGTERM');
       else {
         // The slot shell has not forked the job yet: a TERM now would be lost (the shell

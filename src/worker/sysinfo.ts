@@ -1,6 +1,6 @@
 // What a worker tells the master about its machine: the scheduler fits jobs into freeMem,
 // and `q -w` shows the rest.
-import { readFileSync, statfsSync } from 'node:fs';
+import { readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { cpus, freemem } from 'node:os';
 import type { Resources } from '../protocol/messages.js';
 import { TICKS_PER_SECOND, type ProcTable } from './procTable.js';
@@ -41,6 +41,20 @@ export function busyProcesses(prev: ProcTable | null, cur: ProcTable, elapsedMs:
     .map((b) => b.text);
 }
 
+let gpus: number | null = null;
+
+/** NVIDIA GPUs of this machine (its /dev/nvidiaN devices); counted once. */
+function gpuCount(): number {
+  if (gpus === null) {
+    try {
+      gpus = readdirSync('/dev').filter((d) => /^nvidia\d+$/.test(d)).length;
+    } catch {
+      gpus = 0;
+    }
+  }
+  return gpus;
+}
+
 /** MHz; some VMs report 0 through os.cpus() but still say it in /proc/cpuinfo. */
 function cpuSpeed(reported: number | undefined): number {
   if (reported) return reported;
@@ -56,7 +70,7 @@ export function resources(
   hostname: string,
   basePath: string,
   busy: string[],
-  docker: { version: string | null; bare: boolean },
+  docker: { version: string | null; bare: boolean; queues: string[] },
 ): Resources {
   const list = cpus();
   return {
@@ -68,5 +82,7 @@ export function resources(
     busyProcesses: busy,
     docker: docker.version,
     bare: docker.bare,
+    gpus: gpuCount(),
+    queues: docker.queues,
   };
 }

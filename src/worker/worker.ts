@@ -13,14 +13,21 @@
 // start it takes back the ones it left (by label) before it says hello, so the master keeps
 // those jobs with it.
 import { WebSocket } from 'ws';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isInside } from '../files/paths.js';
 import type { Clock } from '../common/clock.js';
 import { systemClock } from '../common/clock.js';
+import { ChunkPump } from '../files/pump.js';
+import { ChunkWriter } from '../files/writer.js';
 import {
   MAX_FRAME_BYTES,
   MasterToWorkerSchema,
   decode,
+  decodeChunk,
   encode,
+  type ChunkHeader,
+  type ManifestEntry,
   type Assignment,
   type MasterToWorker,
   type Result,
@@ -30,6 +37,9 @@ import { ContainerRun } from './docker/containerRun.js';
 import { LABELS } from './docker/containerSpec.js';
 import { DockerEngine } from './docker/engine.js';
 import type { Execution } from './execution.js';
+import { OutSync } from './files/outSync.js';
+import { Stager } from './files/stager.js';
+import { outDir } from './jobFiles.js';
 import { JobRun, subshellOf } from './runner.js';
 import { readProcTable, type ProcTable } from './procTable.js';
 import { SlotShell } from './slotShell.js';
@@ -45,6 +55,8 @@ export interface WorkerOptions {
   maxTime: number | null;
   heartbeatMs: number;
   killGraceMs: number;
+  /** Queues served besides jobs of no queue. */
+  queues?: string[];
   docker?: DockerOptions;
   clock?: Clock;
   log?: (line: string) => void;
@@ -63,6 +75,8 @@ const SAMPLE_MS = 250;
 const OUTPUT_MS = 100;
 const PROGRESS_MS = 1000;
 const DISK_MS = 5000;
+/** How often outputs named by outFiles are copied back while a job runs. */
+const OUTFILES_MS = 2000;
 /** Output sent per stream per tick: a chatty job cannot flood the socket. */
 const OUTPUT_MAX_BYTES = 1024 * 1024;
 /** No more output is read while this much waits in the socket (a slow link). */
@@ -75,6 +89,12 @@ interface Held {
   lease: string;
   /** Behind an old copy of the same job: starts when that one is gone. */
   waiting: Assignment | null;
+  /** Fetching its inputs; it starts when they are here. */
+  stager: Stager | null;
+  /** Copies its outputs back; the result waits for a last complete pass. */
+  outSync: OutSync | null;
+  outSynced: boolean;
+  flushing: boolean;
   /** A kill that arrived while waiting: it ends without starting. */
   killReason: string | null;
   run: Execution | null;
@@ -108,6 +128,10 @@ export class Worker {
   private readonly docker: DockerOptions;
   /** Containers being removed: stop() waits for them. */
   private readonly disposing = new Set<Promise<void>>();
+  /** Files to the master (outputs). */
+  private readonly pump = new ChunkPump();
+  /** Files from the master that running jobs get while they run (realtimeInPaths). */
+  private readonly realtime = new ChunkWriter();
 
   get handle(): string {
     return this.opts.handle;
@@ -145,6 +169,7 @@ export class Worker {
     this.timers.push(setInterval(() => this.sendOutput(), OUTPUT_MS));
     this.timers.push(setInterval(() => this.sendProgress(), PROGRESS_MS));
     this.timers.push(setInterval(() => this.sampleDisks(), DISK_MS));
+    this.timers.push(setInterval(() => this.syncOutputs(), OUTFILES_MS));
   }
 
   private connect(): void {
@@ -158,6 +183,7 @@ export class Worker {
     this.socket = ws;
     ws.on('open', () => {
       this.backoffMs = 100;
+      this.pump.attach(ws);
       for (const h of this.held.values()) h.resultSent = false;
       this.send({
         type: 'workerHello',
@@ -175,7 +201,13 @@ export class Worker {
         this.log('Check the token (-token, Q_TOKEN or the master state directory).');
       }
     });
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        const chunk = decodeChunk(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
+        if (chunk.ok) this.onChunk(chunk.header, chunk.data);
+        else this.log(`Ignored a bad file chunk from the master: ${chunk.error}`);
+        return;
+      }
       const decoded = decode(MasterToWorkerSchema, data);
       if (decoded.ok) this.onMessage(decoded.msg);
       else this.log(`Ignored a bad message from the master: ${decoded.error}`);
@@ -184,7 +216,10 @@ export class Worker {
       // 'close' follows and reconnects
     });
     ws.on('close', () => {
-      if (this.socket === ws) this.socket = null;
+      if (this.socket === ws) {
+        this.socket = null;
+        this.pump.attach(null);
+      }
       this.scheduleReconnect();
     });
   }
@@ -217,7 +252,7 @@ export class Worker {
     this.prevTableAt = now;
     const version = this.engine?.version ?? null;
     const bare = !this.docker.require || (this.docker.image !== null && version !== null);
-    return resources(this.opts.hostname, this.opts.basePath, busy, { version, bare });
+    return resources(this.opts.hostname, this.opts.basePath, busy, { version, bare, queues: this.opts.queues ?? [] });
   }
 
   /** The image a job runs in here; null = as a process; false = this worker cannot run it now. */
@@ -273,9 +308,10 @@ export class Worker {
       }
       this.log(`Took back ${run.job.handle} in container ${info.Id.slice(0, 12)} (${info.State})`);
       const h: Held = {
-        handle: run.job.handle, lease, waiting: null, killReason: null, run, files: run,
-        result: null, resultSent: false, dropped: false,
+        handle: run.job.handle, lease, waiting: null, stager: null, outSync: null, outSynced: false, flushing: false,
+        killReason: null, run, files: run, result: null, resultSent: false, dropped: false,
       };
+      h.outSync = this.outSyncFor(run.job, []);
       this.held.set(lease, h);
       void run.result.then((result) => this.finished(h, result));
     }
@@ -297,6 +333,8 @@ export class Worker {
     switch (msg.type) {
       case 'welcome':
         for (const d of msg.drop) this.drop(d.lease);
+        // Staging that was under way starts over: the manifest and chunks in flight are gone.
+        for (const h of this.held.values()) if (h.stager?.staging && !h.dropped) h.stager.begin();
         // Results that finished while we were apart go out once their output has.
         for (const h of this.held.values()) this.deliver(h);
         return;
@@ -308,8 +346,18 @@ export class Worker {
         if (!h) return;
         if (h.run) h.run.kill(msg.reason);
         else if (h.waiting) h.killReason ??= msg.reason;
+        else if (h.stager?.staging) {
+          h.killReason ??= msg.reason;
+          h.stager.fail(msg.reason);
+        }
         return;
       }
+      case 'manifest':
+        this.held.get(msg.lease)?.stager?.manifest(msg.entries, msg.last);
+        return;
+      case 'stageError':
+        this.held.get(msg.lease)?.stager?.fail(msg.message);
+        return;
       case 'leaseGone':
         this.drop(msg.lease);
         return;
@@ -334,6 +382,38 @@ export class Worker {
     void done.finally(() => this.disposing.delete(done));
   }
 
+  /**
+   * A process job that started a container of its own (CodaLab's scripts run `docker run
+   * --cidfile`) is killed: that container is stopped too, since its PID 1 may ignore TERM and
+   * outlive the job. Only a container that mounts something beside the cid file is touched,
+   * so a job cannot name another job's container.
+   */
+  private async stopItsContainer(job: Assignment): Promise<void> {
+    const engine = this.engine;
+    if (!engine || !job.cidFile) return;
+    const path = job.shareWorkingPath ? job.cidFile : join(this.opts.basePath, job.cidFile);
+    let id: string;
+    try {
+      id = readFileSync(path, 'utf8').trim();
+    } catch {
+      return; // it had not started one (yet)
+    }
+    if (!/^[0-9a-f]{12,64}$/.test(id)) return;
+    const container = engine.api.getContainer(id);
+    try {
+      const info = await container.inspect();
+      if (!info.Mounts.some((m) => isInside(m.Source, dirname(path)))) {
+        this.log(`Not stopping container ${id.slice(0, 12)} named by ${job.handle}: it is not that job's`);
+        return;
+      }
+      this.log(`Stopping container ${id.slice(0, 12)} of ${job.handle}`);
+      await container.stop({ t: Math.ceil(this.opts.killGraceMs / 1000) }).catch(() => {});
+      await container.remove({ force: true }).catch(() => {});
+    } catch {
+      // gone already
+    }
+  }
+
   /** Gives a job back to the queue: this worker cannot run it now. */
   private giveBack(h: Held, why: string): void {
     this.log(`Giving back ${h.handle}: ${why}`);
@@ -348,6 +428,7 @@ export class Worker {
     if (!h) return;
     h.dropped = true;
     if (h.run) h.run.kill('The master took this job away');
+    else if (h.stager?.staging) h.stager.fail('The master took this job away'); // forgotten when it fails
     else if (!h.waiting) this.forget(h); // a waiting one is forgotten when its turn comes
   }
 
@@ -368,8 +449,8 @@ export class Worker {
     }
     if (this.held.has(job.lease)) return; // a repeated message
     const h: Held = {
-      handle: job.handle, lease: job.lease, waiting: null, killReason: null, run: null, files: null,
-      result: null, resultSent: false, dropped: false,
+      handle: job.handle, lease: job.lease, waiting: null, stager: null, outSync: null, outSynced: false, flushing: false,
+      killReason: null, run: null, files: null, result: null, resultSent: false, dropped: false,
     };
     this.held.set(job.lease, h);
     // Older copies of this job (we were apart, the master gave it again): they go.
@@ -377,7 +458,7 @@ export class Worker {
     for (const o of older) this.drop(o.lease);
     const dying = older.map((o) => o.run?.result).filter((r): r is Promise<Result> => r !== undefined);
     if (dying.length === 0) {
-      this.startJob(job, h);
+      this.stageThenRun(job, h);
       return;
     }
     h.waiting = job;
@@ -391,21 +472,63 @@ export class Worker {
       if (h.killReason) {
         return this.finished(h, { exitCode: 143, exitReason: h.killReason, realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 });
       }
-      this.startJob(job, h);
+      this.stageThenRun(job, h);
     });
   }
 
-  private startJob(job: Assignment, h: Held): void {
+  /** Copies outputs back for a job that names outFiles (and does not share the working path). */
+  private outSyncFor(job: Assignment, inputs: ManifestEntry[]): OutSync | null {
+    const root = outDir(job, this.opts.basePath);
+    if (!root || job.shareWorkingPath || job.outFiles.length === 0) return null;
+    return new OutSync(job, root, this.pump, (m) => this.send(m), inputs);
+  }
+
+  /** Fetches the job's inputs (if it has any to fetch), then runs it. */
+  private stageThenRun(job: Assignment, h: Held): void {
     const image = this.imageFor(job);
     if (image === false) {
       return this.giveBack(h, job.dockerImage ? 'no Docker engine answers' : 'this worker runs only Docker jobs');
     }
+    const hasInputs = !job.shareWorkingPath && job.inPaths.length + job.realtimeInPaths.length > 0;
+    if (!hasInputs) {
+      h.outSync = this.outSyncFor(job, []);
+      return this.startJob(job, h, image);
+    }
+    const stager = new Stager(job, this.opts.basePath, (m) => this.send(m));
+    h.stager = stager;
+    stager.begin();
+    stager.ready.then(
+      (inputs) => {
+        h.stager = null;
+        h.outSync = this.outSyncFor(job, inputs);
+        this.startJob(job, h, image);
+      },
+      (e: Error) => {
+        h.stager = null;
+        if (h.dropped) return this.forget(h);
+        if (this.stopped && !h.killReason) {
+          this.send({ type: 'release', handle: h.handle, lease: h.lease });
+          return this.forget(h);
+        }
+        const stats = { realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 };
+        if (h.killReason) this.finished(h, { exitCode: 143, exitReason: h.killReason, ...stats });
+        else this.finished(h, { exitCode: 125, exitReason: `Could not copy its inputs: ${e.message}`, ...stats });
+      },
+    );
+  }
+
+  private startJob(job: Assignment, h: Held, image: string | null): void {
     this.log(`Running ${job.handle}${image ? ` in ${image}` : ''}: ${job.command}`);
     let run: Execution;
     try {
       run = image
         ? ContainerRun.start(job, image, this.containerEnv())
-        : new JobRun(job, this.shell(), { basePath: this.opts.basePath, killGraceMs: this.opts.killGraceMs, clock: this.clock });
+        : new JobRun(job, this.shell(), {
+            basePath: this.opts.basePath,
+            killGraceMs: this.opts.killGraceMs,
+            clock: this.clock,
+            onKill: job.cidFile ? () => void this.stopItsContainer(job) : undefined,
+          });
     } catch (e) {
       this.finished(h, {
         exitCode: 127,
@@ -465,8 +588,43 @@ export class Worker {
   private deliver(h: Held): void {
     if (!h.result || h.resultSent || h.dropped || !this.connected) return;
     if (!this.drainOutput(h, OUTPUT_MAX_BYTES)) return; // the output tick carries on
+    if (h.outSync && !h.outSynced) {
+      // Its outputs reach the master before its result does.
+      if (!h.flushing) {
+        h.flushing = true;
+        void h.outSync.flush().then((ok) => {
+          h.flushing = false;
+          h.outSynced = ok;
+          if (ok) this.deliver(h); // else: again after a reconnect
+        });
+      }
+      return;
+    }
     this.send({ type: 'finished', handle: h.handle, lease: h.lease, result: h.result });
     h.resultSent = true;
+  }
+
+  private syncOutputs(): void {
+    if (!this.connected) return;
+    for (const h of this.held.values()) if (h.run && !h.dropped) h.outSync?.pass();
+  }
+
+  /** File data from the master: inputs being staged, or realtime inputs of a running job. */
+  private onChunk(header: ChunkHeader, data: Buffer): void {
+    if (header.type !== 'inChunk') return;
+    const h = this.held.get(header.lease);
+    if (!h || h.dropped || h.handle !== header.handle) return;
+    if (!header.realtime) {
+      h.stager?.chunk(header, data);
+      return;
+    }
+    const job = h.run?.job;
+    if (!job || !job.realtimeInPaths.includes(header.path)) return;
+    try {
+      this.realtime.write(join(this.opts.basePath, header.path), { ...header, append: false, data });
+    } catch (e) {
+      this.log(`Could not update ${header.path} for ${h.handle}: ${(e as Error).message}`);
+    }
   }
 
   private sendOutput(): void {
@@ -573,6 +731,8 @@ export class Worker {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const runs = this.runs();
     for (const h of runs) h.run.kill(this.stopReason);
+    // Jobs still fetching inputs go back to the queue as they are.
+    for (const h of this.held.values()) if (h.stager?.staging) h.stager.fail(this.stopReason);
     await Promise.all(runs.map((h) => h.run.result));
     // Heartbeats went on during the grace period, so the master did not count us lost.
     for (const t of this.timers) clearInterval(t);

@@ -137,8 +137,8 @@ export class Cluster {
   }
 
   /** Adds one job and returns its handle. */
-  add(args: string[]): string {
-    const r = this.q(args);
+  add(args: string[], opts: { cwd?: string } = {}): string {
+    const r = this.q(args, opts);
     const m = /Job (J-[0-9a-z]{6}) added successfully/.exec(r.stdout);
     if (!m) throw new Error(`add failed: ${r.stdout}${r.stderr}`);
     return m[1]!;

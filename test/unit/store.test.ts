@@ -8,7 +8,7 @@ function spec(over: Partial<JobSpec> = {}): JobSpec {
   return {
     command: 'true', priority: 5, time: 3600, mem: 100, memGrace: 1, disk: 1000, tags: [], workerHandle: null,
     workingPath: '/tmp', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, ...over,
+    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, ...over,
   };
 }
 
@@ -18,7 +18,7 @@ function fresh() {
 }
 
 const claimFor = (jobs: JobStore, worker = 'w', memBudget = 10_000, maxTime: number | null = null) =>
-  jobs.claim({ worker, host: 'h', memBudget, maxTime, docker: false, bare: true });
+  jobs.claim({ worker, host: 'h', memBudget, maxTime, docker: false, bare: true, cpuBudget: 64, gpuBudget: 0, queues: [] });
 
 t.test('claim order: lowest priority number, then oldest', async (t) => {
   const { jobs, clock } = fresh();
@@ -45,7 +45,8 @@ t.test('Docker jobs go only to workers with an engine; bare jobs only to workers
   const { jobs, clock } = fresh();
   const [boxed] = jobs.insert([spec({ dockerImage: 'img' })], clock.now());
   const [plain] = jobs.insert([spec()], clock.now());
-  const claim = (docker: boolean, bare: boolean) => jobs.claim({ worker: 'w', host: 'h', memBudget: 1e4, maxTime: null, docker, bare });
+  const claim = (docker: boolean, bare: boolean) =>
+    jobs.claim({ worker: 'w', host: 'h', memBudget: 1e4, maxTime: null, docker, bare, cpuBudget: 64, gpuBudget: 0, queues: [] });
   t.equal(claim(true, false)?.handle, boxed, 'a -requireDocker worker takes the Docker job');
   t.equal(claim(true, false), undefined, '...and not the bare one');
   t.equal(claim(false, true)?.handle, plain, 'a worker without an engine takes the bare one');
@@ -53,6 +54,19 @@ t.test('Docker jobs go only to workers with an engine; bare jobs only to workers
   const [next] = jobs.insert([spec({ dockerImage: 'img' })], clock.now());
   t.equal(claim(false, true), undefined, 'a Docker job never goes to a worker without an engine');
   t.equal(claim(true, true)?.handle, next);
+});
+
+t.test('CPUs, GPUs and queues: a job goes only where they fit', async (t) => {
+  const { jobs, clock } = fresh();
+  const [gpu] = jobs.insert([spec({ gpus: 2 })], clock.now());
+  const [wide] = jobs.insert([spec({ cpus: 8 })], clock.now());
+  const [queued] = jobs.insert([spec({ queue: 'big' })], clock.now());
+  const claim = (cpuBudget: number, gpuBudget: number, queues: string[]) =>
+    jobs.claim({ worker: 'w', host: 'h', memBudget: 1e4, maxTime: null, docker: false, bare: true, cpuBudget, gpuBudget, queues })?.handle;
+  t.equal(claim(4, 1, ['small']), undefined, 'nothing fits 4 CPUs, 1 GPU, queue small');
+  t.equal(claim(4, 2, []), gpu);
+  t.equal(claim(8, 0, []), wide);
+  t.equal(claim(64, 8, ['small', 'big']), queued);
 });
 
 t.test('a claim records worker, lease and attempt; only that lease finishes the job, once', async (t) => {

@@ -16,7 +16,7 @@
 // the run ends with `engineLost` set and the worker gives the job back; while it runs, the
 // run keeps waiting for the engine (bounded) rather than failing the job.
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Clock } from '../../common/clock.js';
 import { formatSize, formatTime } from '../../common/units.js';
@@ -231,6 +231,9 @@ export class ContainerRun implements Execution {
       stdout: this.files.stdout,
       stderr: this.files.stderr,
       outDir: out,
+      inputs: job.shareWorkingPath
+        ? []
+        : [...job.inPaths.map((p) => join(env.basePath, p)), ...job.realtimeInPaths.map((p) => dirname(join(env.basePath, p)))],
       command: job.command.split('///').join(env.basePath.replace(/\/*$/, '/')),
     });
     let container: Dockerode.Container;

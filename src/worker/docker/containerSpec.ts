@@ -40,6 +40,8 @@ export interface ContainerPlace {
   stdout: string;
   stderr: string;
   outDir: string | null;
+  /** Host paths of its staged inputs (and of the directories its realtime inputs appear in). */
+  inputs?: string[];
   /** The command with `///` already expanded. */
   command: string;
 }
@@ -58,8 +60,12 @@ export function containerSpec(job: Assignment, place: ContainerPlace): Dockerode
     { Type: 'bind', Source: place.stdout, Target: `${FILES_MOUNT}/stdout` },
     { Type: 'bind', Source: place.stderr, Target: `${FILES_MOUNT}/stderr` },
   ];
-  if (place.outDir && place.outDir !== place.workDir && !place.outDir.startsWith(place.workDir + '/')) {
-    mounts.push({ Type: 'bind', Source: place.outDir, Target: place.outDir });
+  // Each at its own path, unless a mount already holds it.
+  const dirs: string[] = [place.workDir];
+  for (const p of [place.outDir, ...(place.inputs ?? [])]) {
+    if (!p || dirs.some((d) => p === d || p.startsWith(d + '/'))) continue;
+    dirs.push(p);
+    mounts.push({ Type: 'bind', Source: p, Target: p });
   }
   const memory = memoryLimitBytes(job);
   return {

@@ -1,0 +1,127 @@
+// Sends files over a WebSocket as chunk frames, one chunk at a time per file and only while
+// the socket has little waiting: a 1 GB file never sits in memory, and the small messages of
+// other jobs never queue behind more than about a megabyte of file data.
+import { closeSync, fstatSync, openSync, readSync, constants } from 'node:fs';
+import type { WebSocket } from 'ws';
+import { CHUNK_BYTES, encodeChunk, type ChunkHeader } from '../protocol/messages.js';
+
+/** File data allowed to wait in the socket before the pump holds back. */
+const MAX_BUFFERED = 1024 * 1024;
+
+export interface Send {
+  /** The local file to read. */
+  file: string;
+  /** First byte to send. */
+  from: number;
+  /** The frame header for a chunk at `offset` (eof: the last one). */
+  header(offset: number, eof: boolean, info: { mtimeMs: number; mode: number }): ChunkHeader;
+  /** true once every byte went out; false when the file could not be read or the socket went. */
+  done(ok: boolean): void;
+}
+
+interface Open {
+  send: Send;
+  fd: number;
+  size: number;
+  offset: number;
+  mtimeMs: number;
+  mode: number;
+}
+
+export class ChunkPump {
+  private readonly queue: Send[] = [];
+  private current: Open | null = null;
+  private socket: WebSocket | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly buf = Buffer.allocUnsafe(CHUNK_BYTES);
+
+  /** Sends go to this socket from now on; what was queued for an older one fails. */
+  attach(socket: WebSocket | null): void {
+    if (socket === this.socket) return;
+    this.socket = socket;
+    this.failAll();
+  }
+
+  enqueue(send: Send): void {
+    this.queue.push(send);
+    this.kick();
+  }
+
+  get pending(): number {
+    return this.queue.length + (this.current ? 1 : 0);
+  }
+
+  failAll(): void {
+    if (this.current) {
+      closeSync(this.current.fd);
+      this.current.send.done(false);
+      this.current = null;
+    }
+    for (const s of this.queue.splice(0)) s.done(false);
+  }
+
+  private kick(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.run();
+    }, 0);
+  }
+
+  private open(send: Send): Open | null {
+    try {
+      const fd = openSync(send.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const st = fstatSync(fd);
+      if (!st.isFile()) {
+        closeSync(fd);
+        return null;
+      }
+      return { send, fd, size: st.size, offset: Math.min(send.from, st.size), mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 };
+    } catch {
+      return null;
+    }
+  }
+
+  private run(): void {
+    const ws = this.socket;
+    if (!ws || ws.readyState !== ws.OPEN) return this.failAll();
+    while (ws.bufferedAmount < MAX_BUFFERED) {
+      if (!this.current) {
+        const next = this.queue.shift();
+        if (!next) return;
+        this.current = this.open(next);
+        if (!this.current) {
+          next.done(false);
+          continue;
+        }
+      }
+      const c = this.current;
+      let n = 0;
+      try {
+        n = readSync(c.fd, this.buf, 0, Math.min(CHUNK_BYTES, c.size - c.offset), c.offset);
+      } catch {
+        n = -1;
+      }
+      if (n < 0) {
+        closeSync(c.fd);
+        this.current = null;
+        c.send.done(false);
+        continue;
+      }
+      // A file that shrank while being sent ends where it now ends.
+      const eof = n === 0 || c.offset + n >= c.size;
+      ws.send(encodeChunk(c.send.header(c.offset, eof, c), this.buf.subarray(0, n)));
+      c.offset += n;
+      if (eof) {
+        closeSync(c.fd);
+        this.current = null;
+        c.send.done(true);
+      }
+    }
+    // Backed up: look again shortly (ws has no drain event of its own).
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.run();
+    }, 5);
+  }
+}

@@ -1,0 +1,82 @@
+// A job's inputs, served to the worker that holds it: first a manifest (every file,
+// directory and link under its inPaths, with size and mtime), then the files the worker asks
+// for. Only paths under the inPaths and realtimeInPaths of a job the asking worker holds a
+// current lease for are ever read.
+import { isCleanAbsolute, isInside, walk } from '../../files/paths.js';
+import type { JobView, ManifestEntry } from '../../protocol/messages.js';
+import type { JobStore } from '../../store/jobs.js';
+import type { Hub } from '../hub.js';
+import type { WorkerSession } from '../registry.js';
+
+/** Manifest entries per message: a big tree goes in parts, each well under the frame limit. */
+const ENTRIES_PER_PART = 5000;
+
+/** The job, if this worker holds it under this lease. */
+export function heldJob(jobs: JobStore, s: WorkerSession, handle: string, lease: string): JobView | null {
+  if (s.jobs.get(handle)?.lease !== lease) return null;
+  return jobs.get(handle) ?? null;
+}
+
+/** Every entry of the job's inputs; realtime inputs that do not exist yet are left out. */
+export function manifestOf(job: JobView): ManifestEntry[] {
+  const seen = new Map<string, ManifestEntry>();
+  for (const p of job.inPaths) {
+    let entries;
+    try {
+      entries = walk(p);
+    } catch (e) {
+      throw new Error(`cannot read input ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    for (const e of entries) seen.set(e.path, e);
+  }
+  for (const p of job.realtimeInPaths) {
+    try {
+      for (const e of walk(p)) seen.set(e.path, e);
+    } catch {
+      // not there yet: it is sent when it appears
+    }
+  }
+  return [...seen.values()];
+}
+
+/** Answers a worker's `staging`: the manifest, in parts, or the reason there is none. */
+export function sendManifest(hub: Hub, s: WorkerSession, handle: string, lease: string): void {
+  const job = heldJob(hub.jobs, s, handle, lease);
+  if (!job) return; // the lease is gone; the worker hears that elsewhere
+  if (!hub.jobs.markStaging(handle, lease)) return;
+  let entries: ManifestEntry[];
+  try {
+    entries = job.shareWorkingPath ? [] : manifestOf(job);
+  } catch (e) {
+    hub.workers.send(s, { type: 'stageError', handle, lease, message: (e as Error).message });
+    return;
+  }
+  for (let i = 0; i === 0 || i < entries.length; i += ENTRIES_PER_PART) {
+    const part = entries.slice(i, i + ENTRIES_PER_PART);
+    hub.workers.send(s, { type: 'manifest', handle, lease, entries: part, last: i + ENTRIES_PER_PART >= entries.length });
+  }
+}
+
+/** Streams the files a worker asked for; a path outside the job's inputs is refused. */
+export function serveFetch(hub: Hub, s: WorkerSession, handle: string, lease: string, paths: readonly string[]): void {
+  const job = heldJob(hub.jobs, s, handle, lease);
+  if (!job) return;
+  const roots = [...job.inPaths, ...job.realtimeInPaths];
+  const refuse = (message: string) => void hub.workers.send(s, { type: 'stageError', handle, lease, message });
+  for (const p of paths) {
+    if (job.shareWorkingPath || !isCleanAbsolute(p) || !roots.some((r) => isInside(p, r))) {
+      hub.log(`Refused ${s.handle} a file outside the inputs of ${handle}: ${p}`);
+      return refuse(`${p} is not an input of ${handle}`);
+    }
+  }
+  for (const p of paths) {
+    s.pump.enqueue({
+      file: p,
+      from: 0,
+      header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: false, ...info }),
+      done: (ok) => {
+        if (!ok && s.socket) refuse(`cannot read input ${p}`);
+      },
+    });
+  }
+}

@@ -1,0 +1,68 @@
+// Outputs arriving from workers, written into the job's outPath on the master's side. A
+// worker may write only inside the outPath of a job it holds a current lease for, only paths
+// its outFiles name, and never through a link: every directory on the way must be a real one.
+import { isInside, outRules, ruleFor, safeDirs, type OutRule } from '../../files/paths.js';
+import { ChunkWriter } from '../../files/writer.js';
+import type { ChunkHeader } from '../../protocol/messages.js';
+import type { JobStore } from '../../store/jobs.js';
+import type { WorkerSession } from '../registry.js';
+import { heldJob } from './inputs.js';
+import { dirname, join, normalize } from 'node:path';
+
+interface Target {
+  lease: string;
+  outPath: string;
+  rules: OutRule[];
+}
+
+export class OutputSink {
+  private readonly writer = new ChunkWriter();
+  /** handle → where its outputs go, for the lease that asked last (a chunk is 256 KB: no lookup each). */
+  private readonly targets = new Map<string, Target>();
+
+  constructor(
+    private readonly jobs: JobStore,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** The file a worker means, or a reason to refuse it. */
+  private resolve(s: WorkerSession, handle: string, lease: string, rel: string): string {
+    let t = this.targets.get(handle);
+    if (!t || t.lease !== lease || s.jobs.get(handle)?.lease !== lease) {
+      const job = heldJob(this.jobs, s, handle, lease);
+      if (!job) throw new Error(`${s.handle} holds no lease ${lease} on ${handle}`);
+      if (!job.outPath || job.shareWorkingPath) throw new Error(`${handle} has no outPath to copy into`);
+      t = { lease, outPath: normalize(job.outPath), rules: outRules(job.outFiles) };
+      if (this.targets.size > 10_000) this.targets.clear();
+      this.targets.set(handle, t);
+    }
+    if (!ruleFor(t.rules, rel)) throw new Error(`${rel} is not named by the outFiles of ${handle}`);
+    const target = join(t.outPath, rel);
+    if (!isInside(target, t.outPath) || target === t.outPath) throw new Error(`${rel} is outside the outPath of ${handle}`);
+    safeDirs(t.outPath, dirname(rel) === '.' ? '' : dirname(rel));
+    return target;
+  }
+
+  chunk(s: WorkerSession, h: Extract<ChunkHeader, { type: 'outChunk' }>, data: Buffer): void {
+    try {
+      const target = this.resolve(s, h.handle, h.lease, h.path);
+      this.writer.write(target, { append: h.append, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
+    } catch (e) {
+      this.log(`Refused output ${h.path} of ${h.handle} from ${s.handle}: ${(e as Error).message}`);
+    }
+  }
+
+  dir(s: WorkerSession, handle: string, lease: string, rel: string): void {
+    try {
+      const target = this.resolve(s, handle, lease, rel);
+      safeDirs(dirname(target), rel.split('/').pop()!);
+    } catch (e) {
+      this.log(`Refused output directory ${rel} of ${handle} from ${s.handle}: ${(e as Error).message}`);
+    }
+  }
+
+  /** A job ended or moved: its cached target goes (the next lease looks it up again). */
+  forget(handle: string): void {
+    this.targets.delete(handle);
+  }
+}

@@ -1,0 +1,129 @@
+// Brings a job's inputs to this worker before it starts: asks for the manifest (`staging`),
+// keeps what it already has at the same size and mtime, fetches the rest, and places each
+// input under the scratch base at its submitter-side path (as the old q did).
+//
+// Stager life: begun (staging sent) → manifest complete → files fetched → ready. A stage
+// error from the master, a kill or the job being taken away ends it with an error instead.
+// After a reconnect it begins again: the master sends the manifest anew and what arrived
+// complete is not fetched twice.
+import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isCleanAbsolute } from '../../files/paths.js';
+import { ChunkWriter } from '../../files/writer.js';
+import type { Assignment, ChunkHeader, ManifestEntry, WorkerMessage } from '../../protocol/messages.js';
+
+/** Paths per fetch message. */
+const FETCH_BATCH = 1000;
+
+export class Stager {
+  readonly ready: Promise<ManifestEntry[]>;
+  private resolve!: (entries: ManifestEntry[]) => void;
+  private reject!: (e: Error) => void;
+  private entries: ManifestEntry[] = [];
+  private readonly pending = new Set<string>();
+  private complete = false;
+  private ended = false;
+  private readonly writer = new ChunkWriter();
+
+  constructor(
+    readonly job: Assignment,
+    private readonly basePath: string,
+    private readonly send: (msg: WorkerMessage) => void,
+  ) {
+    this.ready = new Promise((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.ready.catch(() => {});
+  }
+
+  private local(path: string): string {
+    return join(this.basePath, path);
+  }
+
+  /** Asks for the manifest (again, after a reconnect). */
+  begin(): void {
+    if (this.ended) return;
+    this.entries = [];
+    this.complete = false;
+    this.pending.clear();
+    this.writer.closeAll();
+    this.send({ type: 'staging', handle: this.job.handle, lease: this.job.lease });
+  }
+
+  manifest(entries: readonly ManifestEntry[], last: boolean): void {
+    if (this.ended || this.complete) return;
+    this.entries.push(...entries);
+    if (!last) return;
+    this.complete = true;
+    try {
+      this.place();
+    } catch (e) {
+      return this.fail(`cannot place inputs here: ${(e as Error).message}`);
+    }
+    const need = [...this.pending];
+    for (let i = 0; i < need.length; i += FETCH_BATCH) {
+      this.send({ type: 'fetch', handle: this.job.handle, lease: this.job.lease, paths: need.slice(i, i + FETCH_BATCH) });
+    }
+    this.settle();
+  }
+
+  /** Directories and links now; files this worker lacks go in `pending`. */
+  private place(): void {
+    for (const e of this.entries) {
+      if (!isCleanAbsolute(e.path)) throw new Error(`bad input path ${e.path}`);
+      const local = this.local(e.path);
+      if (e.type === 'dir') {
+        mkdirSync(local, { recursive: true });
+        continue;
+      }
+      mkdirSync(dirname(local), { recursive: true });
+      let st;
+      try {
+        st = lstatSync(local);
+      } catch {
+        st = null;
+      }
+      if (e.type === 'link') {
+        if (st?.isSymbolicLink() && readlinkSync(local) === e.target) continue;
+        if (st) rmSync(local, { recursive: true, force: true });
+        symlinkSync(e.target, local);
+      } else if (!(st?.isFile() && st.size === e.size && Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
+        // (within a millisecond: a time set through utimes comes back a hair below it)
+        this.pending.add(e.path);
+      }
+    }
+  }
+
+  chunk(h: Extract<ChunkHeader, { type: 'inChunk' }>, data: Buffer): void {
+    if (this.ended || !this.pending.has(h.path)) return;
+    try {
+      this.writer.write(this.local(h.path), { append: false, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
+    } catch (e) {
+      return this.fail(`cannot write input ${h.path}: ${(e as Error).message}`);
+    }
+    if (h.eof) {
+      this.pending.delete(h.path);
+      this.settle();
+    }
+  }
+
+  private settle(): void {
+    if (this.complete && this.pending.size === 0 && !this.ended) {
+      this.ended = true;
+      this.resolve(this.entries);
+    }
+  }
+
+  /** The master could not provide the inputs, or this job was killed or taken away meanwhile. */
+  fail(message: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.writer.closeAll();
+    this.reject(new Error(message));
+  }
+
+  get staging(): boolean {
+    return !this.ended;
+  }
+}
