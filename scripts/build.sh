@@ -10,3 +10,7 @@ npx esbuild dist/cli/main.js --bundle --platform=node --format=esm --target=node
   --outfile=dist/cli/q.js --log-level=warning \
   --external:../master/master.js --external:../worker/worker.js --external:better-sqlite3 \
   --banner:js="import { createRequire as __qCreateRequire } from 'node:module'; const require = __qCreateRequire(import.meta.url);"
+# dispatch-q is called about once a second by CodaLab's work manager: one file as well.
+npx esbuild dist/dispatch/main.js --bundle --platform=node --format=esm --target=node20 \
+  --outfile=dist/dispatch/dispatch-q.js --log-level=warning \
+  --banner:js="import { createRequire as __qCreateRequire } from 'node:module'; const require = __qCreateRequire(import.meta.url);"

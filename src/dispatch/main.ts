@@ -1,0 +1,137 @@
+// bin/dispatch-q: the adapter CodaLab's work manager calls (`start|info|kill|cleanup`),
+// talking to the q master directly. Every call prints one JSON object on stdout; a failure is
+// a JSON object with an `error` line and a non-zero exit, never a trace.
+//
+//   dispatch-q [--master-host H] [--master-port P] [--state DIR] [--token T] MODE ...
+//
+// The master is found as q's client finds it: Q_MASTER_HOST / Q_MASTER_PORT, the token from
+// --token, Q_TOKEN or the state directory (--state, Q_STATE, ~/.q).
+import yargs from 'yargs';
+import { Connection } from '../client/connection.js';
+import { jobRow, renderTable, LIST_COLUMNS } from '../client/render.js';
+import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
+import { isQError } from '../common/errors.js';
+import { infoOf } from './info.js';
+import { DispatchError, startSpec } from './start.js';
+
+type Out = Record<string, unknown>;
+
+function parser(argv: string[]) {
+  return yargs(argv)
+    .scriptName('dispatch-q')
+    .parserConfiguration({ 'camel-case-expansion': false, 'parse-numbers': false, 'parse-positional-numbers': false })
+    .option('master-host', { type: 'string' })
+    .option('master-port', { type: 'string' })
+    .option('state', { type: 'string' })
+    .option('token', { type: 'string' })
+    .option('username', { type: 'string' })
+    .option('request-time', { type: 'string' })
+    .option('request-memory', { type: 'string' })
+    .option('request-disk', { type: 'string' })
+    .option('request-cpus', { type: 'string' })
+    .option('request-gpus', { type: 'string' })
+    .option('request-queue', { type: 'string' })
+    .option('request-priority', { type: 'string' })
+    .option('share-working-path', { type: 'boolean', default: false })
+    .strictOptions()
+    .version(false)
+    .help(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw new DispatchError(msg ?? err?.message ?? 'bad arguments');
+    });
+}
+
+function num(v: string | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new DispatchError(`${what} needs a number, not '${v}'`);
+  return n;
+}
+
+async function run(argv: string[]): Promise<Out> {
+  const a = (await parser(argv).parseAsync()) as Record<string, unknown> & { _: string[] };
+  const [mode, ...rest] = a._.map(String);
+  const str = (k: string) => (a[k] === undefined ? undefined : String(a[k]));
+  const port = num(str('master-port') ?? process.env.Q_MASTER_PORT, '--master-port') ?? DEFAULT_PORT;
+  const host = str('master-host') ?? process.env.Q_MASTER_HOST ?? '127.0.0.1';
+  const connect = () =>
+    Connection.open({
+      host: host === 'localhost' ? '127.0.0.1' : host,
+      port,
+      token: findToken(str('token'), stateDir(str('state'))),
+      timeoutMs: 10_000,
+    });
+  const one = () => {
+    if (rest.length !== 1) throw new DispatchError(`${mode} takes one job handle`);
+    return rest[0]!;
+  };
+  switch (mode) {
+    case 'start': {
+      if (rest.length !== 1) throw new DispatchError('start takes one SCRIPT');
+      const spec = startSpec(
+        {
+          script: rest[0]!,
+          username: str('username'),
+          time: num(str('request-time'), '--request-time'),
+          memory: num(str('request-memory'), '--request-memory'),
+          disk: num(str('request-disk'), '--request-disk'),
+          cpus: num(str('request-cpus'), '--request-cpus'),
+          gpus: num(str('request-gpus'), '--request-gpus'),
+          queue: str('request-queue'),
+          priority: num(str('request-priority'), '--request-priority'),
+          shareWorkingPath: a['share-working-path'] === true,
+        },
+        process.cwd(),
+      );
+      const conn = await connect();
+      try {
+        const { handles } = await conn.request({ type: 'add', jobs: [spec] }, 'added');
+        return { handle: handles[0], raw: `Job ${handles[0]} added successfully\n` };
+      } finally {
+        conn.close();
+      }
+    }
+    case 'info': {
+      const conn = await connect();
+      try {
+        const { jobs } = await conn.request({ type: 'list', specs: rest }, 'jobs');
+        const raw = jobs.length ? renderTable(LIST_COLUMNS, jobs.map((j) => jobRow(j, true)), { tabs: true, headers: false }) + '\n' : '';
+        return { raw, infos: jobs.map(infoOf) };
+      } finally {
+        conn.close();
+      }
+    }
+    case 'kill':
+    case 'cleanup': {
+      const handle = one();
+      const conn = await connect();
+      try {
+        const type = mode === 'kill' ? 'kill' : 'delete';
+        const res = await conn.request({ type, specs: [`handle:${handle}`] }, 'affected');
+        const k = res.handles.length;
+        const raw = mode === 'kill' ? `Requested workers to kill ${k}/${res.matched} jobs\n` : `Deleted ${k}/${res.matched} jobs\n`;
+        return { handle, raw };
+      } finally {
+        conn.close();
+      }
+    }
+    case undefined:
+      throw new DispatchError('usage: dispatch-q start|info|kill|cleanup ...');
+    default:
+      throw new DispatchError(`invalid mode: ${mode} (start, info, kill or cleanup)`);
+  }
+}
+
+const argv = process.argv.slice(2);
+run(argv).then(
+  (out) => process.stdout.write(JSON.stringify(out) + '\n'),
+  (e: unknown) => {
+    const known = e instanceof DispatchError || isQError(e);
+    const message = known ? (e as Error).message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+    const out: Out = { error: message };
+    if (argv.includes('start')) out.handle = null;
+    process.stdout.write(JSON.stringify(out) + '\n');
+    process.exitCode = known ? 1 : 70;
+  },
+);

@@ -1,0 +1,127 @@
+// Plays CodaLab's work manager against q through bin/dispatch-q: writes DIR/UUID.sh and
+// DIR/UUID-internal.sh the way CodaLab does (the script starts `docker run` with a cidfile,
+// mounts DIR/UUID, watches DIR/UUID.action for `kill`, writes stdout/stderr into DIR/UUID/),
+// starts the run, polls `info` until its exit code appears, and reads the outputs that came
+// back into DIR.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cluster, waitFor } from '../helpers/q.js';
+import { TEST_IMAGE, containersWith, dockerReady, removeContainers } from '../helpers/docker.js';
+
+const DISPATCH = fileURLToPath(new URL('../../bin/dispatch-q', import.meta.url));
+
+function dispatch(c: Cluster, args: string[]): { code: number | null; json: Record<string, any> } {
+  const r = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, DISPATCH, ...args], {
+    env: { ...c.env, Q_MASTER_PORT: String(c.port) },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { code: r.status, json: JSON.parse(r.stdout) };
+}
+
+/** The bundle's files, as CodaLab's remote_machine writes them. */
+function writeBundle(dir: string, uuid: string, command: string, label: string): string {
+  const temp = join(dir, uuid);
+  mkdirSync(temp, { recursive: true });
+  writeFileSync(join(temp, 'dep.txt'), 'a dependency\n');
+  writeFileSync(`${temp}-internal.sh`, `cd /${uuid} && (${command}) >>stdout 2>>stderr\n`);
+  writeFileSync(`${temp}.sh`, `#!/bin/bash
+if [ -z "$1" ]; then temp_dir=${temp}; else temp_dir=\`readlink -f $0 | sed -e 's/\\.sh$//'\`; fi
+(while [ -e $temp_dir ]; do
+  if [ -e $temp_dir.action ] && [ "$(cat $temp_dir.action)" = kill ]; then
+    echo "[CodaLab] Received kill command, terminating." >> $temp_dir/stderr
+    docker kill $(cat $temp_dir.cid) >/dev/null
+    rm -f $temp_dir.action
+    break
+  fi
+  sleep 1
+done) &
+docker run --rm --net=none --label ${label} --cidfile $temp_dir.cid -v $temp_dir:/${uuid} -v $temp_dir-internal.sh:/${uuid}-internal.sh -e HOME=/${uuid} ${TEST_IMAGE} bash /${uuid}-internal.sh >$temp_dir/stdout 2>$temp_dir/stderr &
+wait $!
+`);
+  return `${temp}.sh`;
+}
+
+async function finished(c: Cluster, handle: string, timeoutMs = 30_000) {
+  return waitFor(`${handle} to report an exit code`, () => {
+    const { json } = dispatch(c, ['info']);
+    const info = json.infos.find((i: { handle: string }) => i.handle === handle);
+    return info && 'exitcode' in info ? info : undefined;
+  }, timeoutMs, 500);
+}
+
+t.test('the CodaLab chain: start, info, outputs back, kill by action file and by dispatch-q, cleanup', async (t) => {
+  if (!dockerReady(t)) return;
+  const c = new Cluster(t, t.testdir());
+  const label = `q-codalab-test=${c.dir}`;
+  t.teardown(() => removeContainers(label));
+  const store = join(c.dir, 'bundles');
+  mkdirSync(store);
+  await c.startMaster();
+  const worker = await c.startWorker('cw', ['-slots', '2']);
+
+  const script = writeBundle(store, '0xabc', 'cat /proc/self/cgroup; cat dep.txt', label);
+  const started = dispatch(c, ['start', '--request-time', '600', '--request-memory', String(512 * 1024 * 1024), '--request-priority', '3', script]);
+  t.equal(started.code, 0);
+  t.match(started.json, { handle: /^J-[0-9a-z]{6}$/, raw: /^Job J-\w+ added successfully\n$/ });
+  const handle = started.json.handle as string;
+  const view = JSON.parse(c.q(['-list', handle, '-json']).stdout)[0];
+  t.equal(view.priority, -3, 'higher CodaLab priority = lower q number');
+  t.equal(view.mem, 512);
+  t.equal(view.time, 600);
+  const info = await finished(c, handle);
+  t.equal(info.exitcode, 0, info.exitreason);
+  t.equal(info.state, 'queued', 'a finished run reads as queued with an exit code, as the old adapter said');
+  t.ok(info.hostname, 'the worker host');
+  t.ok(Number.isInteger(info.time), 'time in seconds');
+  const stdout = readFileSync(join(store, '0xabc', 'stdout'), 'utf8');
+  t.match(stdout, /docker/, 'the bundle stdout came back into DIR, with cgroup lines of a container');
+  t.match(stdout, /a dependency/, 'inputs were there');
+
+  // Killed through the action file, as CodaLab does.
+  const s2 = writeBundle(store, '0xdef', 'sleep 60', label);
+  const h2 = dispatch(c, ['start', s2]).json.handle as string;
+  await waitFor('its container', () => containersWith(label).length === 1, 30_000, 200);
+  writeFileSync(join(store, '0xdef.action'), 'kill\n');
+  const i2 = await finished(c, h2);
+  t.not(i2.exitcode, 0, `killed: exit ${i2.exitcode}`);
+  t.match(readFileSync(join(store, '0xdef', 'stderr'), 'utf8'), /Received kill command/);
+  await waitFor('no container left', () => containersWith(label).length === 0, 15_000);
+  t.pass('the action-file kill left no container');
+
+  // Killed through dispatch-q kill: the script's container ignores TERM; q stops it by its cid file.
+  const s3 = writeBundle(store, '0xfed', 'sleep 60', label);
+  const h3 = dispatch(c, ['start', s3]).json.handle as string;
+  await waitFor('its container', () => containersWith(label).length === 1, 30_000, 200);
+  const killed = dispatch(c, ['kill', h3]);
+  t.same(killed.json, { handle: h3, raw: 'Requested workers to kill 1/1 jobs\n' });
+  const i3 = await finished(c, h3);
+  t.not(i3.exitcode, 0);
+  t.match(i3.exitreason, /Killed/);
+  await waitFor('no container left', () => containersWith(label).length === 0, 15_000);
+  t.pass('dispatch-q kill left no container');
+  t.match(worker.out, new RegExp(`Stopping container [0-9a-f]{12} of ${h3}`), 'stopped through its cid file');
+
+  const all = dispatch(c, ['info']).json.infos.map((i: { handle: string }) => i.handle);
+  t.same(all.sort(), [handle, h2, h3].sort(), 'info with no handles lists every job');
+  t.same(dispatch(c, ['cleanup', handle]).json, { handle, raw: 'Deleted 1/1 jobs\n' });
+  t.notOk(dispatch(c, ['info', handle]).json.infos.length, 'cleanup removed the job');
+  t.ok(existsSync(join(store, '0xabc', 'stdout')), 'its outputs stay');
+});
+
+t.test('dispatch-q answers mistakes with one JSON line and a non-zero exit', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  const bad = dispatch(c, ['start', join(c.dir, 'missing.sh')]);
+  t.equal(bad.code, 1);
+  t.match(bad.json, { handle: null, error: /missing\.sh does not exist/ });
+  t.match(dispatch(c, ['frobnicate']).json, { error: /invalid mode: frobnicate/ });
+  t.match(dispatch(c, ['start', '--request-memory', 'lots', join(c.dir, 'x.sh')]).json, { error: /--request-memory needs a number/ });
+  const away = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, DISPATCH, '--master-port', '1', 'info'], { env: c.env, encoding: 'utf8' });
+  t.equal(away.status, 1);
+  t.match(JSON.parse(away.stdout), { error: /cannot reach the master/ });
+  t.equal(away.stderr, '', 'no trace');
+});
