@@ -147,7 +147,8 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     if (p.given.has('log')) exitCode = Math.max(exitCode, await printLog(conn, p.str('log')!, p.bool('follow'), json, io));
     const change = async (type: 'delete' | 'kill' | 'rerun', say: (k: number, m: number) => string) => {
       if (!p.given.has(type)) return;
-      const res = await conn.request({ type, specs: p.list(type) ?? [] }, 'affected');
+      const specs = p.list(type) ?? [];
+      const res = await conn.request(type === 'kill' ? { type, specs, queued: false } : { type, specs }, 'affected');
       io.out(json ? JSON.stringify({ [type]: res.handles, matched: res.matched }) : say(res.handles.length, res.matched));
     };
     await change('delete', (k, m) => `Deleted ${k}/${m} jobs`);

@@ -107,8 +107,9 @@ async function run(argv: string[]): Promise<Out> {
       const handle = one();
       const conn = await connect();
       try {
-        const type = mode === 'kill' ? 'kill' : 'delete';
-        const res = await conn.request({ type, specs: [`handle:${handle}`] }, 'affected');
+        const specs = [`handle:${handle}`];
+        // CodaLab may kill a run that has not started: it must end, not run later.
+        const res = await conn.request(mode === 'kill' ? { type: 'kill', specs, queued: true } : { type: 'delete', specs }, 'affected');
         const k = res.handles.length;
         const raw = mode === 'kill' ? `Requested workers to kill ${k}/${res.matched} jobs\n` : `Deleted ${k}/${res.matched} jobs\n`;
         return { handle, raw };

@@ -50,8 +50,9 @@ export function startSpec(r: StartRequest, cwd: string): JobSpec {
   const shared = r.shareWorkingPath;
   return {
     command: shared ? `bash ${script} use_script_for_temp_dir` : `bash ${basename(script)} use_script_for_temp_dir`,
-    // CodaLab: higher is sooner; q: lower is sooner.
-    priority: r.priority !== undefined ? -Math.trunc(r.priority) : DEFAULT.priority,
+    // CodaLab: higher is sooner; q: lower is sooner. Around q's default, so that CodaLab's
+    // default (0, which its work manager does not even pass) is q's.
+    priority: r.priority !== undefined ? DEFAULT.priority - Math.trunc(r.priority) : DEFAULT.priority,
     time: time !== undefined ? Math.max(1, Math.ceil(time)) : DEFAULT.time,
     mem: memory !== undefined ? Math.max(1, Math.ceil(memory / MB)) : DEFAULT.mem,
     memGrace: 1,

@@ -80,7 +80,8 @@ export function safeDirs(root: string, relDir: string): void {
 
 /**
  * Every entry under `root` (itself included), as manifest entries with paths under `root`.
- * Links are entries, not followed. Throws when root cannot be read.
+ * Links are entries, not followed. Throws when root cannot be read, or holds more than
+ * `limit` entries (a partial list would pass for the whole).
  */
 export function walk(root: string, limit = MAX_ENTRIES): ManifestEntry[] {
   const out: ManifestEntry[] = [];
@@ -102,5 +103,6 @@ export function walk(root: string, limit = MAX_ENTRIES): ManifestEntry[] {
     }
     // sockets, pipes, devices: not moved
   }
+  if (stack.length) throw new Error(`${root} holds more than ${limit} entries`);
   return out;
 }

@@ -8,6 +8,12 @@ import { CHUNK_BYTES, encodeChunk, type ChunkHeader } from '../protocol/messages
 /** File data allowed to wait in the socket before the pump holds back. */
 const MAX_BUFFERED = 1024 * 1024;
 
+/**
+ * How a send ended: `sent` (every byte went into the socket, up to `size` as it was when
+ * opened), `unreadable` (the file could not be opened or read), `lost` (the socket went).
+ */
+export type SendEnd = { end: 'sent'; size: number; mtimeMs: number } | { end: 'unreadable' } | { end: 'lost' };
+
 export interface Send {
   /** The local file to read. */
   file: string;
@@ -15,8 +21,7 @@ export interface Send {
   from: number;
   /** The frame header for a chunk at `offset` (eof: the last one). */
   header(offset: number, eof: boolean, info: { mtimeMs: number; mode: number }): ChunkHeader;
-  /** true once every byte went out; false when the file could not be read or the socket went. */
-  done(ok: boolean): void;
+  done(how: SendEnd): void;
 }
 
 interface Open {
@@ -54,10 +59,10 @@ export class ChunkPump {
   failAll(): void {
     if (this.current) {
       closeSync(this.current.fd);
-      this.current.send.done(false);
+      this.current.send.done({ end: 'lost' });
       this.current = null;
     }
-    for (const s of this.queue.splice(0)) s.done(false);
+    for (const s of this.queue.splice(0)) s.done({ end: 'lost' });
   }
 
   private kick(): void {
@@ -91,7 +96,7 @@ export class ChunkPump {
         if (!next) return;
         this.current = this.open(next);
         if (!this.current) {
-          next.done(false);
+          next.done({ end: 'unreadable' });
           continue;
         }
       }
@@ -105,7 +110,7 @@ export class ChunkPump {
       if (n < 0) {
         closeSync(c.fd);
         this.current = null;
-        c.send.done(false);
+        c.send.done({ end: 'unreadable' });
         continue;
       }
       // A file that shrank while being sent ends where it now ends.
@@ -115,7 +120,7 @@ export class ChunkPump {
       if (eof) {
         closeSync(c.fd);
         this.current = null;
-        c.send.done(true);
+        c.send.done({ end: 'sent', size: c.offset, mtimeMs: c.mtimeMs });
       }
     }
     // Backed up: look again shortly (ws has no drain event of its own).

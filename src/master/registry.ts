@@ -24,6 +24,8 @@ export interface WorkerSession {
   lastSeen: number;
   /** Files on their way to this worker. */
   pump: ChunkPump;
+  /** lease → the input files its manifest listed: the only files that worker may fetch for it. */
+  inputs: Map<string, Set<string>>;
   /** handle → lease of every job this worker holds, with the MB each reserves. */
   jobs: Map<string, Reservation>;
 }

@@ -3,7 +3,7 @@
 import { compileSpecs } from '../jobs/filter.js';
 import { JobStatuses, type ClientRequest, type ClientResponse, type JobStatus, type JobView } from '../protocol/messages.js';
 import { ACTIVE_STATUSES, FINISHED_STATUSES } from '../store/jobs.js';
-import { killActive, type Hub } from './hub.js';
+import { jobEnded, killActive, type Hub } from './hub.js';
 
 export type Reply = (msg: ClientResponse) => void;
 
@@ -43,7 +43,11 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       const matched = matching(hub, req.specs);
       const active = matched.filter((j) => ACTIVE_STATUSES.includes(j.status));
       for (const job of active) killActive(hub, job, 'Killed by server request', { deleting: false });
-      reply({ type: 'affected', id: req.id, handles: active.map((j) => j.handle), matched: matched.length });
+      const queued = req.queued ? matched.filter((j) => j.status === 'ready') : [];
+      const ended = queued.map((j) => hub.jobs.failReady(j.handle, 143, 'Killed before it started', hub.clock.now())).filter((j) => j !== undefined);
+      for (const job of ended) jobEnded(hub, job);
+      const handles = [...active, ...ended].map((j) => j.handle);
+      reply({ type: 'affected', id: req.id, handles, matched: matched.length });
       return;
     }
     case 'delete': {

@@ -110,12 +110,14 @@ export class WorkerLink {
     // Kept jobs include those that finished while we were apart: their results follow.
     const drop = msg.running.filter((r) => jobs.get(r.handle)?.lease !== r.lease);
     previous?.pump.attach(null);
+    if (previous) hub.outputs.closeSession(previous);
     const pump = new ChunkPump();
     pump.attach(this.socket);
     const session: WorkerSession = {
       handle: msg.handle,
       socket: this.socket,
       pump,
+      inputs: new Map(),
       slots: msg.slots,
       maxTime: msg.maxTime,
       resources: msg.resources,
@@ -137,6 +139,7 @@ export class WorkerLink {
     if (!s || s.socket !== this.socket || this.hub.workers.get(s.handle) !== s) return;
     s.socket = null;
     s.pump.attach(null);
+    this.hub.outputs.closeSession(s);
     s.lastSeen = this.hub.clock.now();
     this.hub.workers.persist(s);
     this.hub.log(`Worker ${s.handle} disconnected`);

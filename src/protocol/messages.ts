@@ -145,7 +145,8 @@ export type Assignment = z.infer<typeof AssignmentSchema>;
 export const ClientRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(100_000) }),
   z.object({ type: z.literal('list'), id, specs }),
-  z.object({ type: z.literal('kill'), id, specs }),
+  // queued: also end matching jobs that have not started (they fail, exit code 143).
+  z.object({ type: z.literal('kill'), id, specs, queued: z.boolean().default(false) }),
   z.object({ type: z.literal('delete'), id, specs }),
   z.object({ type: z.literal('rerun'), id, specs }),
   z.object({ type: z.literal('workers'), id }),

@@ -140,6 +140,9 @@ export class JobStore {
                        exit_reason = @exitReason, cur_mem = -1
                      WHERE handle = @handle AND status IN ('assigned', 'init', 'running')
                      RETURNING *`),
+      failReady: p(`UPDATE jobs SET status = 'failed', finished_at = @now, exit_code = @exitCode, exit_reason = @exitReason
+                    WHERE handle = @handle AND status = 'ready'
+                    RETURNING *`),
       requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
                     AND kill_reason IS NULL`),
@@ -243,6 +246,12 @@ export class JobStore {
   /** Ends an active job without a worker's result (e.g. killed while its worker is away). */
   failActive(handle: string, exitCode: number, exitReason: string, now: number): JobView | undefined {
     const row = this.s.failActive.get({ handle, exitCode, exitReason, now }) as JobRow | undefined;
+    return row && toView(row);
+  }
+
+  /** Ends a job that has not started (a kill asked of it while queued). */
+  failReady(handle: string, exitCode: number, exitReason: string, now: number): JobView | undefined {
+    const row = this.s.failReady.get({ handle, exitCode, exitReason, now }) as JobRow | undefined;
     return row && toView(row);
   }
 

@@ -184,7 +184,12 @@ export class Worker {
     ws.on('open', () => {
       this.backoffMs = 100;
       this.pump.attach(ws);
-      for (const h of this.held.values()) h.resultSent = false;
+      for (const h of this.held.values()) {
+        h.resultSent = false;
+        // Outputs put into the old socket may not have arrived: all of them go again.
+        h.outSync?.reset();
+        h.outSynced = false;
+      }
       this.send({
         type: 'workerHello',
         handle: this.opts.handle,
@@ -480,7 +485,7 @@ export class Worker {
   private outSyncFor(job: Assignment, inputs: ManifestEntry[]): OutSync | null {
     const root = outDir(job, this.opts.basePath);
     if (!root || job.shareWorkingPath || job.outFiles.length === 0) return null;
-    return new OutSync(job, root, this.pump, (m) => this.send(m), inputs);
+    return new OutSync(job, root, this.pump, (m) => this.send(m), inputs, this.log);
   }
 
   /** Fetches the job's inputs (if it has any to fetch), then runs it. */

@@ -69,7 +69,7 @@ t.test('the CodaLab chain: start, info, outputs back, kill by action file and by
   t.match(started.json, { handle: /^J-[0-9a-z]{6}$/, raw: /^Job J-\w+ added successfully\n$/ });
   const handle = started.json.handle as string;
   const view = JSON.parse(c.q(['-list', handle, '-json']).stdout)[0];
-  t.equal(view.priority, -3, 'higher CodaLab priority = lower q number');
+  t.equal(view.priority, 2, 'CodaLab priority 3 = q priority 5 - 3: higher runs sooner');
   t.equal(view.mem, 512);
   t.equal(view.time, 600);
   const info = await finished(c, handle);
@@ -120,6 +120,11 @@ t.test('dispatch-q answers mistakes with one JSON line and a non-zero exit', asy
   t.match(bad.json, { handle: null, error: /missing\.sh does not exist/ });
   t.match(dispatch(c, ['frobnicate']).json, { error: /invalid mode: frobnicate/ });
   t.match(dispatch(c, ['start', '--request-memory', 'lots', join(c.dir, 'x.sh')]).json, { error: /--request-memory needs a number/ });
+  // Killed before any worker took it: it ends, with an exit code, rather than running later.
+  writeFileSync(join(c.dir, '0x1.sh'), 'true\n');
+  const queued = dispatch(c, ['start', join(c.dir, '0x1.sh')]).json.handle as string;
+  t.same(dispatch(c, ['kill', queued]).json, { handle: queued, raw: 'Requested workers to kill 1/1 jobs\n' });
+  t.match(dispatch(c, ['info', queued]).json.infos, [{ handle: queued, state: 'queued', exitcode: 143, exitreason: 'Killed before it started' }]);
   const away = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, DISPATCH, '--master-port', '1', 'info'], { env: c.env, encoding: 'utf8' });
   t.equal(away.status, 1);
   t.match(JSON.parse(away.stdout), { error: /cannot reach the master/ });

@@ -60,14 +60,18 @@ t.test('append sends new bytes while the job runs; full sends the file when it c
   await c.startMaster();
   await c.startWorker('fw');
   const o = out.slice(1);
-  const h = c.add(['-outPath', out, '-outFiles', 'append:log.txt', 'full:state', '-add',
-    `for i in 1 2 3 4; do echo line $i >> ///${o}/log.txt; echo $i > ///${o}/state; sleep 1; done`]);
+  const h = c.add(['-outPath', out, '-outFiles', 'append:log.txt', 'full:state', 'full:grown', '-add',
+    `for i in 1 2 3 4; do echo line $i >> ///${o}/log.txt; echo $i > ///${o}/state; sleep 1; done; ` +
+    // A big file still being sent by a periodic pass when it changes one last time.
+    `head -c 100m /dev/zero > ///${o}/grown; sleep 1.9; echo END >> ///${o}/grown`]);
   await waitFor('log.txt copied back while the job runs', () => existsSync(join(out, 'log.txt')) && c.row(h)?.status === 'running', 8000);
   t.pass('copied while running');
   const row = await c.waitForStatus(h, ['done', 'failed']);
   t.equal(row.status, 'done');
   t.equal(readFileSync(join(out, 'log.txt'), 'utf8'), 'line 1\nline 2\nline 3\nline 4\n', 'every line, once');
   t.equal(readFileSync(join(out, 'state'), 'utf8'), '4\n', 'the final version of a full file');
+  t.equal(statSync(join(out, 'grown')).size, 100 * 1024 * 1024 + 4, 'a file that changed during a send arrives as it ended');
+  t.equal(readFileSync(join(out, 'grown')).subarray(-4).toString(), 'END\n');
 });
 
 t.test('large files stream in both directions with bounded memory', async (t) => {
@@ -123,8 +127,9 @@ async function rogueWorker(c: Cluster, handle: string) {
   const token = readFileSync(join(c.state, 'token'), 'utf8').trim();
   const ws = new WebSocket(`ws://127.0.0.1:${c.port}/`, { headers: { authorization: `Bearer ${token}`, 'x-q-role': 'worker' } });
   const inbox: MasterToWorker[] = [];
+  const chunks: Buffer[] = [];
   ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
+    if (isBinary) return void chunks.push(data as Buffer);
     const d = decode(MasterToWorkerSchema, data);
     if (d.ok) inbox.push(d.msg);
   });
@@ -134,7 +139,7 @@ async function rogueWorker(c: Cluster, handle: string) {
     resources: { hostname: 'rogue', cpus: 1, cpuSpeed: 1, freeMem: 100_000, freeDisk: 100_000, busyProcesses: [], docker: null, bare: true, gpus: 0, queues: [] },
   }));
   t.teardown(() => ws.terminate());
-  return { ws, inbox };
+  return { ws, inbox, chunks };
 }
 
 t.test('a worker writes only inside the outPath of a job it holds, never through a link; it reads only that job\'s inputs', async (t) => {
@@ -145,12 +150,25 @@ t.test('a worker writes only inside the outPath of a job it holds, never through
   mkdirSync(elsewhere);
   symlinkSync(elsewhere, join(out, 'link'));
   writeFileSync(join(c.dir, 'secret'), 'secret\n');
-  writeFileSync(join(c.dir, 'input'), 'input\n');
+  const inputs = join(c.dir, 'inputs');
+  mkdirSync(inputs);
+  writeFileSync(join(inputs, 'input'), 'input\n');
+  symlinkSync(c.dir, join(inputs, 'up')); // a link inside an input, to above it
   await c.startMaster();
-  const mine = c.add(['-inPaths', 'input', '-outPath', out, '-outFiles', 'full:*', '-add', 'true']);
+  const mine = c.add(['-inPaths', 'inputs', '-outPath', out, '-outFiles', 'full:*', '-add', 'true']);
   const rogue = await rogueWorker(c, 'rogue');
   const assign = await waitFor('an assignment', () => rogue.inbox.find((m) => m.type === 'assign'));
   const lease = assign.type === 'assign' ? assign.job.lease : '';
+  rogue.ws.send(encode({ type: 'staging', handle: mine, lease }));
+  const manifest = await waitFor('the manifest', () => rogue.inbox.find((m) => m.type === 'manifest'));
+  t.match(manifest, { entries: [{ type: 'dir', path: inputs }, { type: 'file', path: join(inputs, 'input') }, { type: 'link', path: join(inputs, 'up') }] });
+  rogue.ws.send(encode({ type: 'fetch', handle: mine, lease, paths: [join(inputs, 'input')] }));
+  await waitFor('the input, in a binary frame', () => rogue.chunks.length > 0);
+  t.match(rogue.chunks[0]!.toString(), /"path":".*\/inputs\/input".*input\n$/s, 'a listed input is served');
+  rogue.ws.send(encode({ type: 'fetch', handle: mine, lease, paths: [join(inputs, 'up', 'secret')] }));
+  await waitFor('the fetch through a link refused', () => rogue.inbox.find((m) => m.type === 'stageError'));
+  t.equal(rogue.chunks.length, 1, 'nothing read through the link');
+  rogue.inbox.length = 0;
   const chunk = (path: string, data: string, l = lease, handle = mine) =>
     rogue.ws.send(encodeChunk({ type: 'outChunk', handle, lease: l, path, append: false, offset: 0, eof: true, mtimeMs: Date.now(), mode: 0o644 }, Buffer.from(data)));
   chunk('ok.txt', 'fine\n');

@@ -2,14 +2,14 @@
 // directory and link under its inPaths, with size and mtime), then the files the worker asks
 // for. Only paths under the inPaths and realtimeInPaths of a job the asking worker holds a
 // current lease for are ever read.
-import { isCleanAbsolute, isInside, walk } from '../../files/paths.js';
+import { isCleanAbsolute, walk } from '../../files/paths.js';
 import type { JobView, ManifestEntry } from '../../protocol/messages.js';
 import type { JobStore } from '../../store/jobs.js';
 import type { Hub } from '../hub.js';
 import type { WorkerSession } from '../registry.js';
 
-/** Manifest entries per message: a big tree goes in parts, each well under the frame limit. */
-const ENTRIES_PER_PART = 5000;
+/** A manifest goes in parts of about this many bytes, well under the frame limit. */
+const PART_BYTES = 1024 * 1024;
 
 /** The job, if this worker holds it under this lease. */
 export function heldJob(jobs: JobStore, s: WorkerSession, handle: string, lease: string): JobView | null {
@@ -51,20 +51,32 @@ export function sendManifest(hub: Hub, s: WorkerSession, handle: string, lease: 
     hub.workers.send(s, { type: 'stageError', handle, lease, message: (e as Error).message });
     return;
   }
-  for (let i = 0; i === 0 || i < entries.length; i += ENTRIES_PER_PART) {
-    const part = entries.slice(i, i + ENTRIES_PER_PART);
-    hub.workers.send(s, { type: 'manifest', handle, lease, entries: part, last: i + ENTRIES_PER_PART >= entries.length });
+  // What the worker may fetch for this lease: files of this manifest, nothing else (a link
+  // inside an input must not lead a fetch out of it).
+  for (const l of s.inputs.keys()) if (![...s.jobs.values()].some((j) => j.lease === l)) s.inputs.delete(l);
+  s.inputs.set(lease, new Set(entries.filter((e) => e.type === 'file').map((e) => e.path)));
+  let part: ManifestEntry[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    part.push(e);
+    bytes += e.path.length + (e.type === 'link' ? e.target.length : 0) + 100;
+    if (bytes >= PART_BYTES || part.length >= 10_000) {
+      hub.workers.send(s, { type: 'manifest', handle, lease, entries: part, last: false });
+      part = [];
+      bytes = 0;
+    }
   }
+  hub.workers.send(s, { type: 'manifest', handle, lease, entries: part, last: true });
 }
 
 /** Streams the files a worker asked for; a path outside the job's inputs is refused. */
 export function serveFetch(hub: Hub, s: WorkerSession, handle: string, lease: string, paths: readonly string[]): void {
   const job = heldJob(hub.jobs, s, handle, lease);
   if (!job) return;
-  const roots = [...job.inPaths, ...job.realtimeInPaths];
+  const listed = s.inputs.get(lease);
   const refuse = (message: string) => void hub.workers.send(s, { type: 'stageError', handle, lease, message });
   for (const p of paths) {
-    if (job.shareWorkingPath || !isCleanAbsolute(p) || !roots.some((r) => isInside(p, r))) {
+    if (job.shareWorkingPath || !isCleanAbsolute(p) || !listed?.has(p)) {
       hub.log(`Refused ${s.handle} a file outside the inputs of ${handle}: ${p}`);
       return refuse(`${p} is not an input of ${handle}`);
     }
@@ -74,8 +86,8 @@ export function serveFetch(hub: Hub, s: WorkerSession, handle: string, lease: st
       file: p,
       from: 0,
       header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: false, ...info }),
-      done: (ok) => {
-        if (!ok && s.socket) refuse(`cannot read input ${p}`);
+      done: (how) => {
+        if (how.end === 'unreadable') refuse(`cannot read input ${p}`);
       },
     });
   }

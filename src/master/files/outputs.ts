@@ -16,7 +16,8 @@ interface Target {
 }
 
 export class OutputSink {
-  private readonly writer = new ChunkWriter();
+  /** One writer per connection, so that what a worker left half written goes with it. */
+  private readonly writers = new WeakMap<WorkerSession, ChunkWriter>();
   /** handle → where its outputs go, for the lease that asked last (a chunk is 256 KB: no lookup each). */
   private readonly targets = new Map<string, Target>();
 
@@ -46,7 +47,9 @@ export class OutputSink {
   chunk(s: WorkerSession, h: Extract<ChunkHeader, { type: 'outChunk' }>, data: Buffer): void {
     try {
       const target = this.resolve(s, h.handle, h.lease, h.path);
-      this.writer.write(target, { append: h.append, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
+      let writer = this.writers.get(s);
+      if (!writer) this.writers.set(s, (writer = new ChunkWriter()));
+      writer.write(target, { append: h.append, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
     } catch (e) {
       this.log(`Refused output ${h.path} of ${h.handle} from ${s.handle}: ${(e as Error).message}`);
     }
@@ -59,6 +62,12 @@ export class OutputSink {
     } catch (e) {
       this.log(`Refused output directory ${rel} of ${handle} from ${s.handle}: ${(e as Error).message}`);
     }
+  }
+
+  /** The worker's connection is gone: files it was sending are dropped (it sends them again). */
+  closeSession(s: WorkerSession): void {
+    this.writers.get(s)?.closeAll();
+    this.writers.delete(s);
   }
 
   /** A job ended or moved: its cached target goes (the next lease looks it up again). */

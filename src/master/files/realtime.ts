@@ -5,13 +5,15 @@
 // A tick a second stats the realtime paths of every running job held by a connected worker
 // and streams the ones whose size or mtime changed since they were last sent. Jobs that are
 // still staging are left to their manifest.
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import type { Hub } from '../hub.js';
 
 export const REALTIME_MS = 1000;
 
 interface Watched {
   lease: string;
+  /** What was sent went into this socket; a new connection starts afresh. */
+  socket: unknown;
   paths: string[];
   running: boolean;
   /** path → `size:mtime` last sent */
@@ -28,10 +30,10 @@ export class RealtimeFeed {
     for (const s of this.hub.workers.connected()) {
       for (const [handle, held] of s.jobs) {
         let w = this.watched.get(handle);
-        if (!w || w.lease !== held.lease) {
+        if (!w || w.lease !== held.lease || w.socket !== s.socket) {
           const job = this.hub.jobs.get(handle);
           if (!job) continue;
-          w = { lease: held.lease, paths: job.shareWorkingPath ? [] : job.realtimeInPaths, running: false, sent: new Map() };
+          w = { lease: held.lease, socket: s.socket, paths: job.shareWorkingPath ? [] : job.realtimeInPaths, running: false, sent: new Map() };
           this.watched.set(handle, w);
         }
         live.add(handle);
@@ -41,7 +43,7 @@ export class RealtimeFeed {
         for (const p of w.paths) {
           let st;
           try {
-            st = statSync(p);
+            st = lstatSync(p); // a link is not followed (the pump would refuse it anyway)
           } catch {
             continue;
           }
@@ -53,8 +55,8 @@ export class RealtimeFeed {
             file: p,
             from: 0,
             header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: true, ...info }),
-            done: (ok) => {
-              if (!ok) w.sent.delete(p); // try again next tick
+            done: (how) => {
+              if (how.end !== 'sent') w.sent.delete(p); // try again next tick
             },
           });
         }

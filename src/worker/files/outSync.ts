@@ -17,8 +17,8 @@ export class OutSync {
   private readonly rules: OutRule[];
   private readonly synced = new Map<string, Synced>();
   private readonly dirs = new Set<string>();
-  private readonly inFlight = new Map<string, Synced>();
-  private failed = false;
+  private readonly inFlight = new Set<string>();
+  private lost = false;
   private waiters: (() => void)[] = [];
 
   /**
@@ -31,6 +31,7 @@ export class OutSync {
     private readonly pump: ChunkPump,
     private readonly send: (msg: WorkerMessage) => void,
     inputs: readonly ManifestEntry[],
+    private readonly log: (line: string) => void,
   ) {
     this.rules = outRules(job.outFiles);
     const prefix = job.outPath ? job.outPath.replace(/\/*$/, '/') : null;
@@ -42,15 +43,25 @@ export class OutSync {
     }
   }
 
-  /** Sends what changed since the last pass. */
-  pass(): void {
+  /**
+   * The connection went: what went into the old socket may never have arrived, so every
+   * output is sent again (an append from its start).
+   */
+  reset(): void {
+    this.synced.clear();
+    this.dirs.clear();
+  }
+
+  /** Queues what changed since it was last sent; returns how many files it queued. */
+  pass(): number {
     let entries: ManifestEntry[];
     try {
       entries = walk(this.root);
     } catch {
-      return; // no outPath yet
+      return 0; // no outPath yet
     }
     const { handle, lease } = this.job;
+    let queued = 0;
     for (const e of entries) {
       if (e.path === this.root || e.type === 'link') continue;
       const rel = e.path.slice(this.root.length + 1);
@@ -66,28 +77,42 @@ export class OutSync {
       if (last && last.size === e.size && last.mtimeMs === e.mtimeMs) continue;
       // Appending needs what was sent to still be the start of the file.
       const append = rule.append && last !== undefined && e.size >= last.size;
-      const from = append ? last!.size : 0;
-      const version = { size: e.size, mtimeMs: e.mtimeMs };
-      this.inFlight.set(rel, version);
+      this.inFlight.add(rel);
+      queued++;
       this.pump.enqueue({
         file: join(this.root, rel),
-        from,
+        from: append ? last!.size : 0,
         header: (offset, eof, info) => ({ type: 'outChunk', handle, lease, path: rel, append, offset, eof, ...info }),
-        done: (ok) => {
+        done: (how) => {
           this.inFlight.delete(rel);
-          if (ok) this.synced.set(rel, version);
-          else this.failed = true;
+          // What was sent is the file as the pump found it; a later change is sent next time.
+          if (how.end === 'sent') this.synced.set(rel, { size: how.size, mtimeMs: how.mtimeMs });
+          else if (how.end === 'lost') this.lost = true;
+          else {
+            this.log(`Could not copy output ${rel} of ${handle}: it cannot be read`);
+            this.synced.set(rel, { size: e.size, mtimeMs: e.mtimeMs }); // not again until it changes
+          }
           if (this.inFlight.size === 0) for (const w of this.waiters.splice(0)) w();
         },
       });
     }
+    return queued;
   }
 
-  /** A last complete pass; true once everything in it reached the socket. */
+  /**
+   * The last copy of a finished job: passes until one finds nothing new, waiting for each
+   * to reach the socket. False when the connection went meanwhile (try again after a
+   * reconnect).
+   */
   async flush(): Promise<boolean> {
-    this.failed = false;
-    this.pass();
-    if (this.inFlight.size > 0) await new Promise<void>((r) => this.waiters.push(r));
-    return !this.failed;
+    this.lost = false;
+    for (let round = 0; round < 50; round++) {
+      const busy = this.inFlight.size > 0;
+      const queued = this.pass();
+      if (!busy && queued === 0) return true;
+      if (this.inFlight.size > 0) await new Promise<void>((r) => this.waiters.push(r));
+      if (this.lost) return false;
+    }
+    return true; // a job's leftover that keeps writing does not hold its result forever
   }
 }
