@@ -7,6 +7,15 @@ import { CHUNK_BYTES, encodeChunk, type ChunkHeader } from '../protocol/messages
 
 /** File data allowed to wait in the socket before the pump holds back. */
 const MAX_BUFFERED = 1024 * 1024;
+/** A frame: length, header (a path of up to 4 KB and a few fields), data. */
+const FRAME_BYTES = 4 + 8192 + CHUNK_BYTES;
+
+/** Writes the frame's length and header; returns where its data starts. */
+function writeHeader(frame: Buffer, header: ChunkHeader): number {
+  const len = frame.write(JSON.stringify(header), 4, 8192, 'utf8');
+  frame.writeUInt32BE(len, 0);
+  return 4 + len;
+}
 
 /**
  * How a send ended: `sent` (every byte went into the socket, up to `size` as it was when
@@ -38,7 +47,9 @@ export class ChunkPump {
   private current: Open | null = null;
   private socket: WebSocket | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private readonly buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  private scheduled = false;
+  /** Frames whose send has completed, for reuse: a long transfer allocates nothing per chunk. */
+  private readonly free: Buffer[] = [];
 
   /** Sends go to this socket from now on; what was queued for an older one fails. */
   attach(socket: WebSocket | null): void {
@@ -66,11 +77,14 @@ export class ChunkPump {
   }
 
   private kick(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       this.run();
-    }, 0);
+    });
   }
 
   private open(send: Send): Open | null {
@@ -101,21 +115,35 @@ export class ChunkPump {
         }
       }
       const c = this.current;
+      const want = Math.min(CHUNK_BYTES, c.size - c.offset);
+      let eof = c.offset + want >= c.size;
+      const frame = this.free.pop() ?? Buffer.allocUnsafeSlow(FRAME_BYTES);
+      const head = writeHeader(frame, c.send.header(c.offset, eof, c));
       let n = 0;
       try {
-        n = readSync(c.fd, this.buf, 0, Math.min(CHUNK_BYTES, c.size - c.offset), c.offset);
+        n = readSync(c.fd, frame, head, want, c.offset);
       } catch {
         n = -1;
       }
       if (n < 0) {
+        this.free.push(frame);
         closeSync(c.fd);
         this.current = null;
         c.send.done({ end: 'unreadable' });
         continue;
       }
-      // A file that shrank while being sent ends where it now ends.
-      const eof = n === 0 || c.offset + n >= c.size;
-      ws.send(encodeChunk(c.send.header(c.offset, eof, c), this.buf.subarray(0, n)));
+      let out = frame.subarray(0, head + n);
+      if (n < want) {
+        // The file shrank while being sent: it ends where it now ends.
+        eof = true;
+        out = encodeChunk(c.send.header(c.offset, true, c), Buffer.from(frame.subarray(head, head + n)));
+        this.free.push(frame);
+      }
+      // Once written out the frame is free again, and the socket has room: carry on at once.
+      ws.send(out, () => {
+        if (out.buffer === frame.buffer) this.free.push(frame);
+        this.kick();
+      });
       c.offset += n;
       if (eof) {
         closeSync(c.fd);
@@ -123,10 +151,10 @@ export class ChunkPump {
         c.send.done({ end: 'sent', size: c.offset, mtimeMs: c.mtimeMs });
       }
     }
-    // Backed up: look again shortly (ws has no drain event of its own).
-    this.timer = setTimeout(() => {
+    // Backed up: a send's callback kicks when the socket drains; this is the fallback.
+    this.timer ??= setTimeout(() => {
       this.timer = null;
       this.run();
-    }, 5);
+    }, 20);
   }
 }

@@ -179,6 +179,9 @@ export class Worker {
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: 5000,
       perMessageDeflate: false,
+      // Masking (RFC 6455) guards proxies against scripts in browsers; a worker is not one,
+      // and XOR-ing every byte of a large file costs more CPU than sending it.
+      generateMask: () => {},
     });
     this.socket = ws;
     ws.on('open', () => {
