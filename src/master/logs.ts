@@ -1,12 +1,22 @@
 // The master's copy of each job's output: one file per job under STATE/logs, appended as the
 // worker streams it, and fanned out to clients that follow it (`q -log -follow`).
-import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+//
+// Each chunk names where it starts in its stream (stdout or stderr), and HANDLE.pos records
+// how far each stream has come. After a reconnect, even one to a master restarted by kill -9,
+// the worker goes on from there: nothing is lost that reached this file, and nothing repeated.
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type LogListener = { data(chunk: Buffer): void; end(status: string): void };
 
+export interface StreamPositions {
+  stdout: number;
+  stderr: number;
+}
+
 export class LogSpool {
   private readonly listeners = new Map<string, Set<LogListener>>();
+  private readonly positions = new Map<string, StreamPositions>();
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -16,9 +26,32 @@ export class LogSpool {
     return join(this.dir, `${handle}.log`);
   }
 
-  append(handle: string, chunk: Buffer): void {
-    appendFileSync(this.path(handle), chunk);
-    for (const l of this.listeners.get(handle) ?? []) l.data(chunk);
+  /** How much of each of the job's streams is here. */
+  positionsOf(handle: string): StreamPositions {
+    let pos = this.positions.get(handle);
+    if (!pos) {
+      pos = { stdout: 0, stderr: 0 };
+      try {
+        const saved = JSON.parse(readFileSync(join(this.dir, `${handle}.pos`), 'utf8')) as Partial<StreamPositions>;
+        pos = { stdout: Number(saved.stdout) || 0, stderr: Number(saved.stderr) || 0 };
+      } catch {
+        // no output yet
+      }
+      this.positions.set(handle, pos);
+    }
+    return pos;
+  }
+
+  /** Appends what of `chunk` (at `offset` of its stream) is not here yet. */
+  append(handle: string, stream: keyof StreamPositions, offset: number, chunk: Buffer): void {
+    const pos = this.positionsOf(handle);
+    const have = pos[stream];
+    if (offset + chunk.length <= have) return; // sent again after a reconnect: here already
+    const fresh = offset < have ? chunk.subarray(have - offset) : chunk;
+    appendFileSync(this.path(handle), fresh);
+    pos[stream] = offset + chunk.length;
+    writeFileSync(join(this.dir, `${handle}.pos`), JSON.stringify(pos));
+    for (const l of this.listeners.get(handle) ?? []) l.data(fresh);
   }
 
   read(handle: string): Buffer {
@@ -47,6 +80,8 @@ export class LogSpool {
 
   /** The job ended (or will never produce more here): tell followers and let them go. */
   end(handle: string, status: string): void {
+    this.positions.delete(handle);
+    rmSync(join(this.dir, `${handle}.pos`), { force: true });
     const set = this.listeners.get(handle);
     if (!set) return;
     this.listeners.delete(handle);
@@ -56,5 +91,7 @@ export class LogSpool {
   /** Output of a rerun starts afresh; a deleted job keeps none. */
   remove(handle: string): void {
     rmSync(this.path(handle), { force: true });
+    rmSync(join(this.dir, `${handle}.pos`), { force: true });
+    this.positions.delete(handle);
   }
 }

@@ -41,7 +41,7 @@ export class WorkerLink {
         return;
       case 'output':
         if (s.jobs.get(msg.handle)?.lease !== msg.lease) return; // output of a job taken away: dropped
-        hub.logs.append(msg.handle, Buffer.from(msg.data, 'base64'));
+        hub.logs.append(msg.handle, msg.stream, msg.offset, Buffer.from(msg.data, 'base64'));
         return;
       case 'stopping':
         s.slots = 0;
@@ -127,7 +127,9 @@ export class WorkerLink {
     this.session = session;
     hub.workers.add(session);
     for (const job of lost) takeBack(hub, job.handle, job.lease, `${msg.handle} no longer runs it`);
-    hub.workers.send(session, { type: 'welcome', drop });
+    // Where each kept job's output stands here: the worker sends on from there.
+    const resume = [...jobs].map(([handle, r]) => ({ lease: r.lease, ...hub.logs.positionsOf(handle) }));
+    hub.workers.send(session, { type: 'welcome', drop, resume });
     for (const k of killed) hub.workers.send(session, { type: 'killJob', ...k });
     hub.log(`Worker ${msg.handle} connected (${msg.resources.hostname}, ${msg.slots} slots)`);
     hub.scheduler.kick();

@@ -175,6 +175,8 @@ export const WorkerMessageSchema = z.discriminatedUnion('type', [
     handle,
     lease,
     stream: z.enum(['stdout', 'stderr']),
+    /** Where this chunk starts in its stream: a chunk sent twice is kept once. */
+    offset: z.number().int().nonnegative(),
     data: z.string().max(MAX_FRAME_BYTES), // base64: output need not be text
   }),
   z.object({ type: z.literal('finished'), handle, lease, result: ResultSchema }),
@@ -205,7 +207,16 @@ export const ClientResponseSchema = z.discriminatedUnion('type', [
 export type ClientResponse = z.infer<typeof ClientResponseSchema>;
 
 export const MasterToWorkerSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('welcome'), drop: z.array(runningJob) }),
+  // drop: jobs no longer this worker's. resume: how much of each kept job's output the master
+  // has; the worker sends on from there.
+  z.object({
+    type: z.literal('welcome'),
+    drop: z.array(runningJob),
+    resume: z
+      .array(z.object({ lease, stdout: z.number().int().nonnegative(), stderr: z.number().int().nonnegative() }))
+      .max(10_000)
+      .default([]),
+  }),
   z.object({ type: z.literal('assign'), job: AssignmentSchema }),
   z.object({ type: z.literal('killJob'), handle, lease, reason: z.string() }),
   z.object({ type: z.literal('resultAck'), handle, lease, applied: z.boolean() }),

@@ -341,6 +341,15 @@ export class Worker {
     switch (msg.type) {
       case 'welcome':
         for (const d of msg.drop) this.drop(d.lease);
+        // Output goes on from what the master has: what went into the old socket and was
+        // lost is sent again, and nothing it has is sent twice.
+        for (const r of msg.resume) {
+          const files = this.held.get(r.lease)?.files;
+          if (files) {
+            files.stdout.pos = r.stdout;
+            files.stderr.pos = r.stderr;
+          }
+        }
         // Staging that was under way starts over: the manifest and chunks in flight are gone.
         for (const h of this.held.values()) if (h.stager?.staging && !h.dropped) h.stager.begin();
         // Results that finished while we were apart go out once their output has.
@@ -583,10 +592,11 @@ export class Worker {
           done = false;
           break;
         }
+        const offset = file.pos;
         const chunk = file.read(Math.min(left, OUTPUT_MAX_BYTES));
         if (!chunk) break;
         left -= chunk.length;
-        this.send({ type: 'output', handle: h.handle, lease: h.lease, stream, data: chunk.toString('base64') });
+        this.send({ type: 'output', handle: h.handle, lease: h.lease, stream, offset, data: chunk.toString('base64') });
       }
     }
     return done;
