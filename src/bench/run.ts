@@ -49,7 +49,7 @@ function spec(command: string): JobSpec {
   return {
     command, priority: 5, time: 3600, mem: 64, memGrace: 1, disk: 1024, tags: [], workerHandle: null,
     workingPath: '/bench', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null,
+    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, retries: 1,
   };
 }
 

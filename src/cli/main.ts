@@ -1,5 +1,6 @@
 // Entry point of bin/q: parses the line, runs the chosen mode, and turns a user's mistake into
 // one line on stderr and a non-zero exit.
+import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
@@ -34,6 +35,32 @@ function dockerUser(p: Parsed): string | null {
   return `${m[1]}:${m[2] ?? m[1]}`;
 }
 
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new QError(ErrorCodes.BAD_VALUE, `-tls: cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** A client's or worker's -tls CERT: the certificate to trust for wss://. */
+function trustedCert(p: Parsed): Buffer | undefined {
+  const v = p.list('tls');
+  if (v === undefined) return undefined;
+  if (v.length !== 1) throw new QError(ErrorCodes.BAD_VALUE, '-tls takes one file here: the certificate to trust');
+  return readPem(v[0]!, 'certificate');
+}
+
+/** A master's -tls CERT KEY. */
+function serverTls(p: Parsed): { cert: Buffer; key: Buffer } | null {
+  const v = p.list('tls');
+  if (v === undefined) return null;
+  if (v.length !== 2) throw new QError(ErrorCodes.BAD_VALUE, '-tls takes two files for a master: CERT KEY');
+  return { cert: readPem(v[0]!, 'certificate'), key: readPem(v[1]!, 'key') };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
 /** Options a worker takes that the master passes on to its -localWorker. */
 function workerPassThrough(p: Parsed): string[] {
   const args: string[] = [];
@@ -42,6 +69,8 @@ function workerPassThrough(p: Parsed): string[] {
     if (v !== undefined) args.push(`-${name}`, v);
   }
   if (p.bool('requireDocker')) args.push('-requireDocker');
+  const tls = p.list('tls');
+  if (tls?.length === 2) args.push('-tls', tls[0]!); // the local worker trusts the master's certificate
   const queues = p.list('queues');
   if (queues?.length) args.push('-queues', ...queues);
   return args;
@@ -62,7 +91,13 @@ function onStopSignal(fn: () => Promise<void>): void {
 async function runMaster(p: Parsed): Promise<number> {
   const { startMaster } = await import('../master/master.js');
   const host = p.str('netInterface') ?? '127.0.0.1';
+  const tls = serverTls(p);
+  const given = p.str('token') ?? process.env.Q_TOKEN;
+  if (!LOOPBACK.test(host) && given !== undefined && given.length < 16) {
+    throw new QError(ErrorCodes.BAD_VALUE, `listening on ${host} needs a token of at least 16 characters (or none: one is made)`);
+  }
   const master = await startMaster({
+    tls,
     stateDir: stateDir(p.str('state')),
     host: host === '*' ? '0.0.0.0' : host,
     port: port(p),
@@ -86,8 +121,10 @@ async function runWorker(p: Parsed): Promise<number> {
   const host = p.str('masterHost') ?? 'localhost';
   const maxTime = p.str('maxTime');
   const basePath = resolve(p.str('basePath') ?? 'scratch');
+  const ca = trustedCert(p);
   const worker = new Worker({
-    url: `ws://${urlHost(host)}:${port(p)}/`,
+    url: `${ca ? 'wss' : 'ws'}://${urlHost(host)}:${port(p)}/`,
+    ca,
     token: findToken(p.str('token'), stateDir(p.str('state'))),
     handle: p.str('handle') ?? defaultHandle(basePath, hostname),
     hostname,
@@ -124,6 +161,7 @@ async function main(argv: string[]): Promise<number> {
       port: port(p),
       token: findToken(p.str('token'), stateDir(p.str('state'))),
       timeoutMs: (p.num('masterTimeout') ?? 2) * 1000,
+      ca: trustedCert(p),
     };
   });
 }

@@ -36,6 +36,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'pretend', kind: 'bool', modes: all, describe: 'print the job that would be added; add nothing' },
   { name: 'help', kind: 'bool', modes: all, describe: 'show this help' },
   { name: 'token', kind: 'value', modes: all, describe: 'shared secret (default: $Q_TOKEN, then STATE/token)' },
+  { name: 'tls', kind: 'list', modes: all, describe: 'master: CERT KEY, serve wss:// only; others: CERT, the certificate to trust (wss://)' },
   { name: 'state', kind: 'value', modes: all, describe: 'state directory: database, token, logs (default ~/.q)' },
 
   // Client: adding
@@ -58,6 +59,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'docker', kind: 'value', modes: client, describe: 'run the job in a container of this image' },
   { name: 'cpus', kind: 'value', modes: client, describe: 'CPUs the job needs (a Docker job is held to them), e.g. 1.5' },
   { name: 'gpus', kind: 'value', modes: client, describe: 'GPUs the job needs (a Docker job gets them)' },
+  { name: 'retries', kind: 'value', modes: client, describe: 'times the job may lose its worker and be queued again (default 1)' },
   { name: 'queue', kind: 'value', modes: client, describe: 'run only on workers serving this queue' },
   { name: 'cidFile', kind: 'value', modes: client, describe: 'file where the job writes the id of a container it starts: a kill stops it too' },
   { name: 'network', kind: 'bool', modes: client, describe: 'Docker jobs: give the container a network (default none)' },

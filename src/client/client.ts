@@ -46,6 +46,7 @@ function jobOptions(p: Parsed): JobOptions {
     network: p.given.has('network') ? p.bool('network') : undefined,
     queue: p.str('queue'),
     cidFile: p.str('cidFile'),
+    retries: p.int('retries'),
     pretend: p.bool('pretend'),
   };
 }

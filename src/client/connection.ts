@@ -18,6 +18,8 @@ export interface Target {
   port: number;
   token: string;
   timeoutMs: number;
+  /** Speak wss:// and trust this certificate (e.g. the master's own, self-signed). */
+  ca?: Buffer;
 }
 
 type Waiter = (msg: ClientResponse) => void;
@@ -42,7 +44,8 @@ export class Connection {
   static open(t: Target): Promise<Connection> {
     const where = `${t.host}:${t.port}`;
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://${t.host}:${t.port}/`, {
+      const ws = new WebSocket(`${t.ca ? 'wss' : 'ws'}://${t.host}:${t.port}/`, {
+        ...(t.ca ? { ca: t.ca } : {}),
         headers: { authorization: `Bearer ${t.token}`, 'x-q-role': 'client' },
         handshakeTimeout: t.timeoutMs,
         maxPayload: 512 * 1024 * 1024, // a listing of many jobs is one large frame

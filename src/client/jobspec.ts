@@ -35,6 +35,7 @@ export interface JobOptions {
   network?: boolean;
   queue?: string;
   cidFile?: string;
+  retries?: number;
   /** -pretend: compute everything, create nothing. */
   pretend: boolean;
 }
@@ -66,6 +67,7 @@ const SPEC_KEYS: Record<string, string> = {
   network: 'network',
   queue: 'queue',
   cidFile: 'cidFile',
+  retries: 'retries',
 };
 
 type SpecFile = Partial<Record<string, unknown>>;
@@ -193,6 +195,8 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   const queue = o.queue ?? optStr(file.queue, 'queue') ?? null;
   const cidFileGiven = o.cidFile ?? optStr(file.cidFile, 'cidFile');
   const cidFile = cidFileGiven === undefined ? null : resolve(cwd, cidFileGiven);
+  const retries = o.retries ?? (file.retries !== undefined ? num(file.retries, 'retries', true) : 1);
+  if (retries < 0) throw new QError(ErrorCodes.BAD_VALUE, `retries must be 0 or more, not ${retries}`);
   const doneHook = optStr(file.doneHook, 'doneHook') ?? null;
   const failedHook = optStr(file.failedHook, 'failedHook') ?? null;
 
@@ -234,6 +238,7 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
         network,
         queue,
         cidFile,
+        retries,
       });
     }
   }

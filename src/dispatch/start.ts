@@ -73,5 +73,6 @@ export function startSpec(r: StartRequest, cwd: string): JobSpec {
     network: false,
     queue: r.queue ?? null,
     cidFile: join(dir, `${uuid}.cid`),
+    retries: 1,
   };
 }

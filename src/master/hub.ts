@@ -48,16 +48,19 @@ export function killActive(hub: Hub, job: JobView, reason: string, opts: { delet
   if (failed) jobEnded(hub, failed);
 }
 
-/** A worker no longer has this job: back to the queue (or failed, if it was being killed). */
-export function takeBack(hub: Hub, handle: string, lease: string, why: string): void {
-  const out = hub.jobs.requeue(handle, lease, hub.clock.now());
+/**
+ * A worker no longer has this job: back to the queue, or failed if it was being killed or
+ * (`lost`: the worker vanished) has lost its worker more often than its -retries allow.
+ */
+export function takeBack(hub: Hub, handle: string, lease: string, why: string, opts: { lost: boolean } = { lost: false }): void {
+  const out = hub.jobs.requeue(handle, lease, hub.clock.now(), opts.lost ? { why } : null);
   for (const s of hub.workers.all()) if (s.jobs.get(handle)?.lease === lease) s.jobs.delete(handle);
   if (out.requeued) {
     hub.log(`Requeued ${handle}: ${why}`);
     hub.logs.remove(handle); // the next attempt's output starts afresh
     hub.scheduler.kick();
   } else if (out.failed) {
-    hub.log(`Failed ${handle}: ${why}, and it was being killed`);
+    hub.log(`Failed ${handle}: ${why} (${out.failed.exitReason})`);
     jobEnded(hub, out.failed);
   }
 }

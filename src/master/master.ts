@@ -23,6 +23,8 @@ export interface MasterOptions {
   token?: string;
   heartbeatTimeoutMs: number;
   durable: boolean;
+  /** Certificate and key: the master speaks wss:// only. */
+  tls?: { cert: Buffer; key: Buffer } | null;
   /** Arguments of a worker to start beside the master (`-localWorker`), or null. */
   localWorkerArgs: string[] | null;
   clock?: Clock;
@@ -64,8 +66,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     shutdown: () => void close(),
   };
 
-  const wss = await listen(hub, opts.host, opts.port, token);
-  const address = wss.address();
+  const net = await listen(hub, opts.host, opts.port, token, opts.tls ?? null);
+  const address = net.wss.address();
   const port = address && typeof address === 'object' ? address.port : opts.port;
   log(`===== master (port ${port}, state ${opts.stateDir}, ${jobs.count()} jobs)`);
 
@@ -94,9 +96,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
         localWorker.kill('SIGTERM');
         await exited;
       }
-      for (const c of wss.clients) c.close(1001, 'master shutting down');
-      await new Promise<void>((r) => wss.close(() => r()));
-      for (const c of wss.clients) c.terminate();
+      await net.close();
       jobs.checkpoint();
       db.close();
       resolveClosed();
@@ -122,6 +122,6 @@ export function sweepLostWorkers(hub: Hub, masterStartedAt: number): void {
       session.socket = null;
       hub.workers.persist(session);
     }
-    takeBack(hub, job.handle, job.lease, `worker ${job.worker} not heard from for ${Math.round((now - lastSeen) / 1000)}s`);
+    takeBack(hub, job.handle, job.lease, `worker ${job.worker} not heard from for ${Math.round((now - lastSeen) / 1000)}s`, { lost: true });
   }
 }

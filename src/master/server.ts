@@ -2,7 +2,8 @@
 // validated frame to the client or worker handler. An invalid frame gets an error answer and
 // changes nothing; it never reaches the handlers.
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCodes } from '../common/errors.js';
 import {
@@ -14,6 +15,7 @@ import {
   encode,
   type ClientResponse,
 } from '../protocol/messages.js';
+import { AuthGuard } from './authGuard.js';
 import type { Hub } from './hub.js';
 import { handleRequest } from './requests.js';
 import { WorkerLink } from './workerLink.js';
@@ -34,17 +36,32 @@ function bearer(req: IncomingMessage): string {
   return h.startsWith('Bearer ') ? h.slice(7) : '';
 }
 
-export function listen(hub: Hub, host: string, port: number, token: string): Promise<WebSocketServer> {
+export interface Listening {
+  wss: WebSocketServer;
+  close(): Promise<void>;
+}
+
+/** Listens on host:port, over TLS (wss://) when given a certificate and its key. */
+export function listen(
+  hub: Hub,
+  host: string,
+  port: number,
+  token: string,
+  tls: { cert: Buffer; key: Buffer } | null = null,
+): Promise<Listening> {
+  const guard = new AuthGuard(hub.clock, hub.log);
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createHttpServer();
   const wss = new WebSocketServer({
-    host,
-    port,
+    server,
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
     verifyClient: ({ req }, done) => {
+      const ip = req.socket.remoteAddress ?? '?';
+      if (guard.blocked(ip)) return done(false, 429, 'too many failed attempts; try again in a minute');
       const role = req.headers[ROLE_HEADER];
       if (role !== 'client' && role !== 'worker') return done(false, 400, 'unknown role');
       if (!tokenMatches(bearer(req), token)) {
-        hub.log(`Refused a ${role} from ${req.socket.remoteAddress}: wrong or missing token`);
+        guard.failed(ip, role);
         return done(false, 401, 'wrong or missing token');
       }
       done(true);
@@ -55,9 +72,19 @@ export function listen(hub: Hub, host: string, port: number, token: string): Pro
     if (req.headers[ROLE_HEADER] === 'worker') serveWorker(hub, socket);
     else serveClient(hub, socket);
   });
+  const close = async () => {
+    for (const c of wss.clients) c.close(1001, 'master shutting down');
+    await new Promise<void>((r) => wss.close(() => r()));
+    for (const c of wss.clients) c.terminate();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
   return new Promise((resolve, reject) => {
-    wss.once('listening', () => resolve(wss));
-    wss.once('error', reject);
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve({ wss, close });
+    });
   });
 }
 

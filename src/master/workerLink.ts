@@ -126,7 +126,7 @@ export class WorkerLink {
     };
     this.session = session;
     hub.workers.add(session);
-    for (const job of lost) takeBack(hub, job.handle, job.lease, `${msg.handle} no longer runs it`);
+    for (const job of lost) takeBack(hub, job.handle, job.lease, `${msg.handle} no longer runs it`, { lost: true });
     // Where each kept job's output stands here: the worker sends on from there.
     const resume = [...jobs].map(([handle, r]) => ({ lease: r.lease, ...hub.logs.positionsOf(handle) }));
     hub.workers.send(session, { type: 'welcome', drop, resume });

@@ -51,6 +51,8 @@ export const JobSpecSchema = z.object({
    * it starts itself: killing the job stops that container too.
    */
   cidFile: z.string().max(4096).nullable().default(null),
+  /** Times it may lose its worker (killed, machine gone) and be queued again before it fails. */
+  retries: z.number().int().nonnegative().max(1000).default(1),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 

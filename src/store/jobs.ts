@@ -79,7 +79,7 @@ export interface FinishOutcome {
 }
 
 /** Fields added to the spec since the first schema, for rows stored before them. */
-const SPEC_DEFAULTS = { dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null } as const;
+const SPEC_DEFAULTS = { dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, retries: 1 } as const;
 
 function toView(r: JobRow): JobView {
   const spec = JSON.parse(r.spec) as JobSpec;
@@ -110,8 +110,8 @@ export class JobStore {
   constructor(private readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, spec, created_at)
-                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @docker, @cpus, @gpus, @queue, @spec, @now)`),
+      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at)
+                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @docker, @cpus, @gpus, @queue, @retries, @spec, @now)`),
       pick: p(`SELECT handle, spec, attempt FROM jobs
                WHERE status = 'ready' AND mem <= @memBudget
                  AND (@maxTime IS NULL OR time_limit <= @maxTime)
@@ -143,9 +143,14 @@ export class JobStore {
       failReady: p(`UPDATE jobs SET status = 'failed', finished_at = @now, exit_code = @exitCode, exit_reason = @exitReason
                     WHERE handle = @handle AND status = 'ready'
                     RETURNING *`),
-      requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1
+      requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1,
+                    lost = lost + @lost
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
-                    AND kill_reason IS NULL`),
+                    AND kill_reason IS NULL AND (@lost = 0 OR lost < retries)`),
+      failLost: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = 125, cur_mem = -1,
+                     lost = lost + 1, exit_reason = 'Worker lost: ' || @why || ' (' || (lost + 1) || ' times; -retries ' || retries || ')'
+                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
+                   RETURNING *`),
       failKilled: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = 137, cur_mem = -1,
                        exit_reason = kill_reason || ' (its worker was lost before it could report)'
                      WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
@@ -153,7 +158,7 @@ export class JobStore {
                      RETURNING *`),
       requestKill: p(`UPDATE jobs SET kill_reason = coalesce(kill_reason, @reason)
                       WHERE handle = @handle AND status IN ('assigned', 'init', 'running')`),
-      rerun: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, kill_reason = NULL,
+      rerun: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, kill_reason = NULL, lost = 0,
                   started_at = NULL, finished_at = NULL, exit_code = NULL, exit_reason = NULL,
                   real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1
                 WHERE handle = @handle AND status IN ('done', 'failed')`),
@@ -186,6 +191,7 @@ export class JobStore {
               cpus: spec.cpus,
               gpus: spec.gpus,
               queue: spec.queue,
+              retries: spec.retries,
               spec: JSON.stringify(spec),
               now,
             });
@@ -256,13 +262,15 @@ export class JobStore {
   }
 
   /**
-   * Takes an active job from a worker that lost it, if `lease` is still its lease: back to
-   * the queue, or to failed when a kill had been asked of it.
+   * Takes an active job from its worker, if `lease` is still its lease: back to the queue, or
+   * to failed when a kill had been asked of it. `lost` (the worker vanished, rather than
+   * giving the job back) counts against the job's retries; once they are used up it fails.
    */
-  requeue(handle: string, lease: string, now: number): { requeued: boolean; failed?: JobView } {
+  requeue(handle: string, lease: string, now: number, lost: { why: string } | null = null): { requeued: boolean; failed?: JobView } {
     return this.db.transaction(() => {
-      if (this.s.requeue.run({ handle, lease }).changes === 1) return { requeued: true };
-      const row = this.s.failKilled.get({ handle, lease, now }) as JobRow | undefined;
+      if (this.s.requeue.run({ handle, lease, lost: lost ? 1 : 0 }).changes === 1) return { requeued: true };
+      let row = this.s.failKilled.get({ handle, lease, now }) as JobRow | undefined;
+      if (!row && lost) row = this.s.failLost.get({ handle, lease, now, why: lost.why }) as JobRow | undefined;
       return { requeued: false, failed: row && toView(row) };
     })();
   }

@@ -49,4 +49,7 @@ export const migrations: readonly string[] = [
   `ALTER TABLE jobs ADD COLUMN cpus REAL;
    ALTER TABLE jobs ADD COLUMN gpus INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE jobs ADD COLUMN queue TEXT;`,
+  // 5: how many times a job may lose its worker and be queued again, and how often it has.
+  `ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE jobs ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;`,
 ];

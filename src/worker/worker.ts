@@ -48,6 +48,8 @@ import { busyProcesses, resources } from './sysinfo.js';
 export interface WorkerOptions {
   url: string;
   token: string;
+  /** With a wss:// url: the certificate to trust. */
+  ca?: Buffer;
   handle: string;
   hostname: string;
   basePath: string;
@@ -179,6 +181,7 @@ export class Worker {
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: 5000,
       perMessageDeflate: false,
+      ...(this.opts.ca ? { ca: this.opts.ca } : {}),
       // Masking (RFC 6455) guards proxies against scripts in browsers; a worker is not one,
       // and XOR-ing every byte of a large file costs more CPU than sending it.
       generateMask: () => {},

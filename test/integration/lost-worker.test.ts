@@ -60,3 +60,23 @@ t.test('a worker that comes back is given its job again only after its old copy 
   t.equal(readFileSync(marker, 'utf8'), 'ran\n', 'the old copy was killed; the new one ran to the end');
   t.equal(JSON.parse(c.q(['-list', h, '-json']).stdout)[0].attempt, 2);
 });
+
+t.test('a job that loses its worker more often than -retries allows fails with "worker lost"', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster(['-heartbeatTimeout', '2s']);
+  const w1 = await c.startWorker('w1');
+  const h = c.add(['-retries', '0', '-add', 'sleep 30']);
+  await c.waitForStatus(h, ['running']);
+  process.kill(w1.pid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(w1.pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  });
+  const row = await c.waitForStatus(h, ['failed', 'ready'], 15_000);
+  t.equal(row.status, 'failed', 'not queued again');
+  t.equal(row.exitCode, '125', 'a finished job always has an exit code');
+  t.match(row.exitReason, /^Worker lost: worker w1 not heard from for \d+s \(1 times; -retries 0\)$/);
+});

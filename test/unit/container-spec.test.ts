@@ -8,7 +8,7 @@ function job(over: Partial<Assignment> = {}): Assignment {
     command: 'python train.py', priority: 5, time: 600, mem: 256, memGrace: 1.5, disk: 1024, tags: [],
     workerHandle: null, workingPath: '/home/u/exp', shareWorkingPath: false, inPaths: [], realtimeInPaths: [],
     outPath: null, outFiles: [], doneHook: null, failedHook: null, dockerImage: 'img', cpus: null, gpus: 0,
-    network: false, queue: null, cidFile: null, handle: 'J-abc123', lease: 'L3as3_x-9', attempt: 1, ...over,
+    network: false, queue: null, cidFile: null, retries: 1, handle: 'J-abc123', lease: 'L3as3_x-9', attempt: 1, ...over,
   };
 }
 

@@ -8,7 +8,7 @@ function spec(over: Partial<JobSpec> = {}): JobSpec {
   return {
     command: 'true', priority: 5, time: 3600, mem: 100, memGrace: 1, disk: 1000, tags: [], workerHandle: null,
     workingPath: '/tmp', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, ...over,
+    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, retries: 1, ...over,
   };
 }
 
@@ -67,6 +67,21 @@ t.test('CPUs, GPUs and queues: a job goes only where they fit', async (t) => {
   t.equal(claim(4, 2, []), gpu);
   t.equal(claim(8, 0, []), wide);
   t.equal(claim(64, 8, ['small', 'big']), queued);
+});
+
+t.test('losing its worker counts against -retries; giving a job back does not', async (t) => {
+  const { jobs, clock } = fresh();
+  const [h] = jobs.insert([spec({ retries: 1 })], clock.now());
+  let c = claimFor(jobs)!;
+  t.ok(jobs.requeue(h!, c.lease, clock.now()).requeued, 'given back: no retry used');
+  c = claimFor(jobs)!;
+  t.ok(jobs.requeue(h!, c.lease, clock.now(), { why: 'gone' }).requeued, 'lost once: the one retry');
+  c = claimFor(jobs)!;
+  const out = jobs.requeue(h!, c.lease, clock.now(), { why: 'gone' });
+  t.notOk(out.requeued);
+  t.equal(out.failed?.status, 'failed');
+  t.equal(out.failed?.exitCode, 125);
+  t.equal(out.failed?.exitReason, 'Worker lost: gone (2 times; -retries 1)');
 });
 
 t.test('a claim records worker, lease and attempt; only that lease finishes the job, once', async (t) => {
