@@ -24,6 +24,9 @@ export interface Target {
 
 type Waiter = (msg: ClientResponse) => void;
 
+/** A listing of every job is one answer: 512 MB holds about a million of them. */
+const MAX_ANSWER_BYTES = 512 * 1024 * 1024;
+
 export class Connection {
   private nextId = 1;
   private readonly waiters = new Map<number, Waiter>();
@@ -31,7 +34,7 @@ export class Connection {
 
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const decoded = decode(ClientResponseSchema, data);
+      const decoded = decode(ClientResponseSchema, data, MAX_ANSWER_BYTES);
       if (!decoded.ok) return this.fail(new QError(ErrorCodes.BAD_MESSAGE, `bad answer from master: ${decoded.error}`));
       const msg = decoded.msg;
       if (msg.id === null) return this.fail(new QError(ErrorCodes.BAD_MESSAGE, `master: ${msg.type === 'error' ? msg.message : 'unexpected message'}`));
@@ -48,7 +51,7 @@ export class Connection {
         ...(t.ca ? { ca: t.ca } : {}),
         headers: { authorization: `Bearer ${t.token}`, 'x-q-role': 'client' },
         handshakeTimeout: t.timeoutMs,
-        maxPayload: 512 * 1024 * 1024, // a listing of many jobs is one large frame
+        maxPayload: MAX_ANSWER_BYTES, // a listing of many jobs is one large frame
         perMessageDeflate: false,
       });
       const timer = setTimeout(() => {

@@ -233,15 +233,18 @@ export type MasterToWorker = z.infer<typeof MasterToWorkerSchema>;
 
 export type Decoded<T> = { ok: true; msg: T } | { ok: false; error: string };
 
-/** Parses and validates one frame. Never throws. */
-export function decode<T>(schema: z.ZodType<T>, raw: unknown): Decoded<T> {
+/**
+ * Parses and validates one frame. Never throws. `maxBytes`: what a peer may send; only the
+ * master's answers to a client (a listing of many jobs) may be larger than the usual limit.
+ */
+export function decode<T>(schema: z.ZodType<T>, raw: unknown, maxBytes = MAX_FRAME_BYTES): Decoded<T> {
   let text: string;
   if (typeof raw === 'string') text = raw;
   else if (Buffer.isBuffer(raw)) text = raw.toString('utf8');
   else if (Array.isArray(raw)) text = Buffer.concat(raw as Buffer[]).toString('utf8');
   else if (raw instanceof ArrayBuffer) text = Buffer.from(raw).toString('utf8');
   else return { ok: false, error: 'frame is not text' };
-  if (text.length > MAX_FRAME_BYTES) return { ok: false, error: 'frame too large' };
+  if (text.length > maxBytes) return { ok: false, error: 'frame too large' };
   let value: unknown;
   try {
     value = JSON.parse(text);
