@@ -46,7 +46,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const db = openDb(join(opts.stateDir, 'q.db'), { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
   const jobs = new JobStore(db);
   const workers = new WorkerRegistry(new WorkerStore(db));
-  const scheduler = new Scheduler(jobs, workers);
+  const scheduler = new Scheduler(jobs, workers, log);
   const startedAt = clock.now();
 
   let resolveClosed!: () => void;
@@ -71,10 +71,18 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const port = address && typeof address === 'object' ? address.port : opts.port;
   log(`===== master (port ${port}, state ${opts.stateDir}, ${jobs.count()} jobs)`);
 
-  const sweep = setInterval(() => sweepLostWorkers(hub, startedAt), Math.min(5000, opts.heartbeatTimeoutMs / 3));
+  // A timer's error would end the process: a locked database or a full disk must not.
+  const guarded = (what: string, fn: () => void) => () => {
+    try {
+      fn();
+    } catch (e) {
+      log(`${what} failed: ${(e as Error).message}`);
+    }
+  };
+  const sweep = setInterval(guarded('Looking for lost workers', () => sweepLostWorkers(hub, startedAt)), Math.min(5000, opts.heartbeatTimeoutMs / 3));
   sweep.unref();
   const realtime = new RealtimeFeed(hub);
-  const feed = setInterval(() => realtime.tick(), REALTIME_MS);
+  const feed = setInterval(guarded('Sending realtime inputs', () => realtime.tick()), REALTIME_MS);
   feed.unref();
 
   if (opts.localWorkerArgs) {

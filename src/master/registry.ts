@@ -32,6 +32,7 @@ export interface WorkerSession {
 
 export class WorkerRegistry {
   private readonly sessions = new Map<string, WorkerSession>();
+  private readonly persistedAt = new Map<string, number>();
 
   constructor(private readonly store: WorkerStore) {}
 
@@ -56,7 +57,14 @@ export class WorkerRegistry {
     this.sessions.delete(handle);
   }
 
+  /** Saves what a worker last reported, at most every 30 s from heartbeats (a write each is waste). */
+  persistSometimes(s: WorkerSession, now: number): void {
+    if (now - (this.persistedAt.get(s.handle) ?? 0) < 30_000) return;
+    this.persist(s);
+  }
+
   persist(s: WorkerSession): void {
+    this.persistedAt.set(s.handle, Date.now());
     this.store.save({
       handle: s.handle,
       info: JSON.stringify({ slots: s.slots, maxTime: s.maxTime, resources: s.resources }),

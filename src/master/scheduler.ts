@@ -12,6 +12,7 @@ export class Scheduler {
   constructor(
     private readonly jobs: JobStore,
     private readonly workers: WorkerRegistry,
+    private readonly log: (line: string) => void = () => {},
   ) {}
 
   kick(): void {
@@ -19,7 +20,14 @@ export class Scheduler {
     this.pending = true;
     setImmediate(() => {
       this.pending = false;
-      this.pass();
+      try {
+        this.pass();
+      } catch (e) {
+        // The database is locked or the disk is full: the jobs wait, the master goes on, and
+        // the pass is tried again shortly.
+        this.log(`Scheduling paused: ${(e as Error).message}`);
+        setTimeout(() => this.kick(), 1000).unref();
+      }
     });
   }
 

@@ -112,7 +112,13 @@ function serveClient(hub: Hub, socket: WebSocket): void {
 
 function serveWorker(hub: Hub, socket: WebSocket): void {
   const link = new WorkerLink(hub, socket);
-  socket.on('close', () => link.closed());
+  socket.on('close', () => {
+    try {
+      link.closed();
+    } catch (e) {
+      hub.log(`Worker disconnect not recorded: ${(e as Error).message}`);
+    }
+  });
   socket.on('message', (data, isBinary) => {
     if (isBinary) {
       const chunk = decodeChunk(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));

@@ -30,7 +30,7 @@ export class WorkerLink {
     switch (msg.type) {
       case 'heartbeat':
         s.resources = msg.resources;
-        hub.workers.persist(s);
+        hub.workers.persistSometimes(s, Date.now());
         hub.scheduler.kick(); // free memory may have grown
         return;
       case 'started':

@@ -20,8 +20,10 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
-  // Another process (a second master by mistake, a backup) may hold the lock briefly.
-  db.pragma('busy_timeout = 2000');
+  // Another process (a backup, a second master by mistake) may hold the lock. A short wait
+  // rides out a brief hold; a long one must not stall the master, whose event loop waits
+  // with it: the write fails instead and its caller is told.
+  db.pragma('busy_timeout = 250');
   migrate(db);
   return db;
 }

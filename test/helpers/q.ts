@@ -89,8 +89,9 @@ export class Cluster {
   constructor(
     private readonly t: Teardown,
     readonly dir: string,
+    opts: { state?: string } = {},
   ) {
-    this.state = join(dir, 'state');
+    this.state = opts.state ?? join(dir, 'state');
     this.env = cleanEnv({ Q_STATE: this.state, HOME: dir });
   }
 
