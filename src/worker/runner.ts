@@ -14,6 +14,8 @@ import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import type { Execution } from './execution.js';
 import { ensureDir, outDir, OutputFile, prepareJobFiles, workDir } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
+import { clearRecord, EXIT_FILE, writeRecord } from './processRecord.js';
+import { join } from 'node:path';
 import { parseStat, processTree, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
 
@@ -84,6 +86,7 @@ export class JobRun implements Execution {
   private tree: number[] = [];
   private mem = -1;
   private readonly disk: DiskWatch;
+  private readonly filesDir: string;
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
 
@@ -97,6 +100,8 @@ export class JobRun implements Execution {
     const out = outDir(job, env.basePath);
     if (out) ensureDir(out); // as the old q did: the job may write into it at once
     const files = prepareJobFiles(env.basePath, job.handle, { fresh: true });
+    this.filesDir = files.dir;
+    clearRecord(files.dir);
     this.stdout = new OutputFile(files.stdout);
     this.stderr = new OutputFile(files.stderr);
     this.disk = new DiskWatch(job, env.basePath);
@@ -106,7 +111,15 @@ export class JobRun implements Execution {
       () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
       job.time * 1000,
     );
-    const exit = shell.run({ handle: job.handle, cwd, command, stdoutPath: this.stdout.path, stderrPath: this.stderr.path });
+    writeRecord(files.dir, { job, startedAt: this.startedAt, pgid: shell.pid });
+    const exit = shell.run({
+      handle: job.handle,
+      cwd,
+      command,
+      stdoutPath: this.stdout.path,
+      stderrPath: this.stderr.path,
+      exitPath: join(files.dir, EXIT_FILE),
+    });
     this.result = exit.then(async (e) => {
       // A kill is over when the whole tree is gone, not when its shell is: processes that
       // outlive TERM get the KILL, and the job reports it.
@@ -156,6 +169,7 @@ export class JobRun implements Execution {
   async dispose(): Promise<void> {
     this.stdout.close();
     this.stderr.close();
+    clearRecord(this.filesDir);
   }
 
   /** TERM now, KILL after the grace period. The first reason given is the one reported. */

@@ -7,7 +7,8 @@
 // (variables, cwd, traps) reaches the next one:
 //
 //   ( exec >>OUT 2>>ERR </dev/null; trap - TERM INT HUP  # its own files; default signals
-//     cd WORKDIR && eval 'COMMAND' ); echo "X $?"       # the old q's wrapper; exit status back
+//     cd WORKDIR && eval 'COMMAND' ); q_exit=$?           # the old q's wrapper
+//   echo $q_exit >EXIT; echo "X $q_exit"                  # exit status to a file, and back
 //
 // The job's subshell is the slot shell's only child while it runs, so the worker finds it in
 // its /proc snapshot and the shell need not report it.
@@ -30,6 +31,8 @@ export interface ShellJob {
   command: string;
   stdoutPath: string;
   stderrPath: string;
+  /** Gets the exit status too: a worker restarted meanwhile reads it there. */
+  exitPath: string;
 }
 
 export class SlotShell {
@@ -84,7 +87,7 @@ export class SlotShell {
       this.child.stdin!.write(
         `( exec >>${q(job.stdoutPath)} 2>>${q(job.stderrPath)} </dev/null; trap - TERM INT HUP; ` +
           `Q_JOB_HANDLE=${q(job.handle)}; export Q_JOB_HANDLE; ` +
-          `cd ${q(job.cwd)} && eval ${q(job.command)} ); echo "X $?"\n`,
+          `cd ${q(job.cwd)} && eval ${q(job.command)} ); q_exit=$?; echo $q_exit >${q(job.exitPath)}; echo "X $q_exit"\n`,
       );
     });
   }

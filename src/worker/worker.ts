@@ -37,6 +37,7 @@ import { ContainerRun } from './docker/containerRun.js';
 import { LABELS } from './docker/containerSpec.js';
 import { DockerEngine } from './docker/engine.js';
 import type { Execution } from './execution.js';
+import { AdoptedRun } from './adoptedRun.js';
 import { OutSync } from './files/outSync.js';
 import { Stager } from './files/stager.js';
 import { outDir } from './jobFiles.js';
@@ -158,6 +159,7 @@ export class Worker {
       this.log(`Docker support could not load (${(e as Error).message}): running process jobs only`);
     }
     const version = await this.engine?.probe();
+    this.adoptProcesses();
     if (version) {
       this.log(`Docker engine ${version} reachable${this.docker.image ? `; jobs without an image run in ${this.docker.image}` : ''}`);
       await this.adoptContainers();
@@ -318,6 +320,25 @@ export class Worker {
         continue;
       }
       this.log(`Took back ${run.job.handle} in container ${info.Id.slice(0, 12)} (${info.State})`);
+      const h: Held = {
+        handle: run.job.handle, lease, waiting: null, stager: null, outSync: null, outSynced: false, flushing: false,
+        killReason: null, run, files: run, result: null, resultSent: false, dropped: false,
+      };
+      h.outSync = this.outSyncFor(run.job, []);
+      this.held.set(lease, h);
+      void run.result.then((result) => this.finished(h, result));
+    }
+  }
+
+  /**
+   * Process jobs started by a previous run of this worker (it was restarted while they ran):
+   * each goes back under its lease, running or finished, and the hello lists it.
+   */
+  private adoptProcesses(): void {
+    for (const run of AdoptedRun.findAll({ basePath: this.opts.basePath, killGraceMs: this.opts.killGraceMs, clock: this.clock })) {
+      const lease = run.job.lease;
+      if (this.held.has(lease)) continue;
+      this.log(`Took back ${run.job.handle}, a process job started before this worker restarted`);
       const h: Held = {
         handle: run.job.handle, lease, waiting: null, stager: null, outSync: null, outSynced: false, flushing: false,
         killReason: null, run, files: run, result: null, resultSent: false, dropped: false,

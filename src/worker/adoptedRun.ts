@@ -1,0 +1,140 @@
+// A process job this worker started before it was restarted, found again from its record
+// (processRecord.ts). Its slot shell lives on in a session of its own, so the job goes on
+// running; this follows it until its process group is empty, then reports the exit status the
+// shell wrote. It can still be killed (TERM, then KILL, to the group) and its time limit
+// still holds; its memory is no longer measured.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../common/clock.js';
+import { formatTime } from '../common/units.js';
+import type { Assignment, Result, Stats } from '../protocol/messages.js';
+import type { Execution } from './execution.js';
+import { jobFilesDir, OutputFile } from './jobFiles.js';
+import { DiskWatch, longTimeout } from './limits.js';
+import { readProcTable } from './procTable.js';
+import { clearRecord, EXIT_FILE, readExit, readRecord, type ProcessRecord } from './processRecord.js';
+
+const POLL_MS = 250;
+
+export interface AdoptEnv {
+  basePath: string;
+  killGraceMs: number;
+  clock: Clock;
+}
+
+/** Whether any process of the group still runs (its parent gone, a zombie may wait a while to be reaped). */
+function groupAlive(pgid: number): boolean {
+  for (const p of readProcTable().values()) if (p.pgrp === pgid && p.state !== 'Z') return true;
+  return false;
+}
+
+export class AdoptedRun implements Execution {
+  readonly result: Promise<Result>;
+  readonly stdout: OutputFile;
+  readonly stderr: OutputFile;
+  private exitReason: string | null = null;
+  private escalated = false;
+  private killTimer: NodeJS.Timeout | null = null;
+  private readonly limit: { clear(): void };
+  private readonly disk: DiskWatch;
+  private ended = false;
+
+  private constructor(
+    readonly job: Assignment,
+    private readonly rec: ProcessRecord,
+    private readonly dir: string,
+    private readonly env: AdoptEnv,
+  ) {
+    this.stdout = new OutputFile(join(dir, 'stdout'));
+    this.stderr = new OutputFile(join(dir, 'stderr'));
+    this.disk = new DiskWatch(job, env.basePath);
+    this.limit = longTimeout(
+      () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
+      Math.max(0, job.time * 1000 - (env.clock.now() - rec.startedAt)),
+    );
+    this.result = new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (groupAlive(rec.pgid)) return;
+        clearInterval(poll);
+        resolve(this.finish());
+      }, POLL_MS);
+    });
+  }
+
+  /** Every process job of a previous run of this worker that has no result delivered yet. */
+  static findAll(env: AdoptEnv): AdoptedRun[] {
+    const root = join(env.basePath, '.q', 'jobs');
+    let names: string[];
+    try {
+      names = readdirSync(root);
+    } catch {
+      return [];
+    }
+    const found: AdoptedRun[] = [];
+    for (const name of names) {
+      const dir = jobFilesDir(env.basePath, name);
+      const rec = readRecord(dir);
+      if (rec && rec.job.handle === name) found.push(new AdoptedRun(rec.job, rec, dir, env));
+    }
+    return found;
+  }
+
+  private elapsed(): number {
+    return (this.env.clock.now() - this.rec.startedAt) / 1000;
+  }
+
+  private finish(): Result {
+    this.ended = true;
+    this.limit.clear();
+    if (this.killTimer) clearTimeout(this.killTimer);
+    const code = readExit(this.dir);
+    let realTime = this.elapsed();
+    try {
+      realTime = (statSync(join(this.dir, EXIT_FILE)).mtimeMs - this.rec.startedAt) / 1000;
+    } catch {
+      // no exit file: it ended without one
+    }
+    const base = { realTime, userTime: -1, maxMem: -1, maxDisk: this.disk.max };
+    if (this.escalated) return { exitCode: 137, exitReason: this.exitReason, ...base };
+    if (code === null) {
+      return { exitCode: 137, exitReason: this.exitReason ?? 'It ended while its worker was restarting, without an exit status', ...base };
+    }
+    return { exitCode: code, exitReason: this.exitReason, ...base };
+  }
+
+  stats(): Stats {
+    return { realTime: this.elapsed(), userTime: -1, maxMem: -1, maxDisk: this.disk.max };
+  }
+
+  async sampleDisk(): Promise<void> {
+    if (this.ended) return;
+    const over = await this.disk.sample();
+    if (over) this.kill(over);
+  }
+
+  kill(reason: string): void {
+    if (this.ended) return;
+    if (this.exitReason === null) {
+      this.exitReason = reason;
+      this.signal('SIGTERM');
+    }
+    this.killTimer ??= setTimeout(() => {
+      this.escalated = true;
+      this.signal('SIGKILL');
+    }, this.env.killGraceMs);
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    try {
+      process.kill(-this.rec.pgid, sig);
+    } catch {
+      // gone
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.stdout.close();
+    this.stderr.close();
+    clearRecord(this.dir);
+  }
+}

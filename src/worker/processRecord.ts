@@ -1,0 +1,48 @@
+// What a worker keeps on disk about each process job it runs, beside the job's output, so
+// that a worker restarted while its jobs run can find them again: the assignment, when it
+// started, its slot shell's process group, and (once the shell has run it) its exit status.
+// The record goes when the master has the job's result.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AssignmentSchema, type Assignment } from '../protocol/messages.js';
+
+export const RECORD_FILE = 'process.json';
+/** Written by the slot shell when the job's subshell exits. */
+export const EXIT_FILE = 'exit';
+
+export interface ProcessRecord {
+  job: Assignment;
+  startedAt: number;
+  /** The slot shell's process group: the job's processes are in it. */
+  pgid: number;
+}
+
+export function writeRecord(dir: string, rec: ProcessRecord): void {
+  writeFileSync(join(dir, RECORD_FILE), JSON.stringify(rec));
+}
+
+export function readRecord(dir: string): ProcessRecord | null {
+  try {
+    const raw = JSON.parse(readFileSync(join(dir, RECORD_FILE), 'utf8')) as Partial<ProcessRecord>;
+    const job = AssignmentSchema.safeParse(raw.job);
+    if (!job.success || typeof raw.startedAt !== 'number' || typeof raw.pgid !== 'number') return null;
+    return { job: job.data, startedAt: raw.startedAt, pgid: raw.pgid };
+  } catch {
+    return null;
+  }
+}
+
+/** The exit status the slot shell wrote, or null. */
+export function readExit(dir: string): number | null {
+  try {
+    const text = readFileSync(join(dir, EXIT_FILE), 'utf8').trim();
+    return /^\d+$/.test(text) ? Number(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function clearRecord(dir: string): void {
+  rmSync(join(dir, RECORD_FILE), { force: true });
+  rmSync(join(dir, EXIT_FILE), { force: true });
+}
