@@ -1,11 +1,12 @@
 // Failed logins, per remote address: each is logged (the first, then one line a window for
-// the rest), and an address with too many failures in a window is refused without a look at
-// its token until the window has passed. A guesser gets a handful of tries a minute; the log
-// stays short however hard it tries.
+// the rest), and an address with too many failures in a window gets 429 for its wrong tokens
+// until the window has passed (the right token still gets in). A guesser gets a handful of
+// tries a minute; the log stays short however hard it tries; at most MAX_ADDRESSES are kept.
 import type { Clock } from '../common/clock.js';
 
 const WINDOW_MS = 60_000;
 const MAX_FAILURES = 10;
+const MAX_ADDRESSES = 10_000;
 
 interface Record {
   since: number;
@@ -21,29 +22,30 @@ export class AuthGuard {
     private readonly log: (line: string) => void,
   ) {}
 
-  private record(ip: string): Record {
-    const now = this.clock.now();
-    let r = this.seen.get(ip);
-    if (!r || now - r.since > WINDOW_MS) {
-      if (r?.failures && r.failures > 1) this.log(`Refused ${r.failures} attempts from ${ip} with a wrong or missing token in the last minute`);
-      r = { since: now, failures: 0, logged: false };
-      if (this.seen.size > 10_000) this.prune(now);
-      this.seen.set(ip, r);
-    }
-    return r;
+  private current(ip: string): Record | undefined {
+    const r = this.seen.get(ip);
+    if (!r || this.clock.now() - r.since <= WINDOW_MS) return r;
+    if (r.failures > 1) this.log(`Refused ${r.failures} attempts from ${ip} with a wrong or missing token in the last minute`);
+    this.seen.delete(ip);
+    return undefined;
   }
 
-  private prune(now: number): void {
-    for (const [ip, r] of this.seen) if (now - r.since > WINDOW_MS) this.seen.delete(ip);
-  }
-
-  /** Too many failures from this address lately: refuse before checking anything. */
+  /** Too many failures from this address lately. */
   blocked(ip: string): boolean {
-    return this.record(ip).failures >= MAX_FAILURES;
+    return (this.current(ip)?.failures ?? 0) >= MAX_FAILURES;
   }
 
   failed(ip: string, role: string): void {
-    const r = this.record(ip);
+    let r = this.current(ip);
+    if (!r) {
+      // Oldest first: a flood of new addresses cannot grow this without bound.
+      for (const old of this.seen.keys()) {
+        if (this.seen.size < MAX_ADDRESSES) break;
+        this.seen.delete(old);
+      }
+      r = { since: this.clock.now(), failures: 0, logged: false };
+      this.seen.set(ip, r);
+    }
     r.failures++;
     if (!r.logged) {
       r.logged = true;

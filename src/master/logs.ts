@@ -4,7 +4,7 @@
 // Each chunk names where it starts in its stream (stdout or stderr), and HANDLE.pos records
 // how far each stream has come. After a reconnect, even one to a master restarted by kill -9,
 // the worker goes on from there: nothing is lost that reached this file, and nothing repeated.
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type LogListener = { data(chunk: Buffer): void; end(status: string): void };
@@ -37,6 +37,13 @@ export class LogSpool {
       } catch {
         // no output yet
       }
+      // A master killed between appending and recording: the log holds bytes the positions
+      // do not count. They go, and come again from the worker.
+      try {
+        if (statSync(this.path(handle)).size > pos.stdout + pos.stderr) truncateSync(this.path(handle), pos.stdout + pos.stderr);
+      } catch {
+        // no log yet
+      }
       this.positions.set(handle, pos);
     }
     return pos;
@@ -50,7 +57,10 @@ export class LogSpool {
     const fresh = offset < have ? chunk.subarray(have - offset) : chunk;
     appendFileSync(this.path(handle), fresh);
     pos[stream] = offset + chunk.length;
-    writeFileSync(join(this.dir, `${handle}.pos`), JSON.stringify(pos));
+    // Replaced whole (rename), never left half written.
+    const tmp = join(this.dir, `.${handle}.pos`);
+    writeFileSync(tmp, JSON.stringify(pos));
+    renameSync(tmp, join(this.dir, `${handle}.pos`));
     for (const l of this.listeners.get(handle) ?? []) l.data(fresh);
   }
 

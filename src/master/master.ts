@@ -130,6 +130,6 @@ export function sweepLostWorkers(hub: Hub, masterStartedAt: number): void {
       session.socket = null;
       hub.workers.persist(session);
     }
-    takeBack(hub, job.handle, job.lease, `worker ${job.worker} not heard from for ${Math.round((now - lastSeen) / 1000)}s`, { lost: true });
+    takeBack(hub, job.handle, job.lease, `worker ${job.worker} not heard from for ${Math.round((now - lastSeen) / 1000)}s`, { lost: job.status !== 'assigned' });
   }
 }

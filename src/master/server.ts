@@ -57,10 +57,12 @@ export function listen(
     perMessageDeflate: false,
     verifyClient: ({ req }, done) => {
       const ip = req.socket.remoteAddress ?? '?';
-      if (guard.blocked(ip)) return done(false, 429, 'too many failed attempts; try again in a minute');
       const role = req.headers[ROLE_HEADER];
       if (role !== 'client' && role !== 'worker') return done(false, 400, 'unknown role');
+      // The right token always gets in: a guesser at a shared address (NAT, a login node)
+      // must not lock out the workers behind it.
       if (!tokenMatches(bearer(req), token)) {
+        if (guard.blocked(ip)) return done(false, 429, 'too many failed attempts; try again in a minute');
         guard.failed(ip, role);
         return done(false, 401, 'wrong or missing token');
       }
@@ -134,7 +136,10 @@ function serveWorker(hub: Hub, socket: WebSocket): void {
     try {
       link.handle(decoded.msg);
     } catch (e) {
-      hub.log(`Worker message ${decoded.msg.type} failed: ${(e as Error).message}`);
+      // Most likely the database (locked, disk full). What the worker said is not recorded:
+      // closing makes it reconnect, say hello again and re-send what is unacknowledged.
+      hub.log(`Worker message ${decoded.msg.type} failed: ${(e as Error).message}; closing its connection`);
+      socket.close(1011, 'the master could not record that; reconnect');
     }
   });
 }

@@ -97,7 +97,7 @@ export class WorkerLink {
     }
     const listed = new Map(msg.running.map((r) => [r.handle, r.lease]));
     const jobs = new Map<string, Reservation>();
-    const lost: { handle: string; lease: string }[] = [];
+    const lost: { handle: string; lease: string; status: string }[] = [];
     const killed: { handle: string; lease: string; reason: string }[] = [];
     for (const job of hub.jobs.activeOnWorker(msg.handle)) {
       if (listed.get(job.handle) !== job.lease) lost.push(job);
@@ -126,7 +126,8 @@ export class WorkerLink {
     };
     this.session = session;
     hub.workers.add(session);
-    for (const job of lost) takeBack(hub, job.handle, job.lease, `${msg.handle} no longer runs it`, { lost: true });
+    // An assignment that never reached the worker (it is still 'assigned') costs no retry.
+    for (const job of lost) takeBack(hub, job.handle, job.lease, `${msg.handle} no longer runs it`, { lost: job.status !== 'assigned' });
     // Where each kept job's output stands here: the worker sends on from there.
     const resume = [...jobs].map(([handle, r]) => ({ lease: r.lease, ...hub.logs.positionsOf(handle) }));
     hub.workers.send(session, { type: 'welcome', drop, resume });

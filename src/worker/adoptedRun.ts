@@ -1,9 +1,12 @@
 // A process job this worker started before it was restarted, found again from its record
 // (processRecord.ts). Its slot shell lives on in a session of its own, so the job goes on
-// running; this follows it until its process group is empty, then reports the exit status the
-// shell wrote. It can still be killed (TERM, then KILL, to the group) and its time limit
-// still holds; its memory is no longer measured.
-import { readdirSync, statSync } from 'node:fs';
+// running; this follows it until the shell has written the job's exit status (or is gone
+// without one), and reports that. The shell is known by pid, start time and boot, never by a
+// pid alone, which the system may have given to another process since. It can still be
+// killed (TERM, then KILL, to the shell's group, only while that shell is the job's) and its
+// time limit still holds; its memory is no longer measured, and processes it left in the
+// background are not ended.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.js';
 import { formatTime } from '../common/units.js';
@@ -11,8 +14,8 @@ import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import type { Execution } from './execution.js';
 import { jobFilesDir, OutputFile } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
-import { readProcTable } from './procTable.js';
-import { clearRecord, EXIT_FILE, readExit, readRecord, type ProcessRecord } from './processRecord.js';
+import { parseStat } from './procTable.js';
+import { bootId, clearRecord, EXIT_FILE, readExit, readRecord, type ProcessRecord } from './processRecord.js';
 
 const POLL_MS = 250;
 
@@ -22,10 +25,15 @@ export interface AdoptEnv {
   clock: Clock;
 }
 
-/** Whether any process of the group still runs (its parent gone, a zombie may wait a while to be reaped). */
-function groupAlive(pgid: number): boolean {
-  for (const p of readProcTable().values()) if (p.pgrp === pgid && p.state !== 'Z') return true;
-  return false;
+/** Whether the job's slot shell still runs: the same pid, start time and boot (a zombie does not count). */
+function shellAlive(rec: ProcessRecord): boolean {
+  if (rec.boot !== bootId()) return false;
+  try {
+    const p = parseStat(rec.pgid, readFileSync(`/proc/${rec.pgid}/stat`, 'utf8'));
+    return p !== undefined && p.state !== 'Z' && p.startTicks === rec.shellStart;
+  } catch {
+    return false;
+  }
 }
 
 export class AdoptedRun implements Execution {
@@ -54,7 +62,7 @@ export class AdoptedRun implements Execution {
     );
     this.result = new Promise((resolve) => {
       const poll = setInterval(() => {
-        if (groupAlive(rec.pgid)) return;
+        if (readExit(dir) === null && shellAlive(rec)) return;
         clearInterval(poll);
         resolve(this.finish());
       }, POLL_MS);
@@ -125,6 +133,7 @@ export class AdoptedRun implements Execution {
   }
 
   private signal(sig: NodeJS.Signals): void {
+    if (!shellAlive(this.rec)) return; // the group may be someone else's now
     try {
       process.kill(-this.rec.pgid, sig);
     } catch {

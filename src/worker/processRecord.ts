@@ -15,6 +15,23 @@ export interface ProcessRecord {
   startedAt: number;
   /** The slot shell's process group: the job's processes are in it. */
   pgid: number;
+  /** The shell's start time and the machine's boot: together they tell it from a reused pid. */
+  shellStart: number;
+  boot: string;
+}
+
+let boot: string | null = null;
+
+/** This boot of the machine (a pid means nothing across a reboot). */
+export function bootId(): string {
+  if (boot === null) {
+    try {
+      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      boot = 'unknown';
+    }
+  }
+  return boot;
 }
 
 export function writeRecord(dir: string, rec: ProcessRecord): void {
@@ -26,7 +43,8 @@ export function readRecord(dir: string): ProcessRecord | null {
     const raw = JSON.parse(readFileSync(join(dir, RECORD_FILE), 'utf8')) as Partial<ProcessRecord>;
     const job = AssignmentSchema.safeParse(raw.job);
     if (!job.success || typeof raw.startedAt !== 'number' || typeof raw.pgid !== 'number') return null;
-    return { job: job.data, startedAt: raw.startedAt, pgid: raw.pgid };
+    if (typeof raw.shellStart !== 'number' || typeof raw.boot !== 'string') return null;
+    return { job: job.data, startedAt: raw.startedAt, pgid: raw.pgid, shellStart: raw.shellStart, boot: raw.boot };
   } catch {
     return null;
   }

@@ -14,7 +14,7 @@ import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import type { Execution } from './execution.js';
 import { ensureDir, outDir, OutputFile, prepareJobFiles, workDir } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
-import { clearRecord, EXIT_FILE, writeRecord } from './processRecord.js';
+import { bootId, clearRecord, EXIT_FILE, writeRecord } from './processRecord.js';
 import { join } from 'node:path';
 import { parseStat, processTree, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
@@ -107,11 +107,12 @@ export class JobRun implements Execution {
     this.disk = new DiskWatch(job, env.basePath);
     const command = job.command.split('///').join(env.basePath.replace(/\/*$/, '/'));
     this.startedAt = env.clock.now();
+    // Before the timer: if this throws (disk full), no timer is left to kill a later job.
+    writeRecord(files.dir, { job, startedAt: this.startedAt, pgid: shell.pid, shellStart: shell.startTicks, boot: bootId() });
     this.limitTimer = longTimeout(
       () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
       job.time * 1000,
     );
-    writeRecord(files.dir, { job, startedAt: this.startedAt, pgid: shell.pid });
     const exit = shell.run({
       handle: job.handle,
       cwd,

@@ -18,6 +18,8 @@
 // KILL to the group ends the shell too: its job then reports the KILL and a new shell takes the
 // slot. Processes a job leaves behind stay in the group; the worker kills them (see Worker).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseStat } from './procTable.js';
 
 export type ShellExit = { code: number } | { died: true };
 
@@ -37,6 +39,8 @@ export interface ShellJob {
 
 export class SlotShell {
   readonly pid: number;
+  /** When it started (clock ticks since boot): with the pid, it names this shell and no other. */
+  readonly startTicks: number;
   private readonly child: ChildProcess;
   private buf = '';
   private current: ((e: ShellExit) => void) | null = null;
@@ -45,6 +49,13 @@ export class SlotShell {
   constructor(env: NodeJS.ProcessEnv) {
     this.child = spawn('/bin/sh', ['-s'], { detached: true, stdio: ['pipe', 'pipe', 'ignore'], env });
     this.pid = this.child.pid!;
+    let ticks = -1;
+    try {
+      ticks = parseStat(this.pid, readFileSync(`/proc/${this.pid}/stat`, 'utf8'))?.startTicks ?? -1;
+    } catch {
+      // gone already: it will report that
+    }
+    this.startTicks = ticks;
     this.child.stdin!.on('error', () => {});
     this.child.stdin!.write("trap '' TERM INT HUP\n");
     this.child.stdout!.setEncoding('utf8');

@@ -127,6 +127,7 @@ export class Worker {
   /** Shells whose run has not finished yet (see startJob). */
   private readonly owned = new Set<SlotShell>();
   private lastJobEnd = 0;
+  private welcomed = false;
   private engine: DockerEngine | null = null;
   private readonly docker: DockerOptions;
   /** Containers being removed: stop() waits for them. */
@@ -191,6 +192,7 @@ export class Worker {
     this.socket = ws;
     ws.on('open', () => {
       this.backoffMs = 100;
+      this.welcomed = false;
       this.pump.attach(ws);
       for (const h of this.held.values()) {
         h.resultSent = false;
@@ -253,8 +255,13 @@ export class Worker {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(encode(msg));
   }
 
+  /**
+   * Connected and welcomed: output, outputs and results wait for the welcome, which says how
+   * much of each job's output the master has. Sent before it, a chunk would land past a gap
+   * the welcome's positions then skip.
+   */
   private get connected(): boolean {
-    return this.socket?.readyState === WebSocket.OPEN;
+    return this.welcomed && this.socket?.readyState === WebSocket.OPEN;
   }
 
   private resources() {
@@ -364,6 +371,7 @@ export class Worker {
   private onMessage(msg: MasterToWorker): void {
     switch (msg.type) {
       case 'welcome':
+        this.welcomed = true;
         for (const d of msg.drop) this.drop(d.lease);
         // Output goes on from what the master has: what went into the old socket and was
         // lost is sent again, and nothing it has is sent twice.

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster } from '../helpers/q.js';
 
-t.test('the token file is private; a wrong token is refused, logged once, then rate-limited', async (t) => {
+t.test('the token file is private; wrong tokens are refused, logged once, then rate-limited', async (t) => {
   const c = new Cluster(t, t.testdir());
   const master = await c.startMaster();
   t.equal(statSync(join(c.state, 'token')).mode & 0o777, 0o600);
@@ -16,7 +16,7 @@ t.test('the token file is private; a wrong token is refused, logged once, then r
     if (i === 0) t.match(r.stderr, /^q: the master at .* refused the connection: wrong or missing token/);
     if (i === 11) t.match(r.stderr, /429/, 'past ten failures: refused without a look at the token');
   }
-  t.match(c.q(['-list']).stderr, /429/, 'for a while even with the right one, from that address');
+  t.equal(c.q(['-list']).code, 0, 'the right token still gets in from that address (workers behind a NAT)');
   await master.waitForOutput(/Refusing \S+ for up to a minute: 10 failed attempts/);
   const refused = master.out.match(/Refused a client from \S+: wrong or missing token/g) ?? [];
   t.equal(refused.length, 1, 'one log line, not twelve');

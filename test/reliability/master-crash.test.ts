@@ -34,6 +34,7 @@ t.test('kill -9 of the master under load loses nothing and runs nothing twice', 
   t.same(new Set(ran), new Set(added), 'each job ran once');
   const jobs = JSON.parse(c.q(['-list', '-json']).stdout) as { handle: string; attempt: number; exitCode: number }[];
   t.same(jobs.filter((j) => j.attempt !== 1).map((j) => j.handle), [], 'none was given a second attempt');
-  const logs = jobs.slice(0, 20).map((j) => c.q(['-log', j.handle]).stdout);
-  t.same(logs, jobs.slice(0, 20).map((j) => `out-${j.handle}\n`), 'output landed once');
+  const sample = jobs.filter((_, i) => i % 4 === 0);
+  const logs = sample.map((j) => c.q(['-log', j.handle]).stdout);
+  t.same(logs, sample.map((j) => `out-${j.handle}\n`), 'output landed once (every fourth job checked)');
 });

@@ -10,14 +10,16 @@ t.test('a restarted worker takes back its running and finished process jobs', as
   await c.startMaster();
   const w = await c.startWorker('rw', ['-slots', '3']);
   const marker = join(c.dir, 'ran');
-  const running = c.add(['-shareWorkingPath', '-add', `echo begun; sleep 4; echo A >> ${marker}; echo finished`]);
-  const quick = c.add(['-shareWorkingPath', '-add', `sleep 1.5; echo B >> ${marker}; exit 4`]);
+  const running = c.add(['-shareWorkingPath', '-add', `echo begun; sleep 7; echo A >> ${marker}; echo finished`]);
+  const quick = c.add(['-shareWorkingPath', '-add', `sleep 2.5; echo B >> ${marker}; exit 4`]);
   const victim = c.add(['-shareWorkingPath', '-add', 'sleep 60']);
   for (const h of [running, quick, victim]) await c.waitForStatus(h, ['running']);
   await w.stop('SIGKILL');
-  await new Promise((r) => setTimeout(r, 2500)); // `quick` ends while no worker watches
+  t.equal(c.row(quick)!.status, 'running', 'quick has not ended before the worker went');
+  await new Promise((r) => setTimeout(r, 3500)); // `quick` ends while no worker watches
   const again = await c.startWorker('rw', ['-slots', '3']);
   await again.waitForOutput(new RegExp(`Took back ${running}`));
+  t.equal(c.row(running)!.status, 'running', 'running was still running when taken back');
   const rq = await c.waitForStatus(quick, ['done', 'failed']);
   t.equal(rq.exitCode, '4', 'the exit status of a job that ended while the worker was down');
   const rr = await c.waitForStatus(running, ['done', 'failed'], 15_000);
