@@ -49,3 +49,26 @@ t.test('beyond loopback a weak token is refused', async (t) => {
   t.equal(r.code, 2);
   t.match(r.stderr, /^q: listening on 0\.0\.0\.0 needs a token of at least 16 characters/);
 });
+
+t.test('a client connection cannot speak for a worker', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  const w = await c.startWorker('cw');
+  const h = c.add(['-add', 'sleep 2; echo real']);
+  await c.waitForStatus(h, ['running']);
+  const { open, tokenOf } = await import('./sim.js');
+  const ws = await open(c.port, tokenOf(c.state), 'client');
+  t.teardown(() => ws.terminate());
+  const answers: string[] = [];
+  ws.on('message', (d) => answers.push(d.toString()));
+  for (const type of ['workerHello', 'finished', 'release', 'started']) {
+    ws.send(JSON.stringify({ type, handle: h, lease: 'x', slots: 1, result: { exitCode: 0, exitReason: null, realTime: 0, userTime: 0, maxMem: 0, maxDisk: 0 } }));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(answers.length, 4);
+  t.ok(answers.every((a) => JSON.parse(a).type === 'error'), 'each refused as a message a client may not send');
+  const row = await c.waitForStatus(h, ['done', 'failed']);
+  t.equal(row.status, 'done');
+  t.equal(c.q(['-log', h]).stdout, 'real\n', 'the job ended as its real worker said');
+  t.ok(w.alive);
+});
