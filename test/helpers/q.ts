@@ -2,7 +2,9 @@
 // its own state directory, workers beside it, and client calls. Every process started here is
 // ended by its pid when the test ends; every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { Connection } from '../../src/client/connection.js';
+import { jobRow } from '../../src/client/render.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -79,6 +81,8 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+const ROW_NAMES = ['handle', 'worker', 'status', 'exitCode', 'exitReason', 'time', 'mem', 'disk', 'outName', 'command'];
+
 export class Cluster {
   port = 0;
   master: Proc | null = null;
@@ -96,10 +100,14 @@ export class Cluster {
   }
 
   spawnQ(args: string[]): Proc {
-    const p = new Proc(spawn(ENV, [...UNSET, process.execPath, BIN_Q, ...args], { cwd: this.dir, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const node = args.includes('-mode') ? this.nodeArgs : [];
+    const p = new Proc(spawn(ENV, [...UNSET, process.execPath, ...node, BIN_Q, ...args], { cwd: this.dir, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] }));
     this.t.teardown(() => p.stop('SIGKILL'));
     return p;
   }
+
+  /** Node options for the master and workers started from now on (e.g. a small heap). */
+  nodeArgs: string[] = [];
 
   async startMaster(extra: string[] = []): Promise<Proc> {
     const m = this.spawnQ(['-mode', 'master', '-masterPort', String(this.port), ...extra]);
@@ -118,9 +126,9 @@ export class Cluster {
       '-sleepInterval', '1', '-killGrace', '1', ...extra,
     ]);
     this.workers.push(w);
-    await waitFor(`worker ${handle} connected`, () => {
-      const r = this.q(['-w', '-tabs']);
-      return r.stdout.split('\n').some((l) => l.startsWith(handle + '\t') && !l.includes('\taway\t'));
+    await waitFor(`worker ${handle} connected`, async () => {
+      const workers = await this.ask((c) => c.request({ type: 'workers' }, 'workerList').then((r) => r.workers));
+      return workers?.some((v) => v.handle === handle && v.connected);
     });
     return w;
   }
@@ -150,14 +158,40 @@ export class Cluster {
     const line = this.q(['-list', `handle:${handle}`, '-tabs']).stdout.split('\n').find((l) => l.startsWith(handle));
     if (!line) return undefined;
     const c = line.split('\t');
-    const names = ['handle', 'worker', 'status', 'exitCode', 'exitReason', 'time', 'mem', 'disk', 'outName', 'command'];
-    return Object.fromEntries(names.map((n, i) => [n, c[i] ?? '']));
+    return Object.fromEntries(ROW_NAMES.map((n, i) => [n, c[i] ?? '']));
   }
 
+  /**
+   * Waits, asking through the client library rather than a `q` process per poll: a node
+   * process per 100 ms kept a whole CPU busy while tests only waited. The row it returns is
+   * the one `q -list -tabs` prints (the same rendering code).
+   */
   async waitForStatus(handle: string, statuses: string[], timeoutMs = 15_000): Promise<Record<string, string>> {
-    return waitFor(`${handle} to be ${statuses.join('|')}`, () => {
-      const r = this.row(handle);
-      return r && statuses.includes(r.status) ? r : undefined;
+    return waitFor(`${handle} to be ${statuses.join('|')}`, async () => {
+      const jobs = await this.ask((c) => c.request({ type: 'list', specs: [`handle:${handle}`] }, 'jobs').then((r) => r.jobs));
+      const job = jobs?.[0];
+      if (!job || !statuses.includes(job.status)) return undefined;
+      const c = jobRow(job, true);
+      return Object.fromEntries(ROW_NAMES.map((n, i) => [n, c[i] ?? '']));
     }, timeoutMs, 100);
+  }
+
+  private conn: Connection | null = null;
+
+  /** A request over a kept connection to the master; undefined (and a fresh connection next time) when it fails. */
+  async ask<T>(fn: (c: Connection) => Promise<T>): Promise<T | undefined> {
+    try {
+      if (!this.conn) {
+        const token = this.env.Q_TOKEN ?? readFileSync(join(this.state, 'token'), 'utf8').trim();
+        this.conn = await Connection.open({ host: '127.0.0.1', port: this.port, token, timeoutMs: 2000 });
+        const conn = this.conn;
+        this.t.teardown(() => conn.close());
+      }
+      return await fn(this.conn);
+    } catch {
+      this.conn?.close();
+      this.conn = null;
+      return undefined;
+    }
   }
 }

@@ -159,7 +159,7 @@ t.test('a container whose job was given to another worker meanwhile is removed o
   if (!dockerReady(t)) return;
   const { c, base, worker } = await cluster(t, [], ['-heartbeatTimeout', '2s']);
   const h = c.add([...D, '-add', 'sleep 6; echo done']);
-  await c.waitForStatus(h, ['running']);
+  await waitFor('its container running', () => running(h), 15_000);
   await worker.stop('SIGKILL');
   await c.waitForStatus(h, ['ready'], 10_000); // lost: back in the queue
   const again = await c.startWorker('dw');
