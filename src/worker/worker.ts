@@ -327,14 +327,19 @@ export class Worker {
         continue;
       }
       this.log(`Took back ${run.job.handle} in container ${info.Id.slice(0, 12)} (${info.State})`);
-      const h: Held = {
-        handle: run.job.handle, lease, waiting: null, stager: null, outSync: null, outSynced: false, flushing: false,
-        killReason: null, run, files: run, result: null, resultSent: false, dropped: false,
-      };
-      h.outSync = this.outSyncFor(run.job, []);
-      this.held.set(lease, h);
-      void run.result.then((result) => this.finished(h, result));
+      this.holdTakenBack(run);
     }
+  }
+
+  /** A job found again after a restart goes back under its lease, and its result will follow. */
+  private holdTakenBack(run: Execution): void {
+    const h: Held = {
+      handle: run.job.handle, lease: run.job.lease, waiting: null, stager: null, outSync: null, outSynced: false,
+      flushing: false, killReason: null, run, files: run, result: null, resultSent: false, dropped: false,
+    };
+    h.outSync = this.outSyncFor(run.job, []);
+    this.held.set(run.job.lease, h);
+    void run.result.then((result) => this.finished(h, result));
   }
 
   /**
@@ -346,13 +351,7 @@ export class Worker {
       const lease = run.job.lease;
       if (this.held.has(lease)) continue;
       this.log(`Took back ${run.job.handle}, a process job started before this worker restarted`);
-      const h: Held = {
-        handle: run.job.handle, lease, waiting: null, stager: null, outSync: null, outSynced: false, flushing: false,
-        killReason: null, run, files: run, result: null, resultSent: false, dropped: false,
-      };
-      h.outSync = this.outSyncFor(run.job, []);
-      this.held.set(lease, h);
-      void run.result.then((result) => this.finished(h, result));
+      this.holdTakenBack(run);
     }
   }
 
