@@ -2,7 +2,7 @@
 // its own state directory, workers beside it, and client calls. Every process started here is
 // ended by its pid when the test ends; every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Connection } from '../../src/client/connection.js';
 import { jobRow } from '../../src/client/render.js';
 import { join } from 'node:path';
@@ -81,6 +81,26 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+/** SIGKILL to every process (but this one) whose working directory is inside `dir`. */
+export function killProcessesIn(dir: string): void {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    let cwd: string;
+    try {
+      cwd = readlinkSync(`/proc/${name}/cwd`);
+    } catch {
+      continue;
+    }
+    if (cwd !== dir && !cwd.startsWith(dir + '/')) continue;
+    try {
+      process.kill(Number(name), 'SIGCONT'); // a stopped one too
+      process.kill(Number(name), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
 const ROW_NAMES = ['handle', 'worker', 'status', 'exitCode', 'exitReason', 'time', 'mem', 'disk', 'outName', 'command'];
 
 export class Cluster {
@@ -96,6 +116,11 @@ export class Cluster {
     opts: { state?: string } = {},
   ) {
     this.state = opts.state ?? join(dir, 'state');
+    // First of the teardowns: whatever still runs in this test's directory goes, the slot
+    // shells and jobs of workers the test killed -9 included (they live in sessions of their
+    // own, outside any process tree of ours), so that nothing writes while the directory
+    // is removed.
+    t.teardown(() => killProcessesIn(dir));
     this.env = cleanEnv({ Q_STATE: this.state, HOME: dir });
   }
 
