@@ -6,7 +6,7 @@
 // killed (TERM, then KILL, to the shell's group, only while that shell is the job's) and its
 // time limit still holds; its memory is no longer measured, and processes it left in the
 // background are not ended.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.js';
 import { formatTime } from '../common/units.js';
@@ -14,7 +14,7 @@ import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import type { Execution } from './execution.js';
 import { jobFilesDir, OutputFile } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
-import { parseStat } from './procTable.js';
+import { readStat } from './procTable.js';
 import { bootId, clearRecord, EXIT_FILE, readExit, readRecord, type ProcessRecord } from './processRecord.js';
 
 const POLL_MS = 250;
@@ -28,12 +28,8 @@ export interface AdoptEnv {
 /** Whether the job's slot shell still runs: the same pid, start time and boot (a zombie does not count). */
 function shellAlive(rec: ProcessRecord): boolean {
   if (rec.boot !== bootId()) return false;
-  try {
-    const p = parseStat(rec.pgid, readFileSync(`/proc/${rec.pgid}/stat`, 'utf8'));
-    return p !== undefined && p.state !== 'Z' && p.startTicks === rec.shellStart;
-  } catch {
-    return false;
-  }
+  const p = readStat(rec.pgid);
+  return p !== undefined && p.state !== 'Z' && p.startTicks === rec.shellStart;
 }
 
 export class AdoptedRun implements Execution {

@@ -59,14 +59,19 @@ export function readProcTable(): ProcTable {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
     const pid = Number(name);
-    try {
-      const info = parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      if (info) table.set(pid, info);
-    } catch {
-      // gone between readdir and read
-    }
+    const info = readStat(pid);
+    if (info) table.set(pid, info);
   }
   return table;
+}
+
+/** One process, or undefined when it is gone (or went between readdir and read). */
+export function readStat(pid: number): ProcInfo | undefined {
+  try {
+    return parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** A process and its descendants. */

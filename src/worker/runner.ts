@@ -16,7 +16,7 @@ import { ensureDir, outDir, OutputFile, prepareJobFiles, workDir } from './jobFi
 import { DiskWatch, longTimeout } from './limits.js';
 import { bootId, clearRecord, EXIT_FILE, writeRecord } from './processRecord.js';
 import { join } from 'node:path';
-import { parseStat, processTree, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
+import { processTree, readStat, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
 
 export interface RunEnv {
@@ -61,12 +61,8 @@ export function subshellOf(table: ProcTable, shellPid: number): number | null {
 
 /** Alive and not a zombie. */
 function isRunning(pid: number): boolean {
-  try {
-    const info = parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    return info !== undefined && info.state !== 'Z';
-  } catch {
-    return false;
-  }
+  const info = readStat(pid);
+  return info !== undefined && info.state !== 'Z';
 }
 
 export class JobRun implements Execution {

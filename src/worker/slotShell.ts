@@ -18,8 +18,7 @@
 // KILL to the group ends the shell too: its job then reports the KILL and a new shell takes the
 // slot. Processes a job leaves behind stay in the group; the worker kills them (see Worker).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { parseStat } from './procTable.js';
+import { readStat } from './procTable.js';
 
 export type ShellExit = { code: number } | { died: true };
 
@@ -49,13 +48,7 @@ export class SlotShell {
   constructor(env: NodeJS.ProcessEnv) {
     this.child = spawn('/bin/sh', ['-s'], { detached: true, stdio: ['pipe', 'pipe', 'ignore'], env });
     this.pid = this.child.pid!;
-    let ticks = -1;
-    try {
-      ticks = parseStat(this.pid, readFileSync(`/proc/${this.pid}/stat`, 'utf8'))?.startTicks ?? -1;
-    } catch {
-      // gone already: it will report that
-    }
-    this.startTicks = ticks;
+    this.startTicks = readStat(this.pid)?.startTicks ?? -1; // -1: gone already, as it will report
     this.child.stdin!.on('error', () => {});
     this.child.stdin!.write("trap '' TERM INT HUP\n");
     this.child.stdout!.setEncoding('utf8');
