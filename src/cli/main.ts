@@ -114,6 +114,22 @@ async function runMaster(p: Parsed): Promise<number> {
   return 0;
 }
 
+/**
+ * The worker's token, which no job may see: from the pipe a master's -localWorker hands it
+ * through (Q_TOKEN_FD), else as a client finds it. It then leaves this process's environment
+ * (children, slot shells included, inherit none) and its command line as `ps` shows it.
+ */
+function workerToken(p: Parsed): string {
+  const fd = process.env.Q_TOKEN_FD;
+  delete process.env.Q_TOKEN_FD;
+  const token = fd && /^\d+$/.test(fd) ? readFileSync(Number(fd), 'utf8').trim() : findToken(p.str('token'), stateDir(p.str('state')));
+  delete process.env.Q_TOKEN;
+  if (p.str('token') !== undefined) {
+    process.title = process.argv.map((a) => a.split(token).join('***')).join(' ');
+  }
+  return token;
+}
+
 async function runWorker(p: Parsed): Promise<number> {
   const { Worker } = await import('../worker/worker.js');
   const { defaultHandle } = await import('../worker/identity.js');
@@ -122,10 +138,11 @@ async function runWorker(p: Parsed): Promise<number> {
   const maxTime = p.str('maxTime');
   const basePath = resolve(p.str('basePath') ?? 'scratch');
   const ca = trustedCert(p);
+  const token = workerToken(p);
   const worker = new Worker({
     url: `${ca ? 'wss' : 'ws'}://${urlHost(host)}:${port(p)}/`,
     ca,
-    token: findToken(p.str('token'), stateDir(p.str('state'))),
+    token,
     handle: p.str('handle') ?? defaultHandle(basePath, hostname),
     hostname,
     basePath,

@@ -1,6 +1,6 @@
 // Builds the jobs `-add` submits: defaults, then the job.spec YAML file, then the command line.
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
@@ -71,6 +71,19 @@ const SPEC_KEYS: Record<string, string> = {
 };
 
 type SpecFile = Partial<Record<string, unknown>>;
+
+/**
+ * A path with its links resolved, as far as it exists. A worker sharing the submitter's file
+ * system follows no link in a job's paths (docs/security.md), so they go as the real ones.
+ */
+function physical(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    const parent = dirname(p);
+    return parent === p ? p : join(physical(parent), basename(p));
+  }
+}
 
 export function readSpecFile(path: string, explicit: boolean): SpecFile {
   if (!existsSync(path)) {
@@ -194,7 +207,7 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   const network = o.network ?? file.network === true;
   const queue = o.queue ?? optStr(file.queue, 'queue') ?? null;
   const cidFileGiven = o.cidFile ?? optStr(file.cidFile, 'cidFile');
-  const cidFile = cidFileGiven === undefined ? null : resolve(cwd, cidFileGiven);
+  const cidFile = cidFileGiven === undefined ? null : share ? physical(resolve(cwd, cidFileGiven)) : resolve(cwd, cidFileGiven);
   const retries = o.retries ?? (file.retries !== undefined ? num(file.retries, 'retries', true) : 1);
   if (retries < 0) throw new QError(ErrorCodes.BAD_VALUE, `retries must be 0 or more, not ${retries}`);
   const doneHook = optStr(file.doneHook, 'doneHook') ?? null;
@@ -206,6 +219,7 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   for (const command of commands) {
     for (let i = 0; i < numTimes; i++) {
       let outPath: string | null = fixedOut !== undefined ? resolve(cwd, fixedOut) : null;
+      if (outPath && share) outPath = physical(outPath);
       if (pool !== undefined) {
         outPath = nextPoolPath(pool, taken);
         taken.add(outPath);
@@ -224,7 +238,7 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
         disk,
         tags,
         workerHandle,
-        workingPath: cwd,
+        workingPath: share ? physical(cwd) : cwd,
         shareWorkingPath: share,
         inPaths: [...inPaths, ...implicit],
         realtimeInPaths,

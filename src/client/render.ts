@@ -31,6 +31,7 @@ export const WORKER_COLUMNS = [
   'procSummary',
   'ping',
   'jobs',
+  'isolation',
 ] as const;
 
 /** Long commands keep their start and end: 38 + `...` + 38 characters. */
@@ -129,5 +130,6 @@ export function workerRow(w: WorkerView, now: number): string[] {
     r.busyProcesses.join(' '),
     `-${formatTime((now - w.lastSeen) / 1000)}`,
     w.jobs.join(' '),
+    r.isolation ?? 'unknown',
   ];
 }

@@ -1,11 +1,9 @@
-// Path rules for moving files between master and worker: outFiles globs, bounded directory
-// walks, and the checks that keep a write inside the directory it is meant for.
-import { lstatSync, mkdirSync, readdirSync, readlinkSync } from 'node:fs';
-import { join, posix } from 'node:path';
+// Path rules for moving files between master and worker: outFiles globs, the walk of an
+// input, and the checks that keep a write inside the directory it is meant for.
+import { lstatSync, readlinkSync } from 'node:fs';
+import { posix } from 'node:path';
 import type { ManifestEntry } from '../protocol/messages.js';
-
-/** A walk stops here: a job that makes millions of files cannot stall a pass. */
-export const MAX_ENTRIES = 200_000;
+import { MAX_ENTRIES, walkBeneath } from './beneath.js';
 
 /** `*` and `?` within one path part, `**` across parts, as in a shell. */
 export function globToRegex(glob: string): RegExp {
@@ -60,49 +58,13 @@ export function isInside(p: string, root: string): boolean {
 }
 
 /**
- * Makes the directories of `rel` under `root`, refusing any part that exists as something
- * other than a directory (a link could lead a write out of root). Throws with the reason.
+ * Every entry of an input: a file or link alone, a directory with everything under it
+ * (walked through no link, see walkBeneath). Throws when it cannot be read.
  */
-export function safeDirs(root: string, relDir: string): void {
-  let at = root;
-  for (const part of relDir.split('/').filter(Boolean)) {
-    at = join(at, part);
-    let st;
-    try {
-      st = lstatSync(at);
-    } catch {
-      mkdirSync(at);
-      continue;
-    }
-    if (!st.isDirectory()) throw new Error(`${at} is not a directory`);
-  }
-}
-
-/**
- * Every entry under `root` (itself included), as manifest entries with paths under `root`.
- * Links are entries, not followed. Throws when root cannot be read, or holds more than
- * `limit` entries (a partial list would pass for the whole).
- */
-export function walk(root: string, limit = MAX_ENTRIES): ManifestEntry[] {
-  const out: ManifestEntry[] = [];
-  const stack = [root];
-  while (stack.length && out.length < limit) {
-    const p = stack.pop()!;
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) out.push({ type: 'link', path: p, target: readlinkSync(p) });
-    else if (st.isFile()) out.push({ type: 'file', path: p, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 });
-    else if (st.isDirectory()) {
-      out.push({ type: 'dir', path: p, mode: st.mode & 0o7777 });
-      let names: string[];
-      try {
-        names = readdirSync(p);
-      } catch {
-        continue; // unreadable: the directory alone
-      }
-      for (const name of names.sort().reverse()) stack.push(join(p, name));
-    }
-    // sockets, pipes, devices: not moved
-  }
-  if (stack.length) throw new Error(`${root} holds more than ${limit} entries`);
-  return out;
+export function walkInput(p: string, limit = MAX_ENTRIES): ManifestEntry[] {
+  const st = lstatSync(p);
+  if (st.isSymbolicLink()) return [{ type: 'link', path: p, target: readlinkSync(p) }];
+  if (st.isFile()) return [{ type: 'file', path: p, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 }];
+  if (st.isDirectory()) return walkBeneath(p, '', limit);
+  return [];
 }

@@ -1,7 +1,8 @@
 // Sends files over a WebSocket as chunk frames, one chunk at a time per file and only while
 // the socket has little waiting: a 1 GB file never sits in memory, and the small messages of
 // other jobs never queue behind more than about a megabyte of file data.
-import { closeSync, fstatSync, openSync, readSync, constants } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { openRegularBeneath } from './beneath.js';
 import type { WebSocket } from 'ws';
 import { CHUNK_BYTES, encodeChunk, type ChunkHeader } from '../protocol/messages.js';
 
@@ -24,8 +25,9 @@ function writeHeader(frame: Buffer, header: ChunkHeader): number {
 export type SendEnd = { end: 'sent'; size: number; mtimeMs: number } | { end: 'unreadable' } | { end: 'lost' };
 
 export interface Send {
-  /** The local file to read. */
-  file: string;
+  /** The local file to read: `rel` beneath `root`, through no link (see beneath.ts). */
+  root: string;
+  rel: string;
   /** First byte to send. */
   from: number;
   /** The frame header for a chunk at `offset` (eof: the last one). */
@@ -89,12 +91,9 @@ export class ChunkPump {
 
   private open(send: Send): Open | null {
     try {
-      const fd = openSync(send.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const fd = openRegularBeneath(send.root, send.rel);
+      if (fd === null) return null;
       const st = fstatSync(fd);
-      if (!st.isFile()) {
-        closeSync(fd);
-        return null;
-      }
       return { send, fd, size: st.size, offset: Math.min(send.from, st.size), mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 };
     } catch {
       return null;

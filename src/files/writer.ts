@@ -1,11 +1,15 @@
-// Writes files that arrive in chunks. A replaced file is written beside its target and
-// renamed over it once complete, so a reader never sees half of it and a link at the target
-// is replaced, not followed. An appended file gets each chunk at its offset, so a chunk sent
-// twice (after a reconnect) writes the same bytes again. Files stay open between chunks, at
-// most MAX_OPEN of them: a sender that starts many files and finishes none cannot use up the
-// process's descriptors (the oldest is dropped, its part file removed).
+// Writes files that arrive in chunks, each at a path beneath a trusted directory (the
+// worker's scratch base, a job's outPath on the master). No link is followed on the way: the
+// file's directory is opened part by part and held open while the file is written (see
+// beneath.ts), so a directory swapped for a link meanwhile changes nothing. A replaced file
+// is written beside its target and renamed over it once complete, so a reader never sees half
+// of it and a link at the target is replaced, not followed. An appended file gets each chunk
+// at its offset, so a chunk sent twice (after a reconnect) writes the same bytes again. Files
+// stay open between chunks, at most MAX_OPEN of them: a sender that starts many files and
+// finishes none cannot use up the process's descriptors (the oldest is dropped, its part
+// file removed).
 import { closeSync, constants, fchmodSync, futimesSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { openDirBeneath, splitLast, type PinnedDir } from './beneath.js';
 
 export interface Chunk {
   append: boolean;
@@ -16,23 +20,40 @@ export interface Chunk {
   data: Buffer;
 }
 
-const NOFOLLOW = constants.O_NOFOLLOW;
 const MAX_OPEN = 64;
 
-export class ChunkWriter {
-  private readonly open = new Map<string, { fd: number; part: string | null }>();
+interface OpenFile {
+  dir: PinnedDir;
+  name: string;
+  fd: number;
+  /** The part file's name in `dir`, for a replacement. */
+  part: string | null;
+}
 
-  /** Writes one chunk of `target`; throws with the reason when it cannot. */
-  write(target: string, c: Chunk): void {
-    let f = this.open.get(target);
+export class ChunkWriter {
+  private readonly open = new Map<string, OpenFile>();
+
+  /** Writes one chunk of `root/rel`, making its directories; throws with the reason when it cannot. */
+  write(root: string, rel: string, c: Chunk): void {
+    const key = `${root}\0${rel}`;
+    let f = this.open.get(key);
     if (!f || (!c.append && c.offset === 0)) {
-      if (f) this.close(target);
-      const part = c.append ? null : join(dirname(target), `.${basename(target)}.q-part`);
-      const flags = constants.O_WRONLY | constants.O_CREAT | NOFOLLOW | (part ? constants.O_TRUNC : 0);
-      if (part && c.offset !== 0) throw new Error(`${target}: a chunk at ${c.offset} without its start`);
+      if (f) this.close(key);
+      if (!c.append && c.offset !== 0) throw new Error(`${rel}: a chunk at ${c.offset} without its start`);
+      const { dir: relDir, name } = splitLast(rel);
       if (this.open.size >= MAX_OPEN) this.drop(this.open.keys().next().value!);
-      f = { fd: openSync(part ?? target, flags, 0o644), part };
-      this.open.set(target, f);
+      const dir = openDirBeneath(root, relDir, { create: true });
+      const part = c.append ? null : `.${name}.q-part`;
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (part ? constants.O_TRUNC : 0);
+      let fd: number;
+      try {
+        fd = openSync(dir.child(part ?? name), flags, 0o644);
+      } catch (e) {
+        dir.close();
+        throw e;
+      }
+      f = { dir, name, fd, part };
+      this.open.set(key, f);
     }
     let done = 0;
     while (done < c.data.length) done += writeSync(f.fd, c.data, done, c.data.length - done, c.offset + done);
@@ -40,32 +61,33 @@ export class ChunkWriter {
     try {
       fchmodSync(f.fd, c.mode & 0o777);
       futimesSync(f.fd, c.mtimeMs / 1000, c.mtimeMs / 1000);
+      if (f.part) renameSync(f.dir.child(f.part), f.dir.child(f.name));
     } finally {
-      this.close(target);
+      this.close(key);
     }
-    if (f.part) renameSync(f.part, target);
   }
 
-  close(target: string): void {
-    const f = this.open.get(target);
+  private close(key: string): void {
+    const f = this.open.get(key);
     if (!f) return;
-    this.open.delete(target);
+    this.open.delete(key);
     try {
       closeSync(f.fd);
     } catch {
       // closed already
     }
+    f.dir.close();
   }
 
   /** Gives up a file half written: a replacement's part file goes, an append stays as far as it got. */
-  drop(target: string): void {
-    const part = this.open.get(target)?.part;
-    this.close(target);
-    if (part) rmSync(part, { force: true });
+  private drop(key: string): void {
+    const f = this.open.get(key);
+    if (f?.part) rmSync(f.dir.child(f.part), { force: true });
+    this.close(key);
   }
 
   /** Drops every file still open (its sender went away). */
   closeAll(): void {
-    for (const t of [...this.open.keys()]) this.drop(t);
+    for (const k of [...this.open.keys()]) this.drop(k);
   }
 }

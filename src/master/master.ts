@@ -86,11 +86,18 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   feed.unref();
 
   if (opts.localWorkerArgs) {
+    // The token goes through a pipe, not the environment or the command line: the worker's
+    // jobs (and anyone reading /proc) must not find it there.
+    const env: NodeJS.ProcessEnv = { ...process.env, Q_TOKEN_FD: '3' };
+    delete env.Q_TOKEN;
     localWorker = spawn(
       process.execPath,
       [BIN_Q, '-mode', 'worker', '-masterPort', String(port), '-state', opts.stateDir, ...opts.localWorkerArgs],
-      { stdio: 'inherit', env: { ...process.env, Q_TOKEN: token } },
+      { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env },
     );
+    const pipe = localWorker.stdio[3] as NodeJS.WritableStream | null;
+    pipe?.on('error', () => {});
+    pipe?.end(token + '\n');
   }
 
   function close(): Promise<void> {

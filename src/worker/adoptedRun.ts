@@ -4,12 +4,14 @@
 // without one), and reports that. The shell is known by pid, start time and boot, never by a
 // pid alone, which the system may have given to another process since. It can still be
 // killed (TERM, then KILL, to the shell's group, only while that shell is the job's) and its
-// time limit still holds; its memory is no longer measured, and processes it left in the
-// background are not ended.
+// time limit still holds. Started in a cgroup, it is also measured, limited and ended through
+// that (everything it left behind included); without one, its memory is no longer measured,
+// and processes it left in the background are not ended.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.js';
-import { formatTime } from '../common/units.js';
+import { formatSize, formatTime } from '../common/units.js';
+import type { CgroupHost, JobCgroup } from './cgroup.js';
 import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import type { Execution } from './execution.js';
 import { jobFilesDir, OutputFile } from './jobFiles.js';
@@ -23,6 +25,7 @@ export interface AdoptEnv {
   basePath: string;
   killGraceMs: number;
   clock: Clock;
+  cgroups?: CgroupHost | null;
 }
 
 /** Whether the job's slot shell still runs: the same pid, start time and boot (a zombie does not count). */
@@ -42,6 +45,10 @@ export class AdoptedRun implements Execution {
   private readonly limit: { clear(): void };
   private readonly disk: DiskWatch;
   private ended = false;
+  /** Its cgroup, when it was started in one: measured and killed through it. */
+  private readonly cg: JobCgroup | null;
+  private mem = -1;
+  private maxMem = -1;
 
   private constructor(
     readonly job: Assignment,
@@ -52,15 +59,16 @@ export class AdoptedRun implements Execution {
     this.stdout = new OutputFile(join(dir, 'stdout'));
     this.stderr = new OutputFile(join(dir, 'stderr'));
     this.disk = new DiskWatch(job, env.basePath);
+    this.cg = rec.cgroup && env.cgroups ? env.cgroups.find(rec.cgroup) : null;
     this.limit = longTimeout(
       () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
       Math.max(0, job.time * 1000 - (env.clock.now() - rec.startedAt)),
     );
     this.result = new Promise((resolve) => {
       const poll = setInterval(() => {
-        if (readExit(dir) === null && shellAlive(rec)) return;
+        if (readExit(dir) === null && shellAlive(rec)) return this.sample();
         clearInterval(poll);
-        resolve(this.finish());
+        void (this.cg?.destroy() ?? Promise.resolve()).then(() => resolve(this.finish()));
       }, POLL_MS);
     });
   }
@@ -83,6 +91,11 @@ export class AdoptedRun implements Execution {
     return found;
   }
 
+  /** The name of its cgroup, while it has one. */
+  get cgroupName(): string | null {
+    return this.cg?.name ?? null;
+  }
+
   private elapsed(): number {
     return (this.env.clock.now() - this.rec.startedAt) / 1000;
   }
@@ -98,7 +111,7 @@ export class AdoptedRun implements Execution {
     } catch {
       // no exit file: it ended without one
     }
-    const base = { realTime, userTime: -1, maxMem: -1, maxDisk: this.disk.max };
+    const base = { realTime, userTime: this.userTime(), maxMem: this.maxMem, maxDisk: this.disk.max };
     if (this.escalated) return { exitCode: 137, exitReason: this.exitReason, ...base };
     if (code === null) {
       return { exitCode: 137, exitReason: this.exitReason ?? 'It ended while its worker was restarting, without an exit status', ...base };
@@ -106,8 +119,24 @@ export class AdoptedRun implements Execution {
     return { exitCode: code, exitReason: this.exitReason, ...base };
   }
 
+  /** Memory from its cgroup, against the limit (without one it is not measured). */
+  private sample(): void {
+    const mem = this.cg?.memoryMb() ?? null;
+    if (mem === null) return;
+    this.mem = mem;
+    this.maxMem = Math.max(this.maxMem, mem);
+    if (mem > this.job.mem * this.job.memGrace) {
+      this.kill(`Memory limit exceeded: used ${formatSize(mem)}, limit ${formatSize(this.job.mem)} * ${this.job.memGrace}`);
+    }
+  }
+
+  /** CPU time since it started, from its cgroup; -1 without one. */
+  private userTime(): number {
+    return this.cg?.userSeconds() ?? -1;
+  }
+
   stats(): Stats {
-    return { realTime: this.elapsed(), userTime: -1, maxMem: -1, maxDisk: this.disk.max };
+    return { realTime: this.elapsed(), userTime: this.userTime(), maxMem: this.maxMem, maxDisk: this.disk.max, mem: this.mem };
   }
 
   async sampleDisk(): Promise<void> {
@@ -129,6 +158,10 @@ export class AdoptedRun implements Execution {
   }
 
   private signal(sig: NodeJS.Signals): void {
+    if (this.cg) {
+      this.cg.signal(sig); // a cgroup's name is never reused: always the job's (each process once)
+      if (sig !== 'SIGKILL') return;
+    }
     if (!shellAlive(this.rec)) return; // the group may be someone else's now
     try {
       process.kill(-this.rec.pgid, sig);

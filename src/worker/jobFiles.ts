@@ -2,7 +2,36 @@
 // its stdout and stderr, which the worker reads from while the job writes.
 import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { openDirBeneath, type PinnedDir } from '../files/beneath.js';
+import { isCleanAbsolute } from '../files/paths.js';
 import type { Assignment } from '../protocol/messages.js';
+
+/**
+ * The directory every path of a job is resolved beneath: the scratch base when the job's
+ * directories are mirrored there, `/` when the job shares the submitter's file system.
+ */
+export function jobRoot(job: Pick<Assignment, 'shareWorkingPath'>, basePath: string): string {
+  return job.shareWorkingPath ? '/' : basePath;
+}
+
+/**
+ * A path of the job (absolute on the submitter's side) relative to its root. A mirrored
+ * path may be neither the scratch base itself nor inside the worker's own `.q`: a job there
+ * would see (and could change) the records of every job.
+ */
+export function jobRel(job: Pick<Assignment, 'shareWorkingPath'>, path: string): string {
+  if (!isCleanAbsolute(path)) throw new Error(`${path} is not a clean absolute path`);
+  const rel = path.slice(1);
+  if (!job.shareWorkingPath && (rel === '' || rel === '.q' || rel.startsWith('.q/'))) {
+    throw new Error(`${path} would be this worker's own scratch directory: run the job somewhere else`);
+  }
+  return rel;
+}
+
+/** Throws when a path of the job cannot be placed on this worker (see jobRel). */
+export function checkJobPaths(job: Assignment): void {
+  for (const p of [job.workingPath, job.outPath, job.cidFile, ...job.inPaths, ...job.realtimeInPaths]) if (p) jobRel(job, p);
+}
 
 /** Where the job runs: the submitter's directory, or its mirror under the scratch base. */
 export function workDir(job: Assignment, basePath: string): string {
@@ -15,17 +44,32 @@ export function outDir(job: Assignment, basePath: string): string | null {
   return job.shareWorkingPath ? job.outPath : join(basePath, job.outPath);
 }
 
-export function jobFilesDir(basePath: string, handle: string): string {
-  return join(basePath, '.q', 'jobs', handle);
+/**
+ * Makes the job's working directory and outPath (as the old q did: the job may write into
+ * its outPath at once), refusing any link on the way (a job may have planted one). Returns
+ * them open, so that what is mounted or used is what was checked; the caller closes them.
+ * With `owner`, directories this worker mirrored are given to that user.
+ */
+export function openJobDirs(job: Assignment, basePath: string, owner: [number, number] | null = null): { work: PinnedDir; out: PinnedDir | null } {
+  const root = jobRoot(job, basePath);
+  const work = openDirBeneath(root, jobRel(job, job.workingPath), { create: true });
+  let out: PinnedDir | null = null;
+  try {
+    if (job.outPath) out = openDirBeneath(root, jobRel(job, job.outPath), { create: true });
+    if (owner && !job.shareWorkingPath) {
+      // Only what this worker made for the job: a shared working path stays as it is.
+      for (const d of [work, out]) if (d) chownSync(d.child('.'), owner[0], owner[1]);
+    }
+  } catch (e) {
+    work.close();
+    out?.close();
+    throw e;
+  }
+  return { work, out };
 }
 
-/** Directories known to exist, so a job in a known directory costs no mkdir. */
-const madeDirs = new Set<string>();
-export function ensureDir(dir: string): void {
-  if (madeDirs.has(dir)) return;
-  mkdirSync(dir, { recursive: true });
-  if (madeDirs.size > 10_000) madeDirs.clear();
-  madeDirs.add(dir);
+export function jobFilesDir(basePath: string, handle: string): string {
+  return join(basePath, '.q', 'jobs', handle);
 }
 
 export interface JobFiles {
@@ -46,7 +90,7 @@ export function prepareJobFiles(
   opts: { fresh: boolean; create?: boolean; owner?: [number, number] | null },
 ): JobFiles {
   const dir = jobFilesDir(basePath, handle);
-  ensureDir(dirname(dir));
+  mkdirSync(dirname(dir), { recursive: true });
   try {
     mkdirSync(dir);
   } catch (e) {

@@ -2,8 +2,8 @@
 // holds any length, and the outPath's disk usage against the disk limit.
 import { formatSize } from '../common/units.js';
 import type { Assignment } from '../protocol/messages.js';
-import { diskUsageMb } from './diskUsage.js';
-import { outDir } from './jobFiles.js';
+import { diskUsageBeneath } from '../files/beneath.js';
+import { jobRel, jobRoot } from './jobFiles.js';
 
 /** setTimeout holds at most 2^31-1 ms (24.8 days); longer limits are re-armed in steps. */
 export function longTimeout(fn: () => void, ms: number): { clear(): void } {
@@ -28,11 +28,12 @@ export class DiskWatch {
 
   /** The reason to kill the job, or null. */
   async sample(): Promise<string | null> {
-    const dir = outDir(this.job, this.basePath);
-    if (this.busy || !dir) return null;
+    const { outPath } = this.job;
+    if (this.busy || !outPath) return null;
     this.busy = true;
     try {
-      const mb = await diskUsageMb(dir);
+      // Through no link: a job could otherwise have a host directory measured.
+      const mb = await diskUsageBeneath(jobRoot(this.job, this.basePath), jobRel(this.job, outPath));
       this.max = Math.max(this.max, mb);
       return mb > this.job.disk ? `Disk limit exceeded: outPath holds ${formatSize(mb)}, limit ${formatSize(this.job.disk)}` : null;
     } finally {

@@ -18,6 +18,8 @@ export interface ProcessRecord {
   /** The shell's start time and the machine's boot: together they tell it from a reused pid. */
   shellStart: number;
   boot: string;
+  /** The run's cgroup (cgroup.ts), when it has one; records written before cgroups lack it. */
+  cgroup?: string;
 }
 
 let boot: string | null = null;
@@ -44,7 +46,9 @@ export function readRecord(dir: string): ProcessRecord | null {
     const job = AssignmentSchema.safeParse(raw.job);
     if (!job.success || typeof raw.startedAt !== 'number' || typeof raw.pgid !== 'number') return null;
     if (typeof raw.shellStart !== 'number' || typeof raw.boot !== 'string') return null;
-    return { job: job.data, startedAt: raw.startedAt, pgid: raw.pgid, shellStart: raw.shellStart, boot: raw.boot };
+    const rec: ProcessRecord = { job: job.data, startedAt: raw.startedAt, pgid: raw.pgid, shellStart: raw.shellStart, boot: raw.boot };
+    if (typeof raw.cgroup === 'string' && /^[\w.-]+$/.test(raw.cgroup)) rec.cgroup = raw.cgroup;
+    return rec;
   } catch {
     return null;
   }

@@ -12,22 +12,32 @@ import type { Clock } from '../common/clock.js';
 import { formatSize, formatTime } from '../common/units.js';
 import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import type { Execution } from './execution.js';
-import { ensureDir, outDir, OutputFile, prepareJobFiles, workDir } from './jobFiles.js';
+import { jobRel, openJobDirs, OutputFile, prepareJobFiles } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
 import { bootId, clearRecord, EXIT_FILE, writeRecord } from './processRecord.js';
 import { join } from 'node:path';
 import { processTree, readStat, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
+import type { CgroupHost, JobCgroup } from './cgroup.js';
 
 export interface RunEnv {
   basePath: string;
+  /** basePath with its links resolved. */
+  realBase: string;
   killGraceMs: number;
   clock: Clock;
   /** Called once, when the job is first asked to die (e.g. to stop a container it started). */
   onKill?: () => void;
+  /** Where job cgroups are made; null: none can be (the job is then known by tree and group). */
+  cgroups?: CgroupHost | null;
 }
 
 const KILL_CODE = 128 + constants.signals.SIGKILL;
+
+/** A run's name, for its cgroup: a job given again under a new lease gets a new one. */
+export function runName(job: Pick<Assignment, 'handle' | 'lease'>): string {
+  return `${job.handle}-${job.lease}`;
+}
 
 /**
  * A job's processes: its subshell's descendants, plus processes in the slot's group born
@@ -83,6 +93,8 @@ export class JobRun implements Execution {
   private mem = -1;
   private readonly disk: DiskWatch;
   private readonly filesDir: string;
+  /** The job's processes are the ones in it, wherever they went (cgroup.ts). */
+  private readonly cg: JobCgroup | null;
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
 
@@ -91,10 +103,9 @@ export class JobRun implements Execution {
     readonly shell: SlotShell,
     private readonly env: RunEnv,
   ) {
-    const cwd = workDir(job, env.basePath);
-    ensureDir(cwd);
-    const out = outDir(job, env.basePath);
-    if (out) ensureDir(out); // as the old q did: the job may write into it at once
+    const dirs = openJobDirs(job, env.basePath);
+    dirs.work.close();
+    dirs.out?.close();
     const files = prepareJobFiles(env.basePath, job.handle, { fresh: true });
     this.filesDir = files.dir;
     clearRecord(files.dir);
@@ -103,24 +114,36 @@ export class JobRun implements Execution {
     this.disk = new DiskWatch(job, env.basePath);
     const command = job.command.split('///').join(env.basePath.replace(/\/*$/, '/'));
     this.startedAt = env.clock.now();
+    this.cg = env.cgroups ? env.cgroups.create(runName(job)) : null;
     // Before the timer: if this throws (disk full), no timer is left to kill a later job.
-    writeRecord(files.dir, { job, startedAt: this.startedAt, pgid: shell.pid, shellStart: shell.startTicks, boot: bootId() });
+    writeRecord(files.dir, {
+      job, startedAt: this.startedAt, pgid: shell.pid, shellStart: shell.startTicks, boot: bootId(),
+      ...(this.cg ? { cgroup: this.cg.name } : {}),
+    });
     this.limitTimer = longTimeout(
       () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
       job.time * 1000,
     );
     const exit = shell.run({
       handle: job.handle,
-      cwd,
+      // The shell changes into it by its physical path and checks it got there: a link
+      // swapped in since it was made here would take it elsewhere.
+      cwd: join(job.shareWorkingPath ? '/' : env.realBase, jobRel(job, job.workingPath)),
       command,
       stdoutPath: this.stdout.path,
       stderrPath: this.stderr.path,
       exitPath: join(files.dir, EXIT_FILE),
+      ...(this.cg ? { cgroupJoin: this.cg.joinFiles } : {}),
     });
     this.result = exit.then(async (e) => {
       // A kill is over when the whole tree is gone, not when its shell is: processes that
       // outlive TERM get the KILL, and the job reports it.
       if (this.escalation) await Promise.race([this.escalation, this.treeGone(e)]);
+      if (this.cg) {
+        // What it left running (daemons, `setsid` children) ends with it, as under Slurm.
+        this.userTime = Math.max(this.userTime, this.cg.userSeconds() ?? 0);
+        await this.cg.destroy();
+      }
       return this.finish('code' in e ? e.code : KILL_CODE, 'died' in e);
     });
   }
@@ -138,16 +161,18 @@ export class JobRun implements Execution {
     return { realTime: this.elapsed(), userTime: this.userTime, maxMem: this.maxMem, maxDisk: this.disk.max, mem: this.mem };
   }
 
-  /** Measures the tree from a /proc snapshot and enforces the memory limit. */
+  /** Measures the job (its cgroup, else its tree in a /proc snapshot) and enforces the memory limit. */
   sample(table: ProcTable): void {
     if (this.exited) return;
     this.pid ??= subshellOf(table, this.shell.pid);
-    if (this.pid === null) return;
-    const tree = jobProcesses(table, this.shell.pid, this.pid);
+    if (this.pid === null && !this.cg) return;
+    const tree = this.cg
+      ? this.cg.pids().flatMap((pid) => table.get(pid) ?? [])
+      : jobProcesses(table, this.shell.pid, this.pid!);
     if (tree.length === 0) return;
     this.tree = tree.map((p) => p.pid);
-    const mem = tree.reduce((s, p) => s + p.rssBytes, 0) / 1048576;
-    const user = tree.reduce((s, p) => s + p.userTicks + p.childUserTicks, 0) / TICKS_PER_SECOND;
+    const mem = this.cg?.memoryMb() ?? tree.reduce((s, p) => s + p.rssBytes, 0) / 1048576;
+    const user = this.cg?.userSeconds() ?? tree.reduce((s, p) => s + p.userTicks + p.childUserTicks, 0) / TICKS_PER_SECOND;
     this.mem = mem;
     this.maxMem = Math.max(this.maxMem, mem);
     this.userTime = Math.max(this.userTime, user);
@@ -199,12 +224,23 @@ export class JobRun implements Execution {
 
   /** Resolves once no process of the job is left (zombies do not count). */
   private async treeGone(e: ShellExit): Promise<void> {
+    if (this.cg) {
+      for (let i = 0; i < 1000 && !this.cg.empty(); i++) await new Promise((r) => setTimeout(r, 20));
+      return;
+    }
     const others = this.tree.filter((pid) => !(pid === this.pid && 'code' in e));
     for (let i = 0; i < 1000 && others.some(isRunning); i++) await new Promise((r) => setTimeout(r, 20));
   }
 
   private signal(sig: NodeJS.Signals): void {
-    // The slot's group (its shell ignores TERM), plus descendants that left the group.
+    // In a cgroup: every process in it, each once (a TERM twice would break a job's own
+    // cleanup); its slot shell is not in it. KILL also goes to the slot's group, as without
+    // a cgroup: the slot shell dies and a fresh one takes the slot.
+    if (this.cg) {
+      this.cg.signal(sig);
+      if (sig !== 'SIGKILL') return;
+    }
+    // Without one: the slot's group (its shell ignores TERM), plus descendants that left it.
     for (const target of [-this.shell.pid, ...this.tree]) {
       try {
         process.kill(target, sig);

@@ -7,7 +7,9 @@
 // (variables, cwd, traps) reaches the next one:
 //
 //   ( exec >>OUT 2>>ERR </dev/null; trap - TERM INT HUP  # its own files; default signals
-//     cd WORKDIR && eval 'COMMAND' ); q_exit=$?           # the old q's wrapper
+//     echo 0 >CGROUP/cgroup.procs                         # into the job's cgroup (cgroup.ts)
+//     cd -P WORKDIR && [ "$PWD" = WORKDIR ] &&           # the old q's wrapper, refusing a
+//     eval 'COMMAND' ); q_exit=$?                         # link swapped in on the way
 //   echo $q_exit >EXIT; echo "X $q_exit"                  # exit status to a file, and back
 //
 // The job's subshell is the slot shell's only child while it runs, so the worker finds it in
@@ -34,6 +36,8 @@ export interface ShellJob {
   stderrPath: string;
   /** Gets the exit status too: a worker restarted meanwhile reads it there. */
   exitPath: string;
+  /** `cgroup.procs` files the subshell moves itself into before anything else (cgroup.ts). */
+  cgroupJoin?: string[];
 }
 
 export class SlotShell {
@@ -88,10 +92,13 @@ export class SlotShell {
     if (this.current) throw new Error('slot shell is busy');
     return new Promise((done) => {
       this.current = done;
+      const join = (job.cgroupJoin ?? []).map((f) => `echo 0 >${q(f)}`).join(' && ');
       this.child.stdin!.write(
         `( exec >>${q(job.stdoutPath)} 2>>${q(job.stderrPath)} </dev/null; trap - TERM INT HUP; ` +
+          (join ? `{ ${join}; } || { echo "q: could not put the job in its cgroup" >&2; exit 125; }; ` : '') +
           `Q_JOB_HANDLE=${q(job.handle)}; export Q_JOB_HANDLE; ` +
-          `cd ${q(job.cwd)} && eval ${q(job.command)} ); q_exit=$?; echo $q_exit >${q(job.exitPath)}; echo "X $q_exit"\n`,
+          `{ cd -P ${q(job.cwd)} && [ "$PWD" = ${q(job.cwd)} ]; } || { echo "q: cannot enter ${job.cwd.replace(/[^\w./-]/g, '?')} (not a real directory)" >&2; exit 125; }; ` +
+          `eval ${q(job.command)} ); q_exit=$?; echo $q_exit >${q(job.exitPath)}; echo "X $q_exit"\n`,
       );
     });
   }

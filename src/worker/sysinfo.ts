@@ -71,6 +71,7 @@ export function resources(
   basePath: string,
   busy: string[],
   docker: { version: string | null; bare: boolean; queues: string[] },
+  isolation: string,
 ): Resources {
   const list = cpus();
   return {
@@ -84,5 +85,6 @@ export function resources(
     bare: docker.bare,
     gpus: gpuCount(),
     queues: docker.queues,
+    isolation,
   };
 }

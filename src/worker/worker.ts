@@ -13,7 +13,8 @@
 // start it takes back the ones it left (by label) before it says hello, so the master keeps
 // those jobs with it.
 import { WebSocket } from 'ws';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { openRegularBeneath } from '../files/beneath.js';
 import { dirname, join } from 'node:path';
 import { isInside } from '../files/paths.js';
 import type { Clock } from '../common/clock.js';
@@ -35,12 +36,14 @@ import {
 } from '../protocol/messages.js';
 import { ContainerRun } from './docker/containerRun.js';
 import { LABELS } from './docker/containerSpec.js';
+import { canPin } from './docker/pinnedMounts.js';
+import { CgroupHost } from './cgroup.js';
 import { DockerEngine } from './docker/engine.js';
 import type { Execution } from './execution.js';
 import { AdoptedRun } from './adoptedRun.js';
 import { OutSync } from './files/outSync.js';
 import { Stager } from './files/stager.js';
-import { outDir } from './jobFiles.js';
+import { checkJobPaths, jobRel, jobRoot } from './jobFiles.js';
 import { JobRun, subshellOf } from './runner.js';
 import { readProcTable, type ProcTable } from './procTable.js';
 import { SlotShell } from './slotShell.js';
@@ -72,6 +75,16 @@ export interface DockerOptions {
   require: boolean;
   /** `uid:gid` containers run as; null = this process's. */
   user: string | null;
+}
+
+/**
+ * The environment jobs start from: the worker's, less its credentials. (Q_TOKEN has already
+ * left it in main.ts; this holds for a Worker made any other way too.)
+ */
+function jobEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['Q_TOKEN', 'Q_TOKEN_FD']) delete env[k];
+  return env;
 }
 
 const SAMPLE_MS = 250;
@@ -136,6 +149,12 @@ export class Worker {
   private readonly pump = new ChunkPump();
   /** Files from the master that running jobs get while they run (realtimeInPaths). */
   private readonly realtime = new ChunkWriter();
+  /** The scratch base with its links resolved (a job's shell checks where it really is). */
+  private readonly realBase: string;
+  /** Where process jobs get cgroups of their own; null: none can be made here (see isolation). */
+  private readonly cgroups: CgroupHost | null;
+  /** How process jobs are kept apart, for the log and `-w`. */
+  private readonly isolation: string;
 
   get handle(): string {
     return this.opts.handle;
@@ -150,6 +169,10 @@ export class Worker {
     this.log = opts.log ?? ((l) => console.log(l));
     this.docker = opts.docker ?? { image: null, require: false, user: null };
     mkdirSync(opts.basePath, { recursive: true });
+    this.realBase = realpathSync(opts.basePath);
+    const cg = CgroupHost.detect(opts.handle);
+    this.cgroups = cg instanceof CgroupHost ? cg : null;
+    this.isolation = cg instanceof CgroupHost ? cg.describe() : `none: ${cg.problem}`;
   }
 
   /** Finds the Docker engine and the containers left from a previous run, then connects. */
@@ -160,6 +183,14 @@ export class Worker {
       this.log(`Docker support could not load (${(e as Error).message}): running process jobs only`);
     }
     const version = await this.engine?.probe();
+    if (this.cgroups) this.log(`Process jobs run in a ${this.isolation} of their own`);
+    else {
+      this.log(
+        `Process jobs cannot get cgroups here (${this.isolation.replace(/^none: /, '')}): a process that leaves its job's ` +
+          'tree and group (setsid) is neither measured nor ended with it',
+      );
+    }
+    if (!canPin()) this.log('Not root: Docker mounts are checked for links just before create, but not pinned (docs/security.md)');
     this.adoptProcesses();
     if (version) {
       this.log(`Docker engine ${version} reachable${this.docker.image ? `; jobs without an image run in ${this.docker.image}` : ''}`);
@@ -272,7 +303,7 @@ export class Worker {
     this.prevTableAt = now;
     const version = this.engine?.version ?? null;
     const bare = !this.docker.require || (this.docker.image !== null && version !== null);
-    return resources(this.opts.hostname, this.opts.basePath, busy, { version, bare, queues: this.opts.queues ?? [] });
+    return resources(this.opts.hostname, this.opts.basePath, busy, { version, bare, queues: this.opts.queues ?? [] }, this.isolation);
   }
 
   /** The image a job runs in here; null = as a process; false = this worker cannot run it now. */
@@ -295,6 +326,7 @@ export class Worker {
       workerHandle: this.opts.handle,
       user,
       owner: user === own ? null : ([uid!, gid ?? uid!] as [number, number]),
+      pinMounts: canPin(),
     };
   }
 
@@ -347,7 +379,11 @@ export class Worker {
    * each goes back under its lease, running or finished, and the hello lists it.
    */
   private adoptProcesses(): void {
-    for (const run of AdoptedRun.findAll({ basePath: this.opts.basePath, killGraceMs: this.opts.killGraceMs, clock: this.clock })) {
+    const found = AdoptedRun.findAll({ basePath: this.opts.basePath, killGraceMs: this.opts.killGraceMs, clock: this.clock, cgroups: this.cgroups });
+    // Job cgroups of earlier runs go once empty; those of jobs taken back stay theirs.
+    const kept = new Set(found.map((r) => r.cgroupName).filter((n) => n !== null));
+    this.cgroups?.sweep((name) => kept.has(name));
+    for (const run of found) {
       const lease = run.job.lease;
       if (this.held.has(lease)) continue;
       this.log(`Took back ${run.job.handle}, a process job started before this worker restarted`);
@@ -442,7 +478,14 @@ export class Worker {
     const path = job.shareWorkingPath ? job.cidFile : join(this.opts.basePath, job.cidFile);
     let id: string;
     try {
-      id = readFileSync(path, 'utf8').trim();
+      // Read through no link: the job wrote this file, and could have made it one.
+      const fd = openRegularBeneath(jobRoot(job, this.opts.basePath), jobRel(job, job.cidFile));
+      if (fd === null) return;
+      try {
+        id = readFileSync(fd, 'utf8').trim();
+      } finally {
+        closeSync(fd);
+      }
     } catch {
       return; // it had not started one (yet)
     }
@@ -485,7 +528,7 @@ export class Worker {
     for (let i = this.shells.length - 1; i >= 0; i--) if (!this.shells[i]!.alive) this.shells.splice(i, 1);
     const idle = this.shells.find((s) => !s.busy && !this.owned.has(s));
     if (idle) return idle;
-    const fresh = new SlotShell(process.env);
+    const fresh = new SlotShell(jobEnv());
     this.shells.push(fresh);
     return fresh;
   }
@@ -526,13 +569,18 @@ export class Worker {
 
   /** Copies outputs back for a job that names outFiles (and does not share the working path). */
   private outSyncFor(job: Assignment, inputs: ManifestEntry[]): OutSync | null {
-    const root = outDir(job, this.opts.basePath);
-    if (!root || job.shareWorkingPath || job.outFiles.length === 0) return null;
-    return new OutSync(job, root, this.pump, (m) => this.send(m), inputs, this.log);
+    if (!job.outPath || job.shareWorkingPath || job.outFiles.length === 0) return null;
+    return new OutSync(job, this.opts.basePath, jobRel(job, job.outPath), this.pump, (m) => this.send(m), inputs, this.log);
   }
 
   /** Fetches the job's inputs (if it has any to fetch), then runs it. */
   private stageThenRun(job: Assignment, h: Held): void {
+    try {
+      checkJobPaths(job);
+    } catch (e) {
+      const stats = { realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 };
+      return this.finished(h, { exitCode: 125, exitReason: `Could not place the job here: ${(e as Error).message}`, ...stats });
+    }
     const image = this.imageFor(job);
     if (image === false) {
       return this.giveBack(h, job.dockerImage ? 'no Docker engine answers' : 'this worker runs only Docker jobs');
@@ -573,6 +621,8 @@ export class Worker {
         ? ContainerRun.start(job, image, this.containerEnv())
         : new JobRun(job, this.shell(), {
             basePath: this.opts.basePath,
+            realBase: this.realBase,
+            cgroups: this.cgroups,
             killGraceMs: this.opts.killGraceMs,
             clock: this.clock,
             onKill: job.cidFile ? () => void this.stopItsContainer(job) : undefined,
@@ -670,7 +720,7 @@ export class Worker {
     const job = h.run?.job;
     if (!job || !job.realtimeInPaths.includes(header.path)) return;
     try {
-      this.realtime.write(join(this.opts.basePath, header.path), { ...header, append: false, data });
+      this.realtime.write(this.opts.basePath, jobRel(job, header.path), { ...header, append: false, data });
     } catch (e) {
       this.log(`Could not update ${header.path} for ${h.handle}: ${(e as Error).message}`);
     }
@@ -786,6 +836,7 @@ export class Worker {
     // Heartbeats went on during the grace period, so the master did not count us lost.
     for (const t of this.timers) clearInterval(t);
     for (const shell of this.shells) shell.close();
+    this.cgroups?.close();
     // Give the releases and results a moment to reach the master, and containers time to go.
     const cleanup = Promise.all([...this.disposing]);
     await Promise.race([cleanup, new Promise((r) => setTimeout(r, 10_000))]);

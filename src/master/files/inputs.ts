@@ -2,7 +2,8 @@
 // directory and link under its inPaths, with size and mtime), then the files the worker asks
 // for. Only paths under the inPaths and realtimeInPaths of a job the asking worker holds a
 // current lease for are ever read.
-import { isCleanAbsolute, walk } from '../../files/paths.js';
+import { dirname } from 'node:path';
+import { isCleanAbsolute, isInside, walkInput } from '../../files/paths.js';
 import type { JobView, ManifestEntry } from '../../protocol/messages.js';
 import type { JobStore } from '../../store/jobs.js';
 import type { Hub } from '../hub.js';
@@ -23,7 +24,7 @@ export function manifestOf(job: JobView): ManifestEntry[] {
   for (const p of job.inPaths) {
     let entries;
     try {
-      entries = walk(p);
+      entries = walkInput(p);
     } catch (e) {
       throw new Error(`cannot read input ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
@@ -31,7 +32,7 @@ export function manifestOf(job: JobView): ManifestEntry[] {
   }
   for (const p of job.realtimeInPaths) {
     try {
-      for (const e of walk(p)) seen.set(e.path, e);
+      for (const e of walkInput(p)) seen.set(e.path, e);
     } catch {
       // not there yet: it is sent when it appears
     }
@@ -82,8 +83,13 @@ export function serveFetch(hub: Hub, s: WorkerSession, handle: string, lease: st
     }
   }
   for (const p of paths) {
+    // Beneath the input it belongs to, through no link: a job on the submitter's machine
+    // could swap a directory of an input for a link after the manifest listed it.
+    const top = job.inPaths.filter((ip) => isInside(p, ip)).sort((a, b) => b.length - a.length)[0];
+    const root = top === undefined || top === p ? dirname(p) : top;
     s.pump.enqueue({
-      file: p,
+      root,
+      rel: p.slice(root.length).replace(/^\/+/, ''),
       from: 0,
       header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: false, ...info }),
       done: (how) => {

@@ -1,13 +1,15 @@
 // Outputs arriving from workers, written into the job's outPath on the master's side. A
 // worker may write only inside the outPath of a job it holds a current lease for, only paths
-// its outFiles name, and never through a link: every directory on the way must be a real one.
-import { isInside, outRules, ruleFor, safeDirs, type OutRule } from '../../files/paths.js';
+// its outFiles name, and never through a link: every directory on the way must be a real one,
+// and is held open while written to (beneath.ts).
+import { openDirBeneath } from '../../files/beneath.js';
+import { isInside, outRules, ruleFor, type OutRule } from '../../files/paths.js';
 import { ChunkWriter } from '../../files/writer.js';
 import type { ChunkHeader } from '../../protocol/messages.js';
 import type { JobStore } from '../../store/jobs.js';
 import type { WorkerSession } from '../registry.js';
 import { heldJob } from './inputs.js';
-import { dirname, join, normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 
 interface Target {
   lease: string;
@@ -26,7 +28,7 @@ export class OutputSink {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** The file a worker means, or a reason to refuse it. */
+  /** The outPath a worker's file goes beneath, or a reason to refuse it. */
   private resolve(s: WorkerSession, handle: string, lease: string, rel: string): string {
     let t = this.targets.get(handle);
     if (!t || t.lease !== lease || s.jobs.get(handle)?.lease !== lease) {
@@ -40,16 +42,15 @@ export class OutputSink {
     if (!ruleFor(t.rules, rel)) throw new Error(`${rel} is not named by the outFiles of ${handle}`);
     const target = join(t.outPath, rel);
     if (!isInside(target, t.outPath) || target === t.outPath) throw new Error(`${rel} is outside the outPath of ${handle}`);
-    safeDirs(t.outPath, dirname(rel) === '.' ? '' : dirname(rel));
-    return target;
+    return t.outPath;
   }
 
   chunk(s: WorkerSession, h: Extract<ChunkHeader, { type: 'outChunk' }>, data: Buffer): void {
     try {
-      const target = this.resolve(s, h.handle, h.lease, h.path);
+      const root = this.resolve(s, h.handle, h.lease, h.path);
       let writer = this.writers.get(s);
       if (!writer) this.writers.set(s, (writer = new ChunkWriter()));
-      writer.write(target, { append: h.append, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
+      writer.write(root, h.path, { append: h.append, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
     } catch (e) {
       this.log(`Refused output ${h.path} of ${h.handle} from ${s.handle}: ${(e as Error).message}`);
     }
@@ -57,8 +58,7 @@ export class OutputSink {
 
   dir(s: WorkerSession, handle: string, lease: string, rel: string): void {
     try {
-      const target = this.resolve(s, handle, lease, rel);
-      safeDirs(dirname(target), rel.split('/').pop()!);
+      openDirBeneath(this.resolve(s, handle, lease, rel), rel, { create: true }).close();
     } catch (e) {
       this.log(`Refused output directory ${rel} of ${handle} from ${s.handle}: ${(e as Error).message}`);
     }

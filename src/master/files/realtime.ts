@@ -6,6 +6,7 @@
 // and streams the ones whose size or mtime changed since they were last sent. Jobs that are
 // still staging are left to their manifest.
 import { lstatSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { Hub } from '../hub.js';
 
 export const REALTIME_MS = 1000;
@@ -52,7 +53,8 @@ export class RealtimeFeed {
           w.sent.set(p, version);
           const lease = held.lease;
           s.pump.enqueue({
-            file: p,
+            root: dirname(p),
+            rel: basename(p),
             from: 0,
             header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: true, ...info }),
             done: (how) => {

@@ -15,16 +15,17 @@
 // An engine that does not answer at all is not the job's fault: before the container runs,
 // the run ends with `engineLost` set and the worker gives the job back; while it runs, the
 // run keeps waiting for the engine (bounded) rather than failing the job.
-import { chownSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Clock } from '../../common/clock.js';
 import { formatSize, formatTime } from '../../common/units.js';
 import { AssignmentSchema, type Assignment, type Result, type Stats } from '../../protocol/messages.js';
 import type { Execution } from '../execution.js';
-import { ensureDir, jobFilesDir, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
+import { jobFilesDir, jobRoot, openJobDirs, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
 import { DiskWatch, longTimeout } from '../limits.js';
-import { containerSpec, LABELS, memoryLimitBytes } from './containerSpec.js';
+import { boundPaths, containerSpec, LABELS, memoryLimitBytes, type ContainerPlace } from './containerSpec.js';
+import { PinnedMounts } from './pinnedMounts.js';
 import { engineMessage, isNotFound, isUnreachable, type DockerEngine } from './engine.js';
 import { FrameSplitter, parseStatsFrame } from './stats.js';
 
@@ -38,6 +39,8 @@ export interface ContainerEnv {
   user: string;
   /** Set when that user is not this process's: the job's files and directories are given to it. */
   owner: [number, number] | null;
+  /** Bind mount sources are pinned through private binds (this worker may mount: pinnedMounts.ts). */
+  pinMounts: boolean;
 }
 
 const KILL_CODE = 137;
@@ -209,12 +212,9 @@ export class ContainerRun implements Execution {
     const { job, env } = this;
     const cwd = workDir(job, env.basePath);
     const out = outDir(job, env.basePath);
-    ensureDir(cwd);
-    if (out) ensureDir(out);
-    if (env.owner && !job.shareWorkingPath) {
-      // Only what this worker made for the job: a shared working path stays as it is.
-      for (const dir of [cwd, out]) if (dir) chownSync(dir, env.owner[0], env.owner[1]);
-    }
+    const dirs = openJobDirs(job, env.basePath, env.owner);
+    dirs.work.close();
+    dirs.out?.close();
     writeFileSync(join(this.files.dir, JOB_FILE), JSON.stringify(job));
     try {
       await this.step(env.engine.ensureImage(this.image));
@@ -222,7 +222,7 @@ export class ContainerRun implements Execution {
       if (e instanceof Killed || isUnreachable(e)) throw e;
       return this.finish(ENGINE_ERROR_CODE, (e as Error).message);
     }
-    const spec = containerSpec(job, {
+    const place = {
       image: this.image,
       workerHandle: env.workerHandle,
       basePath: env.basePath,
@@ -235,7 +235,32 @@ export class ContainerRun implements Execution {
         ? []
         : [...job.inPaths.map((p) => join(env.basePath, p)), ...job.realtimeInPaths.map((p) => dirname(join(env.basePath, p)))],
       command: job.command.split('///').join(env.basePath.replace(/\/*$/, '/')),
-    });
+    };
+    // Checked (and, as root, pinned) only now, just before the engine mounts them.
+    const root = jobRoot(job, env.basePath);
+    const bound = boundPaths(place);
+    let pins: PinnedMounts;
+    try {
+      pins = await PinnedMounts.make(
+        // The working directory and outPath must be real directories; an input is left out
+        // when it is a link (what it points at inside the job's directories is mounted anyway).
+        bound.map((p) => ({ root, rel: p.slice(root.length).replace(/^\/+/, ''), optional: p !== cwd && p !== out })),
+        env.pinMounts ? join(env.basePath, '.q', 'mounts', `${job.handle}-${job.lease}`) : null,
+      );
+    } catch (e) {
+      return this.finish(ENGINE_ERROR_CODE, `Could not mount its directories: ${(e as Error).message}`);
+    }
+    try {
+      return await this.createAndStart({ ...place, sources: new Map(bound.map((p, i) => [p, pins.paths[i] ?? null])) }, pins);
+    } finally {
+      await pins.release();
+    }
+  }
+
+  /** Creates and starts the container; its mounts are its own once it has started. */
+  private async createAndStart(place: ContainerPlace, pins: PinnedMounts): Promise<Result> {
+    const { job, env } = this;
+    const spec = containerSpec(job, place);
     let container: Dockerode.Container;
     try {
       container = await env.engine.api.createContainer(spec);
@@ -254,6 +279,7 @@ export class ContainerRun implements Execution {
       return this.finish(code, `Could not start its container: ${msg}`);
     }
     this.running = true;
+    await pins.release();
     this.startedAt = env.clock.now();
     this.armTimeLimit();
     if (this.killDue) {

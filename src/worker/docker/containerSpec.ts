@@ -44,6 +44,18 @@ export interface ContainerPlace {
   inputs?: string[];
   /** The command with `///` already expanded. */
   command: string;
+  /** Where the engine finds each of those directories, when not at its own path (pinnedMounts.ts); null: not mounted. */
+  sources?: ReadonlyMap<string, string | null>;
+}
+
+/** The directories (and input files) of a job that are bind-mounted at their own paths: none inside another. */
+export function boundPaths(place: Pick<ContainerPlace, 'workDir' | 'outDir' | 'inputs'>): string[] {
+  const dirs: string[] = [place.workDir];
+  for (const p of [place.outDir, ...(place.inputs ?? [])]) {
+    if (!p || dirs.some((d) => p === d || p.startsWith(d + '/'))) continue;
+    dirs.push(p);
+  }
+  return dirs;
 }
 
 export function containerName(job: Pick<Assignment, 'handle' | 'lease'>): string {
@@ -55,17 +67,17 @@ export function memoryLimitBytes(job: Pick<Assignment, 'mem' | 'memGrace'>): num
 }
 
 export function containerSpec(job: Assignment, place: ContainerPlace): Dockerode.ContainerCreateOptions {
+  const source = (p: string) => (place.sources?.has(p) ? place.sources.get(p)! : p);
+  const [work, ...more] = boundPaths(place);
   const mounts: Dockerode.MountSettings[] = [
-    { Type: 'bind', Source: place.workDir, Target: place.workDir },
+    { Type: 'bind', Source: source(work!) ?? work!, Target: work! },
     { Type: 'bind', Source: place.stdout, Target: `${FILES_MOUNT}/stdout` },
     { Type: 'bind', Source: place.stderr, Target: `${FILES_MOUNT}/stderr` },
   ];
   // Each at its own path, unless a mount already holds it.
-  const dirs: string[] = [place.workDir];
-  for (const p of [place.outDir, ...(place.inputs ?? [])]) {
-    if (!p || dirs.some((d) => p === d || p.startsWith(d + '/'))) continue;
-    dirs.push(p);
-    mounts.push({ Type: 'bind', Source: p, Target: p });
+  for (const p of more) {
+    const src = source(p);
+    if (src !== null) mounts.push({ Type: 'bind', Source: src, Target: p });
   }
   const memory = memoryLimitBytes(job);
   return {

@@ -2,9 +2,12 @@
 // files and directories under its outPath that its outFiles name. `full:GLOB` sends a whole
 // file whenever its size or mtime changed; `append:GLOB` sends only the bytes added since the
 // last send (and the whole file again if it shrank). Files go through the worker's chunk pump,
-// so a large output never sits in memory. Links are not copied.
+// so a large output never sits in memory. Links are not copied, and none is followed: the
+// walk and every open go through the directories themselves (beneath.ts), so a job that swaps
+// a directory for a link while it is copied gets nothing from outside its outPath.
 import { join } from 'node:path';
-import { outRules, ruleFor, walk, type OutRule } from '../../files/paths.js';
+import { walkBeneath } from '../../files/beneath.js';
+import { outRules, ruleFor, type OutRule } from '../../files/paths.js';
 import type { ChunkPump } from '../../files/pump.js';
 import type { Assignment, ManifestEntry, WorkerMessage } from '../../protocol/messages.js';
 
@@ -22,12 +25,13 @@ export class OutSync {
   private waiters: (() => void)[] = [];
 
   /**
-   * @param root the outPath on this worker
+   * @param base the scratch base, and `outRel` the outPath beneath it
    * @param inputs the job's staged inputs: those inside the outPath are already on the master
    */
   constructor(
     private readonly job: Assignment,
-    private readonly root: string,
+    private readonly base: string,
+    private readonly outRel: string,
     private readonly pump: ChunkPump,
     private readonly send: (msg: WorkerMessage) => void,
     inputs: readonly ManifestEntry[],
@@ -56,15 +60,16 @@ export class OutSync {
   pass(): number {
     let entries: ManifestEntry[];
     try {
-      entries = walk(this.root);
+      entries = walkBeneath(this.base, this.outRel);
     } catch {
       return 0; // no outPath yet
     }
     const { handle, lease } = this.job;
+    const top = join(this.base, this.outRel);
     let queued = 0;
     for (const e of entries) {
-      if (e.path === this.root || e.type === 'link') continue;
-      const rel = e.path.slice(this.root.length + 1);
+      if (e.path === top || e.type === 'link') continue;
+      const rel = e.path.slice(top.length + 1);
       const rule = ruleFor(this.rules, rel);
       if (!rule) continue;
       if (e.type === 'dir') {
@@ -80,7 +85,8 @@ export class OutSync {
       this.inFlight.add(rel);
       queued++;
       this.pump.enqueue({
-        file: join(this.root, rel),
+        root: this.base,
+        rel: `${this.outRel}/${rel}`,
         from: append ? last!.size : 0,
         header: (offset, eof, info) => ({ type: 'outChunk', handle, lease, path: rel, append, offset, eof, ...info }),
         done: (how) => {

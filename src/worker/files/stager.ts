@@ -6,9 +6,9 @@
 // error from the master, a kill or the job being taken away ends it with an error instead.
 // After a reconnect it begins again: the master sends the manifest anew and what arrived
 // complete is not fetched twice.
-import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { isCleanAbsolute } from '../../files/paths.js';
+import { lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { DirChain, splitLast } from '../../files/beneath.js';
+import { jobRel } from '../jobFiles.js';
 import { ChunkWriter } from '../../files/writer.js';
 import type { Assignment, ChunkHeader, ManifestEntry, WorkerMessage } from '../../protocol/messages.js';
 
@@ -35,10 +35,6 @@ export class Stager {
       this.reject = rej;
     });
     this.ready.catch(() => {});
-  }
-
-  private local(path: string): string {
-    return join(this.basePath, path);
   }
 
   /** Asks for the manifest (again, after a reconnect). */
@@ -68,37 +64,49 @@ export class Stager {
     this.settle();
   }
 
-  /** Directories and links now; files this worker lacks go in `pending`. */
+  /**
+   * Directories and links now; files this worker lacks go in `pending`. Nothing is placed
+   * through a link (an earlier job may have planted one where an input goes), and a
+   * directory in the way of an input is an error rather than removed: a job could swap a
+   * link into it while it is being removed.
+   */
   private place(): void {
-    for (const e of this.entries) {
-      if (!isCleanAbsolute(e.path)) throw new Error(`bad input path ${e.path}`);
-      const local = this.local(e.path);
-      if (e.type === 'dir') {
-        mkdirSync(local, { recursive: true });
-        continue;
+    const dirs = new DirChain(this.basePath, { create: true });
+    try {
+      for (const e of this.entries) {
+        const rel = jobRel(this.job, e.path);
+        if (e.type === 'dir') {
+          dirs.dir(rel);
+          continue;
+        }
+        const { dir: relDir, name } = splitLast(rel);
+        const dir = dirs.dir(relDir);
+        const local = dir.child(name);
+        let st;
+        try {
+          st = lstatSync(local);
+        } catch {
+          st = null;
+        }
+        if (e.type === 'link') {
+          if (st?.isSymbolicLink() && readlinkSync(local) === e.target) continue;
+          if (st?.isDirectory()) throw new Error(`${e.path} is a directory here, and the input is a link`);
+          if (st) unlinkSync(local);
+          symlinkSync(e.target, local);
+        } else if (!(st?.isFile() && st.size === e.size && Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
+          // (within a millisecond: a time set through utimes comes back a hair below it)
+          this.pending.add(e.path);
+        }
       }
-      mkdirSync(dirname(local), { recursive: true });
-      let st;
-      try {
-        st = lstatSync(local);
-      } catch {
-        st = null;
-      }
-      if (e.type === 'link') {
-        if (st?.isSymbolicLink() && readlinkSync(local) === e.target) continue;
-        if (st) rmSync(local, { recursive: true, force: true });
-        symlinkSync(e.target, local);
-      } else if (!(st?.isFile() && st.size === e.size && Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
-        // (within a millisecond: a time set through utimes comes back a hair below it)
-        this.pending.add(e.path);
-      }
+    } finally {
+      dirs.close();
     }
   }
 
   chunk(h: Extract<ChunkHeader, { type: 'inChunk' }>, data: Buffer): void {
     if (this.ended || !this.pending.has(h.path)) return;
     try {
-      this.writer.write(this.local(h.path), { append: false, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
+      this.writer.write(this.basePath, jobRel(this.job, h.path), { append: false, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
     } catch (e) {
       return this.fail(`cannot write input ${h.path}: ${(e as Error).message}`);
     }

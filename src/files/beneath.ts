@@ -1,0 +1,307 @@
+// Paths beneath a trusted directory, resolved without following a link in any component.
+//
+// Why: a job can create links inside the directories the worker manages for it (its working
+// directory, its outPath), and the worker acts on them with more rights than the job (as
+// root, or outside the job's container). A check-then-use (`lstat`, then `open` by path) is a
+// race a job can win by swapping a directory for a link in between. So every component is
+// opened from the directory before it, refusing links (`O_NOFOLLOW`), and the open directory
+// is then used through `/proc/self/fd/N/NAME`: the kernel resolves that from the directory the
+// descriptor holds, whatever has since been renamed or replaced above it. That is `openat(2)`,
+// which Node lacks.
+//
+// The root itself (a worker's basePath, an outPath the submitter named, `/` for a shared
+// working path) is trusted: links in it are the administrator's, and are followed.
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ManifestEntry } from '../protocol/messages.js';
+
+/** open(2)'s O_PATH on Linux (x86_64, arm64): a handle for lookups, needing no read right. */
+const O_PATH = 0o10000000;
+const DIR_FLAGS = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+const LIST_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/** A walk stops here: a job that makes millions of files cannot stall a pass. */
+export const MAX_ENTRIES = 200_000;
+
+export class LinkRefused extends Error {
+  override name = 'LinkRefused';
+}
+
+/** The path of `name` inside the directory `fd` holds. */
+export function at(fd: number, name = ''): string {
+  return name ? `/proc/self/fd/${fd}/${name}` : `/proc/self/fd/${fd}`;
+}
+
+/** The parts of a relative path, refusing `..` and `.`: nothing may climb out of the root. */
+export function parts(rel: string): string[] {
+  const list = rel.split('/').filter(Boolean);
+  for (const p of list) if (p === '..' || p === '.') throw new Error(`${rel}: no . or .. parts allowed`);
+  return list;
+}
+
+/** Why an open of `path` (one component) failed, as a clear error. */
+function refusal(fd: number, name: string, shown: string, e: NodeJS.ErrnoException): Error {
+  if (e.code === 'ENOTDIR' || e.code === 'ELOOP') {
+    let what = 'not a directory';
+    try {
+      if (lstatSync(at(fd, name)).isSymbolicLink()) what = 'a link';
+    } catch {
+      // gone meanwhile
+    }
+    return new LinkRefused(`${shown} is ${what}: q does not follow links in a job's paths`);
+  }
+  return e;
+}
+
+/** A directory held open; `path` is what it was called, for messages. */
+export class PinnedDir {
+  constructor(
+    readonly fd: number,
+    readonly path: string,
+  ) {}
+
+  /** The path of `name` in this directory, resolved from the directory itself. */
+  child(name: string): string {
+    return at(this.fd, name);
+  }
+
+  close(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // closed already
+    }
+  }
+}
+
+/**
+ * Opens `root/rel`, refusing a link or non-directory in any part of `rel`; with `create`,
+ * makes missing parts (mode 0755, or `mode`). The caller closes it.
+ */
+export function openDirBeneath(root: string, rel: string, opts: { create?: boolean; mode?: number } = {}): PinnedDir {
+  let dir = new PinnedDir(openSync(root, O_PATH | constants.O_DIRECTORY), root);
+  try {
+    for (const name of parts(rel)) {
+      const next = openChild(dir, name, opts);
+      dir.close();
+      dir = next;
+    }
+  } catch (e) {
+    dir.close();
+    throw e;
+  }
+  return dir;
+}
+
+/** One step of openDirBeneath: the directory `name` inside `dir`, never through a link. */
+export function openChild(dir: PinnedDir, name: string, opts: { create?: boolean; mode?: number } = {}): PinnedDir {
+  const shown = join(dir.path, name);
+  try {
+    return new PinnedDir(openSync(dir.child(name), DIR_FLAGS), shown);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code !== 'ENOENT' || !opts.create) throw refusal(dir.fd, name, shown, err);
+  }
+  try {
+    mkdirSync(dir.child(name), opts.mode ?? 0o755);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  try {
+    return new PinnedDir(openSync(dir.child(name), DIR_FLAGS), shown);
+  } catch (e) {
+    throw refusal(dir.fd, name, shown, e as NodeJS.ErrnoException);
+  }
+}
+
+/**
+ * Directories beneath one root, opened as a chain that is reused from one call to the next:
+ * for paths that come in walk order (a manifest), each directory is opened once.
+ */
+export class DirChain {
+  private readonly chain: { name: string; dir: PinnedDir }[] = [];
+  private rootDir: PinnedDir | null = null;
+
+  constructor(
+    private readonly root: string,
+    private readonly opts: { create?: boolean } = {},
+  ) {}
+
+  /** `root/rel`, held by the chain (do not close it). */
+  dir(rel: string): PinnedDir {
+    this.rootDir ??= new PinnedDir(openSync(this.root, O_PATH | constants.O_DIRECTORY), this.root);
+    const want = parts(rel);
+    let keep = 0;
+    while (keep < this.chain.length && keep < want.length && this.chain[keep]!.name === want[keep]) keep++;
+    for (const link of this.chain.splice(keep)) link.dir.close();
+    for (let i = keep; i < want.length; i++) {
+      const parent = i === 0 ? this.rootDir : this.chain[i - 1]!.dir;
+      this.chain.push({ name: want[i]!, dir: openChild(parent, want[i]!, this.opts) });
+    }
+    return want.length ? this.chain[want.length - 1]!.dir : this.rootDir;
+  }
+
+  close(): void {
+    for (const link of this.chain.splice(0)) link.dir.close();
+    this.rootDir?.close();
+    this.rootDir = null;
+  }
+}
+
+/** Splits `rel` into its directory and last part. */
+export function splitLast(rel: string): { dir: string; name: string } {
+  const list = parts(rel);
+  const name = list.pop();
+  if (!name) throw new Error(`${rel}: no file name`);
+  return { dir: list.join('/'), name };
+}
+
+/**
+ * Opens the file `root/rel` with `flags` (O_NOFOLLOW is added: the last part may not be a
+ * link either). Throws when any part is a link.
+ */
+export function openFileBeneath(root: string, rel: string, flags: number, mode = 0o644): number {
+  const { dir, name } = splitLast(rel);
+  const d = openDirBeneath(root, dir);
+  try {
+    return openSync(d.child(name), flags | constants.O_NOFOLLOW, mode);
+  } finally {
+    d.close();
+  }
+}
+
+/** Opens a regular file for reading, never blocking on a pipe put in its place; null if it is not one. */
+export function openRegularBeneath(root: string, rel: string): number | null {
+  const fd = openFileBeneath(root, rel, constants.O_RDONLY | constants.O_NONBLOCK);
+  if (fstatSync(fd).isFile()) return fd;
+  closeSync(fd);
+  return null;
+}
+
+/**
+ * Every entry under `root/rel` (itself included), with paths as `root/rel/...`. Links are
+ * entries, never followed, and each directory is listed through its own descriptor, so a
+ * directory swapped for a link during the walk lists nothing from outside. Throws when the
+ * start cannot be opened or holds more than `limit` entries (a partial list would pass for
+ * the whole).
+ */
+export function walkBeneath(root: string, rel: string, limit = MAX_ENTRIES): ManifestEntry[] {
+  const start = openDirBeneath(root, rel);
+  const top = rel ? join(root, rel) : root;
+  const out: ManifestEntry[] = [];
+  // Each frame: a directory's listing descriptor and its path.
+  const stack: { fd: number; path: string }[] = [];
+  try {
+    const topFd = openSync(start.child('.'), LIST_FLAGS);
+    const st = fstatSync(topFd);
+    out.push({ type: 'dir', path: top, mode: st.mode & 0o7777 });
+    stack.push({ fd: topFd, path: top });
+  } finally {
+    start.close();
+  }
+  try {
+    while (stack.length) {
+      const { fd, path } = stack.pop()!;
+      try {
+        let names: string[];
+        try {
+          names = readdirSync(at(fd));
+        } catch {
+          continue; // unreadable: the directory alone
+        }
+        for (const name of names.sort()) {
+          if (out.length >= limit) throw new Error(`${top} holds more than ${limit} entries`);
+          const p = join(path, name);
+          let st;
+          try {
+            st = lstatSync(at(fd, name));
+          } catch {
+            continue; // gone meanwhile
+          }
+          if (st.isSymbolicLink()) out.push({ type: 'link', path: p, target: readlinkSync(at(fd, name)) });
+          else if (st.isFile()) out.push({ type: 'file', path: p, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 });
+          else if (st.isDirectory()) {
+            let sub: number;
+            try {
+              sub = openSync(at(fd, name), LIST_FLAGS);
+            } catch {
+              continue; // swapped for a link since the lstat, or unreadable
+            }
+            out.push({ type: 'dir', path: p, mode: fstatSync(sub).mode & 0o7777 });
+            stack.push({ fd: sub, path: p });
+          }
+          // sockets, pipes, devices: not moved
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } finally {
+    for (const f of stack) closeSync(f.fd);
+  }
+  return out;
+}
+
+/**
+ * Size of the tree at `root/rel` in MB (blocks used), for the disk limit, walked as
+ * walkBeneath does but without blocking the event loop. Bounded by `maxEntries`. A start
+ * that does not exist (yet) counts 0.
+ */
+export async function diskUsageBeneath(root: string, rel: string, maxEntries = MAX_ENTRIES): Promise<number> {
+  let start: PinnedDir;
+  try {
+    start = openDirBeneath(root, rel);
+  } catch {
+    return 0;
+  }
+  let bytes = 0;
+  let entries = 0;
+  const stack: number[] = [];
+  try {
+    stack.push(openSync(start.child('.'), LIST_FLAGS));
+  } catch {
+    return 0;
+  } finally {
+    start.close();
+  }
+  try {
+    while (stack.length && entries < maxEntries) {
+      const fd = stack.pop()!;
+      try {
+        bytes += (await lstat(at(fd))).blocks * 512;
+        entries++;
+        let names: string[];
+        try {
+          names = await readdir(at(fd));
+        } catch {
+          continue;
+        }
+        for (const name of names) {
+          if (entries >= maxEntries) break;
+          let st;
+          try {
+            st = await lstat(at(fd, name));
+          } catch {
+            continue;
+          }
+          if (!st.isDirectory()) {
+            bytes += st.blocks * 512;
+            entries++;
+            continue;
+          }
+          try {
+            stack.push(openSync(at(fd, name), LIST_FLAGS));
+          } catch {
+            // swapped for a link, or unreadable
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } finally {
+    for (const fd of stack) closeSync(fd);
+  }
+  return bytes / 1048576;
+}
