@@ -188,7 +188,7 @@ t.test('-w shows workers; -json on read commands', async (t) => {
   await c.startMaster();
   await c.startWorker('wq', ['-slots', '3']);
   const w = c.q(['-w', '-headers']).stdout.split('\n');
-  t.match(w[0], /^handle\s+hostname\s+status\s+slots\s+numCPUs\s+cpuSpeed\s+freeMem\s+freeDisk\s+docker\s+procSummary\s+ping\s+jobs$/);
+  t.match(w[0], /^handle\s+hostname\s+status\s+slots\s+numCPUs\s+cpuSpeed\s+freeMem\s+freeDisk\s+docker\s+procSummary\s+ping\s+jobs\s+isolation$/);
   t.match(w[1], /^wq\s+\S+\s+idle\s+0\/3\s+\d+/);
   const [info] = JSON.parse(c.q(['-w', '-json']).stdout);
   t.equal(info.handle, 'wq');

@@ -61,9 +61,12 @@ t.test('memory limit: the kernel kills the container; accounting from the engine
   const { c } = await cluster(t);
   const oom = c.add([...D, '-mem', '32m', '-add', 'head -c 200m /dev/zero | tail > /dev/null']);
   // Within its limit: about 60 MB held by tail for 3 s (stats frames come once a second),
-  // then CPU in user mode.
+  // then 2-3 s of CPU in user mode.
   const fits = c.add([...D, '-mem', '200m', '-add',
-    '{ head -c 60m /dev/zero; sleep 3; } | tail > /dev/null; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done']);
+    // Busy for a fixed 2 s of wall time, not a fixed count: a faster machine must not pass
+    // under the threshold.
+    '{ head -c 60m /dev/zero; sleep 3; } | tail > /dev/null; end=$(($(date +%s) + 3)); ' +
+      'while [ $(date +%s) -lt $end ]; do j=0; while [ $j -lt 2000 ]; do j=$((j+1)); done; done']);
   const r = await c.waitForStatus(oom, ['done', 'failed']);
   t.equal(r.exitCode, '137');
   t.match(r.exitReason, /^Memory limit exceeded: reached the container's 32m, limit 32m \* 1$/);
