@@ -1,5 +1,7 @@
 // `q -mode master`: opens the job table, listens, and keeps leases honest: a worker silent
 // for longer than the heartbeat timeout loses its jobs back to the queue.
+import { lockState } from '../store/stateLock.js';
+import { StallWatch } from './stallWatch.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +45,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? ((line: string) => console.log(line));
   const token = ensureToken(opts.token, opts.stateDir);
+  const lock = lockState(opts.stateDir);
   const db = openDb(join(opts.stateDir, 'q.db'), { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
   const jobs = new JobStore(db);
   const workers = new WorkerRegistry(new WorkerStore(db));
@@ -79,7 +82,14 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       log(`${what} failed: ${(e as Error).message}`);
     }
   };
-  const sweep = setInterval(guarded('Looking for lost workers', () => sweepLostWorkers(hub, startedAt)), Math.min(5000, opts.heartbeatTimeoutMs / 3));
+  const stall = new StallWatch(clock, log);
+  const sweep = setInterval(
+    guarded('Looking for lost workers', () => {
+      stall.note(); // a sweep that runs late after a stall blames nobody for it
+      sweepLostWorkers(hub, Math.max(startedAt, stall.resumedAt));
+    }),
+    Math.min(5000, opts.heartbeatTimeoutMs / 3),
+  );
   sweep.unref();
   const realtime = new RealtimeFeed(hub);
   const feed = setInterval(guarded('Sending realtime inputs', () => realtime.tick()), REALTIME_MS);
@@ -105,6 +115,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     log('Saving state and shutting down master...');
     closing = (async () => {
       clearInterval(sweep);
+      stall.close();
       clearInterval(feed);
       if (localWorker?.pid && localWorker.exitCode === null) {
         const exited = new Promise((r) => localWorker!.once('exit', r));
@@ -114,6 +125,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       await net.close();
       jobs.checkpoint();
       db.close();
+      lock.release();
       resolveClosed();
     })();
     return closing;
@@ -123,12 +135,13 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
 }
 
 /** Jobs of a worker not heard from within the timeout go back to the queue. */
-export function sweepLostWorkers(hub: Hub, masterStartedAt: number): void {
+/** @param listeningSince when the master started, or last resumed after a stall (StallWatch) */
+export function sweepLostWorkers(hub: Hub, listeningSince: number): void {
   const now = hub.clock.now();
   for (const job of hub.jobs.active()) {
     if (!job.worker) continue;
     const session = hub.workers.get(job.worker);
-    const lastSeen = Math.max(session?.lastSeen ?? 0, masterStartedAt);
+    const lastSeen = Math.max(session?.lastSeen ?? 0, listeningSince);
     if (now - lastSeen <= hub.heartbeatTimeoutMs) continue;
     if (session?.socket) {
       // Silent but connected: the connection is dead too. Cut it before the scheduler runs,

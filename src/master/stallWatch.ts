@@ -1,0 +1,46 @@
+// The master's own record of when it could listen, so that a stall of the master is never
+// blamed on its workers.
+//
+// Why: the master is one event loop. When something holds it (a long request, a slow disk,
+// SIGSTOP, a paused VM), the heartbeats its workers send meanwhile wait in the sockets, and
+// when the loop runs again, timers come before reading them: a lost-worker sweep then finds
+// every worker silent past -heartbeatTimeout and takes their running jobs away, to run them a
+// second time. So a worker's silence counts only from when the master was listening: a gap
+// between two looks at the clock longer than STALL_MS marks the moment listening resumed, and
+// every worker gets a full timeout from there.
+import type { Clock } from '../common/clock.js';
+
+/** A gap this long between ticks is a stall of the master, not of its workers. */
+export const STALL_MS = 1000;
+const TICK_MS = 200;
+
+export class StallWatch {
+  private last: number;
+  /** When the master last resumed listening after a stall (or started). */
+  resumedAt: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly log: (line: string) => void,
+  ) {
+    this.last = this.resumedAt = clock.now();
+    this.timer = setInterval(() => this.note(), TICK_MS);
+    this.timer.unref();
+  }
+
+  /** Looks at the clock; call it first in anything that judges silence. */
+  note(): void {
+    const now = this.clock.now();
+    const gap = now - this.last;
+    this.last = now;
+    if (gap > STALL_MS) {
+      this.resumedAt = now;
+      this.log(`The master did not run for ${(gap / 1000).toFixed(1)}s: its workers' silence counts from now`);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
