@@ -5,7 +5,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ErrorCodes } from '../common/errors.js';
+import { ErrorCodes, QError } from '../common/errors.js';
 import {
   ClientRequestSchema,
   MAX_FRAME_BYTES,
@@ -81,8 +81,14 @@ export function listen(
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
   };
+  // ws re-emits the server's errors; without a listener a busy port became a stack trace.
+  wss.on('error', () => {});
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') reject(new QError(ErrorCodes.BAD_VALUE, `port ${port} on ${host} is in use (another master?): choose another with -masterPort`));
+      else if (e.code === 'EADDRNOTAVAIL') reject(new QError(ErrorCodes.BAD_VALUE, `${host} is not an address of this machine (-netInterface)`));
+      else reject(e);
+    });
     server.listen(port, host, () => {
       server.off('error', reject);
       resolve({ wss, close });
