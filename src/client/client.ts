@@ -7,6 +7,7 @@ import { ErrorCodes, QError } from '../common/errors.js';
 import type { JobSpec, JobView } from '../protocol/messages.js';
 import { Connection, type Target } from './connection.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
+import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { LIST_COLUMNS, WORKER_COLUMNS, jobRow, renderInfo, renderTable, workerRow } from './render.js';
 
 const ADD_BATCH = 5000;
@@ -94,6 +95,21 @@ async function runDirect(words: string[], cwd: string): Promise<number> {
 }
 
 /** Runs the client; returns the exit code. */
+/** Refuses, in one line naming the limit, an add the master could not take (common/limits.ts). */
+function checkAddLimits(commands: readonly string[], numTimes: number): void {
+  const n = commands.length * numTimes;
+  if (!Number.isSafeInteger(numTimes) || n > MAX_JOBS_PER_ADD) {
+    throw new QError(ErrorCodes.BAD_VALUE, `one add makes at most ${MAX_JOBS_PER_ADD} jobs, not ${numTimes === 1 ? commands.length : `${commands.length} × ${numTimes}`}: split it`);
+  }
+  for (const c of commands) {
+    if (c.trim() === '') throw new QError(ErrorCodes.BAD_VALUE, 'a command is empty');
+    const bytes = Buffer.byteLength(c);
+    if (bytes > MAX_COMMAND_BYTES) {
+      throw new QError(ErrorCodes.BAD_VALUE, `a command of ${bytes} bytes is longer than ${MAX_COMMAND_BYTES}: put it in a script`);
+    }
+  }
+}
+
 export async function runClient(p: Parsed, target: () => Target, io: ClientIo = processIo): Promise<number> {
   for (const ec2 of ['startWorkers', 'runWorkers', 'termWorkers']) {
     if (p.given.has(ec2)) throw new QError(ErrorCodes.NOT_SUPPORTED, `-${ec2} is not supported: q does not manage EC2 workers`);
@@ -107,12 +123,18 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
   if (p.given.has('add')) {
     const numTimes = p.int('numTimes') ?? 1;
     if (numTimes < 1) throw new QError(ErrorCodes.BAD_VALUE, `-numTimes must be at least 1, not ${numTimes}`);
-    const built = buildJobs(commandsToAdd(p, io), numTimes, jobOptions(p), io.cwd);
+    const commands = commandsToAdd(p, io);
+    checkAddLimits(commands, numTimes);
+    const built = buildJobs(commands, numTimes, jobOptions(p), io.cwd);
     for (const path of built.poolPaths) io.out(path);
     if (p.bool('pretend')) {
       for (const spec of built.jobs) io.out(json ? JSON.stringify(pretendView(spec)) : renderInfo(pretendView(spec), io.cwd));
     } else {
       toAdd = built.jobs;
+      const bytes = Buffer.byteLength(JSON.stringify(toAdd));
+      if (bytes > MAX_FRAME_BYTES - 4096) {
+        throw new QError(ErrorCodes.BAD_VALUE, `this add is ${(bytes / 1048576).toFixed(1)} MB, more than one request may carry (8 MB): split it into smaller adds`);
+      }
     }
   }
   if (p.given.has('direct')) exitCode = await runDirect(p.list('direct') ?? [], io.cwd);

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSyn
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { ErrorCodes, QError } from '../common/errors.js';
+import { MAX_MEM_GRACE } from '../common/limits.js';
 import { parseSize, parseTime } from '../common/units.js';
 import type { JobSpec } from '../protocol/messages.js';
 
@@ -175,10 +176,13 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   const time = o.time !== undefined ? parseTime(o.time, '-time') : file.time !== undefined ? parseTime(file.time as string, 'time') : DEFAULTS.time;
   const mem = o.mem !== undefined ? parseSize(o.mem, '-mem') : file.mem !== undefined ? parseSize(file.mem as string, 'mem') : DEFAULTS.mem;
   const memGrace = o.memGrace ?? (file.memGrace !== undefined ? num(file.memGrace, 'memGrace', false) : DEFAULTS.memGrace);
-  if (!(memGrace > 0)) throw new QError(ErrorCodes.BAD_VALUE, `memGrace must be positive, not ${memGrace}`);
+  if (!(memGrace > 0 && memGrace <= MAX_MEM_GRACE)) {
+    throw new QError(ErrorCodes.BAD_VALUE, `memGrace must be more than 0 and at most ${MAX_MEM_GRACE}, not ${memGrace}`);
+  }
   const disk = o.disk !== undefined ? parseSize(o.disk, '-disk') : file.disk !== undefined ? parseSize(file.disk as string, 'disk') : DEFAULTS.disk;
   const tags = o.tags ?? strList(file.tags, 'tags');
   const workerHandle = o.workerHandle ?? optStr(file.workerHandle, 'workerHandle') ?? null;
+  if (workerHandle !== null && workerHandle.trim() === '') throw new QError(ErrorCodes.BAD_VALUE, '-workerHandle needs a worker handle (q -w lists them)');
   const share = o.shareWorkingPath ?? file.shareWorkingPath === true;
   const inPaths = (o.inPaths ?? strList(file.inPaths, 'inPaths')).map((p) => resolve(cwd, p));
   for (const p of inPaths) {
@@ -219,6 +223,8 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   for (const command of commands) {
     for (let i = 0; i < numTimes; i++) {
       let outPath: string | null = fixedOut !== undefined ? resolve(cwd, fixedOut) : null;
+      // As fig's q did: a missing outPath is made, so that what comes back has a place.
+      if (outPath && !o.pretend) mkdirSync(outPath, { recursive: true });
       if (outPath && share) outPath = physical(outPath);
       if (pool !== undefined) {
         outPath = nextPoolPath(pool, taken);

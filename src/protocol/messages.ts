@@ -10,10 +10,11 @@
 //   event carries the lease the master issued with `assign`; the master applies it only while
 //   that lease is current.
 //   master → worker: `welcome` (reconciliation), `assign`, `killJob`, `resultAck`, `leaseGone`.
+import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { z } from 'zod';
 
 /** Frames larger than this are refused before parsing, so a hostile peer cannot make us buffer. */
-export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+export { MAX_FRAME_BYTES };
 
 const handle = z.string().regex(/^J-[0-9a-z]{6}$/);
 const lease = z.string().min(1).max(64);
@@ -22,7 +23,7 @@ const specs = z.array(z.string().max(4096)).max(100_000);
 
 /** What a submitter asks for; the master fills in defaults it does not know. */
 export const JobSpecSchema = z.object({
-  command: z.string().min(1).max(1_000_000),
+  command: z.string().min(1).max(MAX_COMMAND_BYTES),
   priority: z.number().int(),
   time: z.number().int().positive(), // seconds
   mem: z.number().int().positive(), // MB
@@ -147,7 +148,7 @@ export const AssignmentSchema = JobSpecSchema.extend({ handle, lease, attempt: z
 export type Assignment = z.infer<typeof AssignmentSchema>;
 
 export const ClientRequestSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(100_000) }),
+  z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(MAX_JOBS_PER_ADD) }),
   z.object({ type: z.literal('list'), id, specs }),
   // queued: also end matching jobs that have not started (they fail, exit code 143).
   z.object({ type: z.literal('kill'), id, specs, queued: z.boolean().default(false) }),

@@ -1,0 +1,12 @@
+// What one request may carry, in one place: the client checks these before it sends, so a
+// user meets a clear line naming the limit, not a master that closed the connection or a
+// client that ran out of memory (docs/cli.md, "Limits").
+
+/** Jobs one `-add` may create (commands × -numTimes). */
+export const MAX_JOBS_PER_ADD = 100_000;
+/** Bytes of one command. */
+export const MAX_COMMAND_BYTES = 1_000_000;
+/** The largest frame either side accepts (8 MB): one request must fit in it. */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+/** -memGrace: how far over -mem a job may go before it is killed. */
+export const MAX_MEM_GRACE = 100;
