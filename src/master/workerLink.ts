@@ -60,7 +60,10 @@ export class WorkerLink {
         takeBack(hub, msg.handle, msg.lease, `${s.handle} gave it back`);
         return;
       case 'finished': {
-        const outcome = hub.jobs.finish(msg.handle, msg.lease, msg.result, hub.clock.now());
+        // Outputs the master refused: the job says so, and does not end done.
+        const lost = s.jobs.get(msg.handle)?.lease === msg.lease ? hub.outputs.takeRefused(msg.lease) : null;
+        const result = lost && msg.result.exitReason === null ? { ...msg.result, exitReason: lost } : msg.result;
+        const outcome = hub.jobs.finish(msg.handle, msg.lease, result, hub.clock.now());
         // Acked either way: a result the table no longer wants must not be re-sent forever.
         hub.workers.send(s, { type: 'resultAck', handle: msg.handle, lease: msg.lease, applied: outcome.applied });
         if (s.jobs.get(msg.handle)?.lease === msg.lease) s.jobs.delete(msg.handle);

@@ -699,6 +699,8 @@ export class Worker {
       }
       return;
     }
+    const problem = h.outSync?.problem;
+    if (problem && h.result.exitReason === null) h.result = { ...h.result, exitReason: `Outputs not delivered: ${problem}` };
     this.send({ type: 'finished', handle: h.handle, lease: h.lease, result: h.result });
     h.resultSent = true;
   }

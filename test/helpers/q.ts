@@ -81,8 +81,13 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** SIGKILL to every process (but this one) whose working directory is inside `dir`. */
+/**
+ * SIGKILL to every process (but this one) whose working directory is inside `dir`. All are
+ * stopped first: a slot shell that saw its job die before its own KILL would still write the
+ * job's exit file into a directory the teardown is removing.
+ */
 export function killProcessesIn(dir: string): void {
+  const found: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     let cwd: string;
@@ -92,11 +97,15 @@ export function killProcessesIn(dir: string): void {
       continue;
     }
     if (cwd !== dir && !cwd.startsWith(dir + '/')) continue;
-    try {
-      process.kill(Number(name), 'SIGCONT'); // a stopped one too
-      process.kill(Number(name), 'SIGKILL');
-    } catch {
-      // gone
+    found.push(Number(name));
+  }
+  for (const sig of ['SIGSTOP', 'SIGKILL'] as const) {
+    for (const pid of found) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // gone
+      }
     }
   }
 }

@@ -99,7 +99,8 @@ t.test('a job that swaps a directory of its outPath for a link while it is copie
   });
   for (const h of jobs) {
     const r = await c.waitForStatus(h, ['done', 'failed'], 60_000);
-    t.equal(r.status, 'done', `${h} swapped for 5 s and ended (${r.exitCode} ${r.exitReason})`);
+    // An output it swapped away at the moment it was copied did not arrive: it may say so.
+    t.ok(r.status === 'done' || /^Outputs not delivered: sub\/a\d+f could not be read/.test(r.exitReason), `${h} swapped for 5 s and ended (${r.status} ${r.exitReason})`);
   }
   const copied = allText(out);
   t.match(copied, /BENIGN-FIL/, 'its own outputs came back');

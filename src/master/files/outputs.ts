@@ -9,6 +9,7 @@ import type { ChunkHeader } from '../../protocol/messages.js';
 import type { JobStore } from '../../store/jobs.js';
 import type { WorkerSession } from '../registry.js';
 import { heldJob } from './inputs.js';
+import { mkdirSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 
 interface Target {
@@ -22,6 +23,8 @@ export class OutputSink {
   private readonly writers = new WeakMap<WorkerSession, ChunkWriter>();
   /** handle → where its outputs go, for the lease that asked last (a chunk is 256 KB: no lookup each). */
   private readonly targets = new Map<string, Target>();
+  /** lease → why an output of it was refused, and how many were: its job cannot end done. */
+  private readonly refused = new Map<string, { first: string; count: number }>();
 
   constructor(
     private readonly jobs: JobStore,
@@ -36,6 +39,9 @@ export class OutputSink {
       if (!job) throw new Error(`${s.handle} holds no lease ${lease} on ${handle}`);
       if (!job.outPath || job.shareWorkingPath) throw new Error(`${handle} has no outPath to copy into`);
       t = { lease, outPath: normalize(job.outPath), rules: outRules(job.outFiles) };
+      // As fig's q did: an outPath the submitter has not made yet is made (beneath it, no
+      // link is followed).
+      mkdirSync(t.outPath, { recursive: true });
       if (this.targets.size > 10_000) this.targets.clear();
       this.targets.set(handle, t);
     }
@@ -53,7 +59,27 @@ export class OutputSink {
       writer.write(root, h.path, { append: h.append, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
     } catch (e) {
       this.log(`Refused output ${h.path} of ${h.handle} from ${s.handle}: ${(e as Error).message}`);
+      this.noteRefused(s, h.handle, h.lease, `${h.path}: ${(e as Error).message}`);
     }
+  }
+
+  /** Only for the job's current holder: a forged lease must not fail another worker's job. */
+  private noteRefused(s: WorkerSession, handle: string, lease: string, why: string): void {
+    if (s.jobs.get(handle)?.lease !== lease) return;
+    const r = this.refused.get(lease);
+    if (r) r.count++;
+    else {
+      if (this.refused.size > 10_000) this.refused.clear();
+      this.refused.set(lease, { first: why, count: 1 });
+    }
+  }
+
+  /** Why outputs of this lease did not all arrive, or null; forgets it. */
+  takeRefused(lease: string): string | null {
+    const r = this.refused.get(lease);
+    this.refused.delete(lease);
+    if (!r) return null;
+    return `Outputs not delivered: ${r.first}${r.count > 1 ? ` (and ${r.count - 1} more)` : ''}`;
   }
 
   dir(s: WorkerSession, handle: string, lease: string, rel: string): void {
@@ -61,6 +87,7 @@ export class OutputSink {
       openDirBeneath(this.resolve(s, handle, lease, rel), rel, { create: true }).close();
     } catch (e) {
       this.log(`Refused output directory ${rel} of ${handle} from ${s.handle}: ${(e as Error).message}`);
+      this.noteRefused(s, handle, lease, `${rel}: ${(e as Error).message}`);
     }
   }
 

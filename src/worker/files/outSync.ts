@@ -22,6 +22,9 @@ export class OutSync {
   private readonly dirs = new Set<string>();
   private readonly inFlight = new Set<string>();
   private lost = false;
+  /** What could not be copied (an unreadable output, a walk that could not finish): the job says so. */
+  problem: string | null = null;
+  private readonly unread = new Set<string>();
   private waiters: (() => void)[] = [];
 
   /**
@@ -61,8 +64,9 @@ export class OutSync {
     let entries: ManifestEntry[];
     try {
       entries = walkBeneath(this.base, this.outRel);
-    } catch {
-      return 0; // no outPath yet
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.problem ??= (e as Error).message;
+      return 0; // (ENOENT: no outPath yet)
     }
     const { handle, lease } = this.job;
     const top = join(this.base, this.outRel);
@@ -92,10 +96,16 @@ export class OutSync {
         done: (how) => {
           this.inFlight.delete(rel);
           // What was sent is the file as the pump found it; a later change is sent next time.
-          if (how.end === 'sent') this.synced.set(rel, { size: how.size, mtimeMs: how.mtimeMs });
+          if (how.end === 'sent') {
+            this.synced.set(rel, { size: how.size, mtimeMs: how.mtimeMs });
+            this.unread.delete(rel);
+            if (this.unread.size === 0 && this.problem?.endsWith(' could not be read')) this.problem = null;
+          }
           else if (how.end === 'lost') this.lost = true;
           else {
             this.log(`Could not copy output ${rel} of ${handle}: it cannot be read`);
+            this.unread.add(rel);
+            this.problem ??= `${rel} could not be read`;
             this.synced.set(rel, { size: e.size, mtimeMs: e.mtimeMs }); // not again until it changes
           }
           if (this.inFlight.size === 0) for (const w of this.waiters.splice(0)) w();
