@@ -223,15 +223,14 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   for (const command of commands) {
     for (let i = 0; i < numTimes; i++) {
       let outPath: string | null = fixedOut !== undefined ? resolve(cwd, fixedOut) : null;
-      // As fig's q did: a missing outPath is made, so that what comes back has a place.
-      if (outPath && !o.pretend) mkdirSync(outPath, { recursive: true });
-      if (outPath && share) outPath = physical(outPath);
       if (pool !== undefined) {
         outPath = nextPoolPath(pool, taken);
         taken.add(outPath);
         poolPaths.push(outPath);
-        if (!o.pretend) mkdirSync(outPath, { recursive: true });
       }
+      // As fig's q did: a missing outPath is made, so that what comes back has a place.
+      if (outPath && !o.pretend) mkdirSync(outPath, { recursive: true });
+      if (outPath && share) outPath = physical(outPath);
       const sub = (s: string) => (outPath ? s.split('_OUTPATH_').join(outPath) : s);
       const cmd = sub(command);
       const implicit = share ? [] : implicitInPaths(cmd, cwd).filter((p) => !inPaths.includes(p));

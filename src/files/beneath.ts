@@ -182,126 +182,132 @@ export function openRegularBeneath(root: string, rel: string): number | null {
 /**
  * Every entry under `root/rel` (itself included), with paths as `root/rel/...`. Links are
  * entries, never followed, and each directory is listed through its own descriptor, so a
- * directory swapped for a link during the walk lists nothing from outside. Throws when the
- * start cannot be opened or holds more than `limit` entries (a partial list would pass for
- * the whole).
+ * directory swapped for a link during the walk lists nothing from outside. Depth first, one
+ * descriptor per level: a tree of many directories cannot use up the process's descriptors.
+ * Throws when the start cannot be opened or holds more than `limit` entries (a partial list
+ * would pass for the whole).
  */
 export function walkBeneath(root: string, rel: string, limit = MAX_ENTRIES): ManifestEntry[] {
   const start = openDirBeneath(root, rel);
   const top = rel ? join(root, rel) : root;
   const out: ManifestEntry[] = [];
-  // Each frame: a directory's listing descriptor and its path.
-  const stack: { fd: number; path: string }[] = [];
+  let topFd: number;
   try {
-    const topFd = openSync(start.child('.'), LIST_FLAGS);
-    const st = fstatSync(topFd);
-    out.push({ type: 'dir', path: top, mode: st.mode & 0o7777 });
-    stack.push({ fd: topFd, path: top });
+    topFd = openSync(start.child('.'), LIST_FLAGS);
   } finally {
     start.close();
   }
-  try {
-    while (stack.length) {
-      const { fd, path } = stack.pop()!;
-      try {
-        let names: string[];
-        try {
-          names = readdirSync(at(fd));
-        } catch {
-          continue; // unreadable: the directory alone
-        }
-        for (const name of names.sort()) {
-          if (out.length >= limit) throw new Error(`${top} holds more than ${limit} entries`);
-          const p = join(path, name);
-          let st;
-          try {
-            st = lstatSync(at(fd, name));
-          } catch {
-            continue; // gone meanwhile
-          }
-          if (st.isSymbolicLink()) out.push({ type: 'link', path: p, target: readlinkSync(at(fd, name)) });
-          else if (st.isFile()) out.push({ type: 'file', path: p, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 });
-          else if (st.isDirectory()) {
-            let sub: number;
-            try {
-              sub = openSync(at(fd, name), LIST_FLAGS);
-            } catch {
-              continue; // swapped for a link since the lstat, or unreadable
-            }
-            out.push({ type: 'dir', path: p, mode: fstatSync(sub).mode & 0o7777 });
-            stack.push({ fd: sub, path: p });
-          }
-          // sockets, pipes, devices: not moved
-        }
-      } finally {
-        closeSync(fd);
-      }
+  const visit = (fd: number, path: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(at(fd));
+    } catch {
+      return; // unreadable: the directory alone
     }
+    for (const name of names.sort()) {
+      if (out.length >= limit) throw new Error(`${top} holds more than ${limit} entries`);
+      const p = join(path, name);
+      let st;
+      try {
+        st = lstatSync(at(fd, name));
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (st.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = readlinkSync(at(fd, name));
+        } catch {
+          continue; // replaced meanwhile
+        }
+        out.push({ type: 'link', path: p, target });
+      } else if (st.isFile()) {
+        out.push({ type: 'file', path: p, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 });
+      } else if (st.isDirectory()) {
+        let sub: number;
+        try {
+          sub = openSync(at(fd, name), LIST_FLAGS);
+        } catch {
+          continue; // swapped for a link since the lstat, or unreadable
+        }
+        try {
+          out.push({ type: 'dir', path: p, mode: fstatSync(sub).mode & 0o7777 });
+          visit(sub, p);
+        } finally {
+          closeSync(sub);
+        }
+      }
+      // sockets, pipes, devices: not moved
+    }
+  };
+  try {
+    out.push({ type: 'dir', path: top, mode: fstatSync(topFd).mode & 0o7777 });
+    visit(topFd, top);
   } finally {
-    for (const f of stack) closeSync(f.fd);
+    closeSync(topFd);
   }
   return out;
 }
 
 /**
  * Size of the tree at `root/rel` in MB (blocks used), for the disk limit, walked as
- * walkBeneath does but without blocking the event loop. Bounded by `maxEntries`. A start
- * that does not exist (yet) counts 0.
+ * walkBeneath does (depth first, one descriptor per level) but without blocking the event
+ * loop. Bounded by `maxEntries`, directories counted. A start that does not exist (yet)
+ * counts 0.
  */
 export async function diskUsageBeneath(root: string, rel: string, maxEntries = MAX_ENTRIES): Promise<number> {
-  let start: PinnedDir;
+  let fd: number;
   try {
-    start = openDirBeneath(root, rel);
+    const start = openDirBeneath(root, rel);
+    try {
+      fd = openSync(start.child('.'), LIST_FLAGS);
+    } finally {
+      start.close();
+    }
   } catch {
     return 0;
   }
   let bytes = 0;
   let entries = 0;
-  const stack: number[] = [];
-  try {
-    stack.push(openSync(start.child('.'), LIST_FLAGS));
-  } catch {
-    return 0;
-  } finally {
-    start.close();
-  }
-  try {
-    while (stack.length && entries < maxEntries) {
-      const fd = stack.pop()!;
+  const visit = async (dirFd: number): Promise<void> => {
+    entries++;
+    bytes += fstatSync(dirFd).blocks * 512;
+    let names: string[];
+    try {
+      names = await readdir(at(dirFd));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (entries >= maxEntries) return;
+      let st;
       try {
-        bytes += (await lstat(at(fd))).blocks * 512;
+        st = await lstat(at(dirFd, name));
+      } catch {
+        continue;
+      }
+      if (!st.isDirectory()) {
+        bytes += st.blocks * 512;
         entries++;
-        let names: string[];
-        try {
-          names = await readdir(at(fd));
-        } catch {
-          continue;
-        }
-        for (const name of names) {
-          if (entries >= maxEntries) break;
-          let st;
-          try {
-            st = await lstat(at(fd, name));
-          } catch {
-            continue;
-          }
-          if (!st.isDirectory()) {
-            bytes += st.blocks * 512;
-            entries++;
-            continue;
-          }
-          try {
-            stack.push(openSync(at(fd, name), LIST_FLAGS));
-          } catch {
-            // swapped for a link, or unreadable
-          }
-        }
+        continue;
+      }
+      let sub: number;
+      try {
+        sub = openSync(at(dirFd, name), LIST_FLAGS);
+      } catch {
+        continue; // swapped for a link, or unreadable
+      }
+      try {
+        await visit(sub);
       } finally {
-        closeSync(fd);
+        closeSync(sub);
       }
     }
+  };
+  try {
+    await visit(fd);
   } finally {
-    for (const fd of stack) closeSync(fd);
+    closeSync(fd);
   }
   return bytes / 1048576;
 }

@@ -8,7 +8,7 @@
 // stay open between chunks, at most MAX_OPEN of them: a sender that starts many files and
 // finishes none cannot use up the process's descriptors (the oldest is dropped, its part
 // file removed).
-import { closeSync, constants, fchmodSync, futimesSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, futimesSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { openDirBeneath, splitLast, type PinnedDir } from './beneath.js';
 
 export interface Chunk {
@@ -44,10 +44,17 @@ export class ChunkWriter {
       if (this.open.size >= MAX_OPEN) this.drop(this.open.keys().next().value!);
       const dir = openDirBeneath(root, relDir, { create: true });
       const part = c.append ? null : `.${name}.q-part`;
-      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (part ? constants.O_TRUNC : 0);
+      // Never blocking (a job may have put a pipe at either name: an open for writing would
+      // wait for a reader forever) and only a regular file; a part file is always new.
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK | (part ? constants.O_EXCL : 0);
       let fd: number;
       try {
+        if (part) rmSync(dir.child(part), { force: true });
         fd = openSync(dir.child(part ?? name), flags, 0o644);
+        if (!fstatSync(fd).isFile()) {
+          closeSync(fd);
+          throw new Error(`${rel} is not a regular file`);
+        }
       } catch (e) {
         dir.close();
         throw e;

@@ -3,7 +3,7 @@
 import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openDirBeneath, type PinnedDir } from '../files/beneath.js';
-import { isCleanAbsolute } from '../files/paths.js';
+import { isCleanAbsolute, isInside } from '../files/paths.js';
 import type { Assignment } from '../protocol/messages.js';
 
 /**
@@ -28,9 +28,19 @@ export function jobRel(job: Pick<Assignment, 'shareWorkingPath'>, path: string):
   return rel;
 }
 
-/** Throws when a path of the job cannot be placed on this worker (see jobRel). */
-export function checkJobPaths(job: Assignment): void {
-  for (const p of [job.workingPath, job.outPath, job.cidFile, ...job.inPaths, ...job.realtimeInPaths]) if (p) jobRel(job, p);
+/**
+ * Throws when a path of the job cannot be placed on this worker (see jobRel). A job sharing
+ * the file system may not name a path inside the worker's own records either (`bases`: the
+ * scratch base as given and as it really is); containerRun.ts also keeps them out of mounts.
+ */
+export function checkJobPaths(job: Assignment, bases: string[]): void {
+  for (const p of [job.workingPath, job.outPath, job.cidFile, ...job.inPaths, ...job.realtimeInPaths]) {
+    if (!p) continue;
+    jobRel(job, p);
+    if (job.shareWorkingPath && bases.some((b) => isInside(p, join(b, '.q')))) {
+      throw new Error(`${p} holds this worker's own records: run the job somewhere else`);
+    }
+  }
 }
 
 /** Where the job runs: the submitter's directory, or its mirror under the scratch base. */

@@ -47,7 +47,8 @@ export function readRecord(dir: string): ProcessRecord | null {
     if (!job.success || typeof raw.startedAt !== 'number' || typeof raw.pgid !== 'number') return null;
     if (typeof raw.shellStart !== 'number' || typeof raw.boot !== 'string') return null;
     const rec: ProcessRecord = { job: job.data, startedAt: raw.startedAt, pgid: raw.pgid, shellStart: raw.shellStart, boot: raw.boot };
-    if (typeof raw.cgroup === 'string' && /^[\w.-]+$/.test(raw.cgroup)) rec.cgroup = raw.cgroup;
+    // Only a run's name (runner.ts runName): never `.` or `..`, which would name the worker's own.
+    if (typeof raw.cgroup === 'string' && /^J-\w+-[\w-]+$/.test(raw.cgroup)) rec.cgroup = raw.cgroup;
     return rec;
   } catch {
     return null;

@@ -116,10 +116,15 @@ export class JobRun implements Execution {
     this.startedAt = env.clock.now();
     this.cg = env.cgroups ? env.cgroups.create(runName(job)) : null;
     // Before the timer: if this throws (disk full), no timer is left to kill a later job.
-    writeRecord(files.dir, {
-      job, startedAt: this.startedAt, pgid: shell.pid, shellStart: shell.startTicks, boot: bootId(),
-      ...(this.cg ? { cgroup: this.cg.name } : {}),
-    });
+    try {
+      writeRecord(files.dir, {
+        job, startedAt: this.startedAt, pgid: shell.pid, shellStart: shell.startTicks, boot: bootId(),
+        ...(this.cg ? { cgroup: this.cg.name } : {}),
+      });
+    } catch (e) {
+      void this.cg?.destroy();
+      throw e;
+    }
     this.limitTimer = longTimeout(
       () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
       job.time * 1000,

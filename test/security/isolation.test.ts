@@ -100,7 +100,7 @@ t.test('a job that swaps a directory of its outPath for a link while it is copie
   for (const h of jobs) {
     const r = await c.waitForStatus(h, ['done', 'failed'], 60_000);
     // An output it swapped away at the moment it was copied did not arrive: it may say so.
-    t.ok(r.status === 'done' || /^Outputs not delivered: sub\/a\d+f could not be read/.test(r.exitReason), `${h} swapped for 5 s and ended (${r.status} ${r.exitReason})`);
+    t.ok(r.status === 'done' || /^Outputs not delivered: sub\/a\d+(f|big) could not be read/.test(r.exitReason), `${h} swapped for 5 s and ended (${r.status} ${r.exitReason})`);
   }
   const copied = allText(out);
   t.match(copied, /BENIGN-FIL/, 'its own outputs came back');
@@ -108,6 +108,10 @@ t.test('a job that swaps a directory of its outPath for a link while it is copie
 });
 
 t.test('processes that leave their job (setsid, double fork) are measured, limited and ended with it', async (t) => {
+  if (process.getuid?.() !== 0 && process.env.CI !== 'true') {
+    process.stderr.write('\n!!!!! SKIPPING THE CGROUP TEST: only root can make job cgroups (CI runs as root) !!!!!\n\n');
+    return t.skip('not root');
+  }
   const c = new Cluster(t, t.testdir());
   await c.startMaster();
   await c.startWorker('w', ['-slots', '3']);

@@ -1,7 +1,8 @@
 // Paths beneath a trusted directory: no link is followed in any part, whichever part it is,
 // and a directory swapped for a link after it was opened changes nothing.
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { DirChain, LinkRefused, openDirBeneath, openFileBeneath, walkBeneath } from '../../src/files/beneath.js';
@@ -79,3 +80,24 @@ t.test('a chunk writer makes real directories and refuses a link in any of them'
   t.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'SECRET', 'a link at the target is replaced, not written through');
   w.closeAll();
 });
+
+t.test('a named pipe where a file is written is an error, not a worker stuck on it', async (t) => {
+  const { base } = tree(t);
+  spawnSync('mkfifo', [join(base, 'a/.in.q-part'), join(base, 'a/log')]);
+  const w = new ChunkWriter();
+  const chunk = { append: false, offset: 0, eof: true, mtimeMs: Date.now(), mode: 0o644, data: Buffer.from('data') };
+  w.write(base, 'a/in', chunk);
+  t.equal(readFileSync(join(base, 'a/in'), 'utf8'), 'data', 'a pipe at the part name is replaced');
+  t.throws(() => w.write(base, 'a/log', { ...chunk, append: true }), /ENXIO|not a regular file/, 'a pipe at an appended file is refused');
+  w.closeAll();
+});
+
+t.test('a walk of many directories holds one descriptor per level', async (t) => {
+  const { base } = tree(t);
+  for (let i = 0; i < 300; i++) mkdirSync(join(base, 'wide', `d${i}`), { recursive: true });
+  const before = readdirSync('/proc/self/fd').length;
+  const entries = walkBeneath(base, 'wide');
+  t.equal(entries.length, 301);
+  t.equal(readdirSync('/proc/self/fd').length, before, 'every descriptor closed');
+});
+

@@ -15,17 +15,19 @@
 // An engine that does not answer at all is not the job's fault: before the container runs,
 // the run ends with `engineLost` set and the worker gives the job back; while it runs, the
 // run keeps waiting for the engine (bounded) rather than failing the job.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { isInside } from '../../files/paths.js';
 import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Clock } from '../../common/clock.js';
 import { formatSize, formatTime } from '../../common/units.js';
 import { AssignmentSchema, type Assignment, type Result, type Stats } from '../../protocol/messages.js';
 import type { Execution } from '../execution.js';
-import { jobFilesDir, jobRoot, openJobDirs, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
+import { jobFilesDir, jobRel, jobRoot, openJobDirs, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
 import { DiskWatch, longTimeout } from '../limits.js';
 import { boundPaths, containerSpec, LABELS, memoryLimitBytes, type ContainerPlace } from './containerSpec.js';
 import { PinnedMounts } from './pinnedMounts.js';
+import { openDirBeneath } from '../../files/beneath.js';
 import { engineMessage, isNotFound, isUnreachable, type DockerEngine } from './engine.js';
 import { FrameSplitter, parseStatsFrame } from './stats.js';
 
@@ -215,6 +217,10 @@ export class ContainerRun implements Execution {
     const dirs = openJobDirs(job, env.basePath, env.owner);
     dirs.work.close();
     dirs.out?.close();
+    // The directories realtime inputs will appear in: mounted now, so they must exist now.
+    if (!job.shareWorkingPath) {
+      for (const p of job.realtimeInPaths) openDirBeneath(env.basePath, jobRel(job, dirname(p)), { create: true }).close();
+    }
     writeFileSync(join(this.files.dir, JOB_FILE), JSON.stringify(job));
     try {
       await this.step(env.engine.ensureImage(this.image));
@@ -239,6 +245,9 @@ export class ContainerRun implements Execution {
     // Checked (and, as root, pinned) only now, just before the engine mounts them.
     const root = jobRoot(job, env.basePath);
     const bound = boundPaths(place);
+    const records = join(env.basePath, '.q');
+    const over = bound.find((p) => isInside(records, p) || isInside(realpathSync(records), p));
+    if (over) return this.finish(ENGINE_ERROR_CODE, `Could not mount its directories: ${over} holds this worker's own records`);
     let pins: PinnedMounts;
     try {
       pins = await PinnedMounts.make(

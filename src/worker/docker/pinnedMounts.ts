@@ -99,6 +99,20 @@ function run(cmd: string, args: string[], fds: number[]): Promise<void> {
   });
 }
 
+/**
+ * Undoes every private bind left under `mounts` (BASE/.q/mounts) by a worker that died
+ * between pinning a container's mounts and releasing them: at start, none is in use.
+ */
+export async function clearStages(mounts: string): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(mounts);
+  } catch {
+    return;
+  }
+  for (const n of names) await clearStage(join(mounts, n));
+}
+
 export class PinnedMounts {
   private released = false;
 
@@ -126,16 +140,24 @@ export class PinnedMounts {
       for (const fd of fds) closeSync(fd);
       return new PinnedMounts(sources.map((s, i) => (opened[i] === null ? null : join(s.root, s.rel))), null, []);
     }
-    await clearStage(stage); // left by a worker that died between pinning and releasing
-    mkdirSync(stage, { recursive: true, mode: 0o700 });
-    const paths = fds.map((fd, i) => {
-      const p = join(stage, String(i));
-      if (fstatSync(fd).isDirectory()) mkdirSync(p);
-      else writeFileSync(p, '');
-      return p;
-    });
-    // The child gets each handle as fd 3, 4, ...: /proc/self/fd/N is then that very inode.
-    const script = paths.map((_p, i) => `mount --bind /proc/self/fd/${3 + i} "$${i + 1}"`).join(' && ');
+    let paths: string[];
+    try {
+      await clearStage(stage); // left by a worker that died between pinning and releasing
+      mkdirSync(stage, { recursive: true, mode: 0o700 });
+      paths = fds.map((fd, i) => {
+        const p = join(stage, String(i));
+        if (fstatSync(fd).isDirectory()) mkdirSync(p);
+        else writeFileSync(p, '');
+        return p;
+      });
+    } catch (e) {
+      for (const fd of fds) closeSync(fd);
+      throw e;
+    }
+    // The child gets each handle as fd 3, 4, ...: /proc/self/fd/N is then that very inode,
+    // as long as mount(2) is given that path itself. Without --no-canonicalize, mount(8)
+    // reads the link back into a path and hands the kernel that, which a swap can redirect.
+    const script = paths.map((_p, i) => `mount --no-canonicalize --bind /proc/self/fd/${3 + i} "$${i + 1}"`).join(' && ');
     try {
       await run('/bin/sh', ['-c', script, 'q-pin', ...paths], fds);
     } catch (e) {
