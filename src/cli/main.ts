@@ -1,11 +1,11 @@
 // Entry point of bin/q: parses the line, runs the chosen mode, and turns a user's mistake into
 // one line on stderr and a non-zero exit.
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { ErrorCodes, QError, isQError } from '../common/errors.js';
-import { parseTime } from '../common/units.js';
+import { parseSize, parseTime } from '../common/units.js';
 import { parseArgs, type Parsed } from './parse.js';
 
 function port(p: Parsed): number {
@@ -64,7 +64,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 /** Options a worker takes that the master passes on to its -localWorker. */
 function workerPassThrough(p: Parsed): string[] {
   const args: string[] = [];
-  for (const name of ['basePath', 'slots', 'maxTime', 'dockerImage', 'dockerUser']) {
+  for (const name of ['basePath', 'slots', 'maxTime', 'dockerImage', 'dockerUser', 'minFreeDisk']) {
     const v = p.str(name);
     if (v !== undefined) args.push(`-${name}`, v);
   }
@@ -122,7 +122,13 @@ async function runMaster(p: Parsed): Promise<number> {
 function workerToken(p: Parsed): string {
   const fd = process.env.Q_TOKEN_FD;
   delete process.env.Q_TOKEN_FD;
-  const token = fd && /^\d+$/.test(fd) ? readFileSync(Number(fd), 'utf8').trim() : findToken(p.str('token'), stateDir(p.str('state')));
+  let token: string;
+  if (fd && /^\d+$/.test(fd)) {
+    token = readFileSync(Number(fd), 'utf8').trim();
+    closeSync(Number(fd)); // or every job would inherit the (spent) pipe
+  } else {
+    token = findToken(p.str('token'), stateDir(p.str('state')));
+  }
   delete process.env.Q_TOKEN;
   if (p.str('token') !== undefined) {
     process.title = process.argv.map((a) => a.split(token).join('***')).join(' ');
@@ -150,6 +156,7 @@ async function runWorker(p: Parsed): Promise<number> {
     maxTime: maxTime === undefined ? null : parseTime(maxTime, '-maxTime'),
     heartbeatMs: positiveInt(p, 'sleepInterval', 5) * 1000,
     killGraceMs: (p.num('killGrace') ?? 5) * 1000,
+    minFreeDisk: parseSize(p.str('minFreeDisk') ?? '100m', '-minFreeDisk'),
     queues: p.list('queues') ?? [],
     docker: { image: p.str('dockerImage') ?? null, require: p.bool('requireDocker'), user: dockerUser(p) },
   });

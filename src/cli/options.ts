@@ -95,6 +95,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'slots', kind: 'value', modes: masterWorker, describe: 'jobs run at once (default 1)' },
   { name: 'sleepInterval', kind: 'value', modes: worker, describe: 'seconds between status reports (default 5)' },
   { name: 'killGrace', kind: 'value', modes: worker, describe: 'seconds between TERM and KILL (default 5)' },
+  { name: 'minFreeDisk', kind: 'value', modes: masterWorker, describe: 'take no new job with less free disk under basePath (default 100m)' },
   { name: 'queues', kind: 'list', modes: masterWorker, describe: 'queues this worker serves, besides jobs of no queue' },
   { name: 'dockerImage', kind: 'value', modes: masterWorker, describe: 'run jobs that name no image in this image' },
   { name: 'requireDocker', kind: 'bool', modes: masterWorker, describe: 'run nothing outside a container' },

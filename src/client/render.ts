@@ -120,7 +120,7 @@ export function workerRow(w: WorkerView, now: number): string[] {
   return [
     w.handle,
     r.hostname,
-    !w.connected ? 'away' : w.jobs.length ? 'busy' : 'idle',
+    !w.connected ? 'away' : r.freeDisk >= 0 && r.freeDisk < (r.minFreeDisk ?? 0) ? 'diskFull' : w.jobs.length ? 'busy' : 'idle',
     `${w.jobs.length}/${w.slots}`,
     String(r.cpus),
     String(Math.round(r.cpuSpeed)),

@@ -5,6 +5,12 @@
 import type { JobStore } from '../store/jobs.js';
 import type { WorkerRegistry, WorkerSession } from './registry.js';
 
+/** A worker low on disk takes no new job: what it ran would lose its output (its -minFreeDisk). */
+export function diskFull(w: Pick<WorkerSession, 'resources'>): boolean {
+  const r = w.resources;
+  return r.freeDisk >= 0 && r.freeDisk < (r.minFreeDisk ?? 0);
+}
+
 export class Scheduler {
   private pending = false;
   private rotate = 0;
@@ -59,7 +65,7 @@ export class Scheduler {
     while (progress) {
       progress = false;
       for (const w of order) {
-        if (w.jobs.size >= w.slots) continue;
+        if (w.jobs.size >= w.slots || diskFull(w)) continue;
         const claimed = this.jobs.claim({
           worker: w.handle,
           host: w.resources.hostname,

@@ -1,6 +1,7 @@
 // The master's socket: checks the token before the WebSocket upgrade, then hands each
 // validated frame to the client or worker handler. An invalid frame gets an error answer and
 // changes nothing; it never reaches the handlers.
+import { RequestQueue } from './requestQueue.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -50,6 +51,7 @@ export function listen(
   tls: { cert: Buffer; key: Buffer } | null = null,
 ): Promise<Listening> {
   const guard = new AuthGuard(hub.clock, hub.log);
+  const requests = new RequestQueue();
   const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createHttpServer();
   const wss = new WebSocketServer({
     server,
@@ -72,7 +74,7 @@ export function listen(
   wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
     socket.on('error', () => socket.terminate());
     if (req.headers[ROLE_HEADER] === 'worker') serveWorker(hub, socket);
-    else serveClient(hub, socket);
+    else serveClient(hub, socket, requests);
   });
   const close = async () => {
     for (const c of wss.clients) c.close(1001, 'master shutting down');
@@ -96,7 +98,8 @@ export function listen(
   });
 }
 
-function serveClient(hub: Hub, socket: WebSocket): void {
+/** `requests`: one queue for every client of this master: heavy requests take turns (requestQueue.ts). */
+function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue): void {
   const closers: (() => void)[] = [];
   socket.on('close', () => closers.forEach((f) => f()));
   const reply = (msg: ClientResponse) => {
@@ -108,13 +111,17 @@ function serveClient(hub: Hub, socket: WebSocket): void {
       reply({ type: 'error', id: null, code: ErrorCodes.BAD_MESSAGE, message: decoded.error });
       return;
     }
-    try {
-      handleRequest(hub, decoded.msg, reply, { onClose: (fn) => closers.push(fn) });
-    } catch (e) {
-      // A store error (disk full, database locked) is the caller's answer, not the master's end.
-      hub.log(`Request ${decoded.msg.type} failed: ${(e as Error).message}`);
-      reply({ type: 'error', id: decoded.msg.id, code: ErrorCodes.STORE, message: (e as Error).message });
-    }
+    const req = decoded.msg;
+    requests.submit(req, () => {
+      if (socket.readyState !== socket.OPEN) return; // it went while waiting its turn
+      try {
+        handleRequest(hub, req, reply, { onClose: (fn) => closers.push(fn) });
+      } catch (e) {
+        // A store error (disk full, database locked) is the caller's answer, not the master's end.
+        hub.log(`Request ${req.type} failed: ${(e as Error).message}`);
+        reply({ type: 'error', id: req.id, code: ErrorCodes.STORE, message: (e as Error).message });
+      }
+    });
   });
 }
 

@@ -94,6 +94,8 @@ export const ResourcesSchema = z.object({
   gpus: z.number().int().nonnegative().default(0),
   /** Queues it serves: jobs of these queues, besides jobs of none. */
   queues: z.array(z.string().max(256)).max(64).default([]),
+  /** Below this much free disk (MB) under its scratch base it takes no new job (-minFreeDisk). */
+  minFreeDisk: z.number().nonnegative().default(0),
   /** How its process jobs are kept apart: `cgroup (...)`, or `none: why`. */
   isolation: z.string().max(512).default('unknown'),
 });

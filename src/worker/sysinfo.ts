@@ -72,6 +72,7 @@ export function resources(
   busy: string[],
   docker: { version: string | null; bare: boolean; queues: string[] },
   isolation: string,
+  minFreeDisk = 0,
 ): Resources {
   const list = cpus();
   return {
@@ -86,5 +87,6 @@ export function resources(
     gpus: gpuCount(),
     queues: docker.queues,
     isolation,
+    minFreeDisk,
   };
 }

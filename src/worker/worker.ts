@@ -36,7 +36,7 @@ import {
 } from '../protocol/messages.js';
 import { ContainerRun } from './docker/containerRun.js';
 import { LABELS } from './docker/containerSpec.js';
-import { canPin } from './docker/pinnedMounts.js';
+import { canPin, clearStages } from './docker/pinnedMounts.js';
 import { CgroupHost } from './cgroup.js';
 import { DockerEngine } from './docker/engine.js';
 import type { Execution } from './execution.js';
@@ -47,7 +47,8 @@ import { checkJobPaths, jobRel, jobRoot } from './jobFiles.js';
 import { JobRun, subshellOf } from './runner.js';
 import { readProcTable, type ProcTable } from './procTable.js';
 import { SlotShell } from './slotShell.js';
-import { busyProcesses, resources } from './sysinfo.js';
+import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
+import { formatSize } from '../common/units.js';
 
 export interface WorkerOptions {
   url: string;
@@ -63,6 +64,8 @@ export interface WorkerOptions {
   killGraceMs: number;
   /** Queues served besides jobs of no queue. */
   queues?: string[];
+  /** MB of free disk under basePath below which it takes no new job (and says so). */
+  minFreeDisk?: number;
   docker?: DockerOptions;
   clock?: Clock;
   log?: (line: string) => void;
@@ -191,6 +194,7 @@ export class Worker {
       );
     }
     if (!canPin()) this.log('Not root: Docker mounts are checked for links just before create, but not pinned (docs/security.md)');
+    else await clearStages(join(this.opts.basePath, '.q', 'mounts'));
     this.adoptProcesses();
     if (version) {
       this.log(`Docker engine ${version} reachable${this.docker.image ? `; jobs without an image run in ${this.docker.image}` : ''}`);
@@ -303,7 +307,7 @@ export class Worker {
     this.prevTableAt = now;
     const version = this.engine?.version ?? null;
     const bare = !this.docker.require || (this.docker.image !== null && version !== null);
-    return resources(this.opts.hostname, this.opts.basePath, busy, { version, bare, queues: this.opts.queues ?? [] }, this.isolation);
+    return resources(this.opts.hostname, this.opts.basePath, busy, { version, bare, queues: this.opts.queues ?? [] }, this.isolation, this.opts.minFreeDisk ?? 0);
   }
 
   /** The image a job runs in here; null = as a process; false = this worker cannot run it now. */
@@ -575,8 +579,12 @@ export class Worker {
 
   /** Fetches the job's inputs (if it has any to fetch), then runs it. */
   private stageThenRun(job: Assignment, h: Held): void {
+    const free = freeDiskMb(this.opts.basePath);
+    if (free >= 0 && free < (this.opts.minFreeDisk ?? 0)) {
+      return this.giveBack(h, `only ${formatSize(free)} free under ${this.opts.basePath} (-minFreeDisk ${formatSize(this.opts.minFreeDisk!)})`);
+    }
     try {
-      checkJobPaths(job);
+      checkJobPaths(job, [this.opts.basePath, this.realBase]);
     } catch (e) {
       const stats = { realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 };
       return this.finished(h, { exitCode: 125, exitReason: `Could not place the job here: ${(e as Error).message}`, ...stats });
@@ -750,8 +758,19 @@ export class Worker {
       this.forget(h);
       return;
     }
-    h.result = result;
+    h.result = this.diskCheck(result);
     this.deliver(h);
+  }
+
+  /**
+   * A job that ended with the scratch base (nearly) full may have lost output it wrote: it
+   * does not end done, and says why.
+   */
+  private diskCheck(result: Result): Result {
+    const min = this.opts.minFreeDisk ?? 0;
+    const free = freeDiskMb(this.opts.basePath);
+    if (result.exitReason !== null || free < 0 || free >= Math.max(min, 1)) return result;
+    return { ...result, exitReason: `The worker's disk was full when it ended (${formatSize(free)} free under ${this.opts.basePath}): its output may be incomplete` };
   }
 
   private heartbeat(): void {

@@ -86,7 +86,7 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  * stopped first: a slot shell that saw its job die before its own KILL would still write the
  * job's exit file into a directory the teardown is removing.
  */
-export function killProcessesIn(dir: string): void {
+export async function killProcessesIn(dir: string): Promise<void> {
   const found: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
@@ -108,6 +108,16 @@ export function killProcessesIn(dir: string): void {
       }
     }
   }
+  // A signal takes effect once a write under way has finished: wait until they are gone
+  // (or zombies), bounded.
+  const dead = (pid: number) => {
+    try {
+      return /^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return true;
+    }
+  };
+  for (let i = 0; i < 150 && !found.every(dead); i++) await new Promise((r) => setTimeout(r, 20));
 }
 
 const ROW_NAMES = ['handle', 'worker', 'status', 'exitCode', 'exitReason', 'time', 'mem', 'disk', 'outName', 'command'];
@@ -125,10 +135,10 @@ export class Cluster {
     opts: { state?: string } = {},
   ) {
     this.state = opts.state ?? join(dir, 'state');
-    // First of the teardowns: whatever still runs in this test's directory goes, the slot
-    // shells and jobs of workers the test killed -9 included (they live in sessions of their
-    // own, outside any process tree of ours), so that nothing writes while the directory
-    // is removed.
+    // Last of the teardowns (tap runs them last first), just before the directory is removed:
+    // whatever still runs in this test's directory goes, the slot shells and jobs of workers
+    // the test killed -9 included (they live in sessions of their own, outside any process
+    // tree of ours), so that nothing writes while the directory is removed.
     t.teardown(() => killProcessesIn(dir));
     this.env = cleanEnv({ Q_STATE: this.state, HOME: dir });
   }
