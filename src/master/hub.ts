@@ -52,8 +52,14 @@ export function killActive(hub: Hub, job: JobView, reason: string, opts: { delet
  * A worker no longer has this job: back to the queue, or failed if it was being killed or
  * (`lost`: the worker vanished) has lost its worker more often than its -retries allow.
  */
-export function takeBack(hub: Hub, handle: string, lease: string, why: string, opts: { lost: boolean } = { lost: false }): void {
-  const out = hub.jobs.requeue(handle, lease, hub.clock.now(), opts.lost ? { why } : null);
+export function takeBack(
+  hub: Hub,
+  handle: string,
+  lease: string,
+  why: string,
+  opts: { lost: boolean; neverRan?: boolean } = { lost: false },
+): void {
+  const out = hub.jobs.requeue(handle, lease, hub.clock.now(), opts.lost ? { why } : null, opts.neverRan ?? false);
   for (const s of hub.workers.all()) if (s.jobs.get(handle)?.lease === lease) s.jobs.delete(handle);
   if (out.requeued) {
     hub.log(`Requeued ${handle}: ${why}`);

@@ -130,7 +130,10 @@ export class WorkerLink {
     this.session = session;
     hub.workers.add(session);
     // An assignment that never reached the worker (it is still 'assigned') costs no retry.
-    for (const job of lost) takeBack(hub, job.handle, job.lease, `${msg.handle} no longer runs it`, { lost: job.status !== 'assigned' });
+    // One still `assigned` never reached it (its hello lists every job it holds or took back).
+    for (const job of lost) {
+      takeBack(hub, job.handle, job.lease, `${msg.handle} no longer runs it`, { lost: job.status !== 'assigned', neverRan: job.status === 'assigned' });
+    }
     // Where each kept job's output stands here: the worker sends on from there.
     const resume = [...jobs].map(([handle, r]) => ({ lease: r.lease, ...hub.logs.positionsOf(handle) }));
     hub.workers.send(session, { type: 'welcome', drop, resume });

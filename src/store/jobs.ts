@@ -144,7 +144,7 @@ export class JobStore {
                     WHERE handle = @handle AND status = 'ready'
                     RETURNING *`),
       requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1,
-                    lost = lost + @lost
+                    lost = lost + @lost, attempt = attempt - (@neverRan = 1 AND status = 'assigned')
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
                     AND kill_reason IS NULL AND (@lost = 0 OR lost < retries)`),
       failLost: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = 125, cur_mem = -1,
@@ -266,9 +266,17 @@ export class JobStore {
    * to failed when a kill had been asked of it. `lost` (the worker vanished, rather than
    * giving the job back) counts against the job's retries; once they are used up it fails.
    */
-  requeue(handle: string, lease: string, now: number, lost: { why: string } | null = null): { requeued: boolean; failed?: JobView } {
+  requeue(
+    handle: string,
+    lease: string,
+    now: number,
+    lost: { why: string } | null = null,
+    neverRan = false,
+  ): { requeued: boolean; failed?: JobView } {
     return this.db.transaction(() => {
-      if (this.s.requeue.run({ handle, lease, lost: lost ? 1 : 0 }).changes === 1) return { requeued: true };
+      // neverRan: its worker says it never had it (an assignment lost with a master killed
+      // right after the claim): that attempt did not happen.
+      if (this.s.requeue.run({ handle, lease, lost: lost ? 1 : 0, neverRan: neverRan ? 1 : 0 }).changes === 1) return { requeued: true };
       let row = this.s.failKilled.get({ handle, lease, now }) as JobRow | undefined;
       if (!row && lost) row = this.s.failLost.get({ handle, lease, now, why: lost.why }) as JobRow | undefined;
       return { requeued: false, failed: row && toView(row) };

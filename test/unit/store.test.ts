@@ -139,3 +139,16 @@ t.test('a thousand adds are one transaction with unique handles', async (t) => {
   for (const h of handles) t.match(h, /^J-[0-9a-z]{6}$/);
   t.equal(jobs.count(), 1000);
 });
+
+t.test('an assignment its worker never had does not count as an attempt', async (t) => {
+  const { jobs, clock } = fresh();
+  const [h] = jobs.insert([spec()], clock.now());
+  const first = claimFor(jobs)!;
+  t.equal(first.attempt, 1);
+  t.ok(jobs.requeue(h!, first.lease, clock.now(), null, true).requeued);
+  const second = claimFor(jobs)!;
+  t.equal(second.attempt, 1, 'the lost assignment did not count');
+  t.ok(jobs.markRunning(h!, second.lease, clock.now()));
+  t.ok(jobs.requeue(h!, second.lease, clock.now(), null, true).requeued, 'one that had started ...');
+  t.equal(claimFor(jobs)!.attempt, 2, '... did count');
+});
