@@ -72,6 +72,8 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'w', kind: 'bool', modes: client, describe: 'list workers' },
   { name: 'log', kind: 'value', modes: client, describe: "print a job's output" },
   { name: 'follow', kind: 'bool', modes: client, describe: 'with -log: keep printing until the job ends' },
+  { name: 'head', kind: 'value', modes: client, describe: 'with -log: only the first N lines' },
+  { name: 'tail', kind: 'value', modes: client, describe: 'with -log: only the last N lines (then, with -follow, what comes)' },
   { name: 'headers', kind: 'bool', modes: client, describe: 'print column headers' },
   { name: 'tabs', kind: 'bool', modes: client, describe: 'tab-separated raw numbers (seconds, MB; -1 = unknown)' },
   { name: 'json', kind: 'bool', modes: client, describe: 'print JSON' },

@@ -167,7 +167,15 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       if (json) io.out(JSON.stringify(jobs, null, 2));
       else for (const j of jobs) io.out(renderInfo(j, io.cwd));
     }
-    if (p.given.has('log')) exitCode = Math.max(exitCode, await printLog(conn, p.str('log')!, p.bool('follow'), json, io));
+    if (p.given.has('log')) {
+      const lines = (name: 'head' | 'tail') => {
+        const n = p.int(name);
+        if (n !== undefined && !(n > 0 && n <= 1e9)) throw new QError(ErrorCodes.BAD_VALUE, `-${name} takes a number of lines from 1 to 1000000000, not ${n}`);
+        return n;
+      };
+      const range = { head: lines('head'), tail: lines('tail') };
+      exitCode = Math.max(exitCode, await printLog(conn, p.str('log')!, p.bool('follow'), range, json, io));
+    }
     const change = async (type: 'delete' | 'kill' | 'rerun', say: (k: number, m: number) => string) => {
       if (!p.given.has(type)) return;
       const specs = p.list(type) ?? [];
@@ -190,10 +198,18 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
   return exitCode;
 }
 
-async function printLog(conn: Connection, handle: string, follow: boolean, json: boolean, io: ClientIo): Promise<number> {
+async function printLog(
+  conn: Connection,
+  handle: string,
+  follow: boolean,
+  range: { head?: number; tail?: number },
+  json: boolean,
+  io: ClientIo,
+): Promise<number> {
   let status = '';
   const chunks: Buffer[] = [];
-  await conn.stream({ type: 'log', handle, follow }, (msg) => {
+  const req = { type: 'log' as const, handle, follow, ...(range.head ? { head: range.head } : {}), ...(range.tail ? { tail: range.tail } : {}) };
+  await conn.stream(req, (msg) => {
     if (msg.type === 'logData') {
       const data = Buffer.from(msg.data, 'base64');
       if (json) chunks.push(data);

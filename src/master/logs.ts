@@ -22,7 +22,7 @@ export class LogSpool {
     mkdirSync(dir, { recursive: true });
   }
 
-  private path(handle: string): string {
+  path(handle: string): string {
     return join(this.dir, `${handle}.log`);
   }
 
@@ -64,18 +64,22 @@ export class LogSpool {
     for (const l of this.listeners.get(handle) ?? []) l.data(fresh);
   }
 
-  read(handle: string): Buffer {
+  /** How many bytes of the job's log are here. */
+  size(handle: string): number {
     try {
-      return readFileSync(this.path(handle));
+      return statSync(this.path(handle)).size;
     } catch {
-      return Buffer.alloc(0);
+      return 0;
     }
   }
 
-  /** Reads what is there and subscribes to what comes, with nothing lost in between. */
-  follow(handle: string, listener: LogListener): { existing: Buffer; stop(): void } {
-    // Node runs this synchronously, so no append can slip between the read and the subscribe.
-    const existing = this.read(handle);
+  /**
+   * Subscribes to what comes, and says how much was there before it: the caller sends that
+   * part from the file (logStream.ts). Nothing is lost or repeated in between, since Node
+   * runs this synchronously and appends only add past `existing`.
+   */
+  follow(handle: string, listener: LogListener): { existing: number; stop(): void } {
+    const existing = this.size(handle);
     let set = this.listeners.get(handle);
     if (!set) this.listeners.set(handle, (set = new Set()));
     set.add(listener);

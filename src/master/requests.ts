@@ -4,12 +4,15 @@ import { compileSpecs } from '../jobs/filter.js';
 import { JobStatuses, type ClientRequest, type ClientResponse, type JobStatus, type JobView } from '../protocol/messages.js';
 import { ACTIVE_STATUSES, FINISHED_STATUSES } from '../store/jobs.js';
 import { jobEnded, killActive, type Hub } from './hub.js';
+import { sendLogFile } from './logStream.js';
 
 export type Reply = (msg: ClientResponse) => void;
 
 /** Open `-log -follow` streams end when the client goes away. */
 export interface ClientScope {
   onClose(fn: () => void): void;
+  /** Bytes waiting in the client's socket (Infinity once it is closed): long answers wait on it. */
+  buffered(): number;
 }
 
 function matching(hub: Hub, specs: readonly string[]): JobView[] {
@@ -85,18 +88,29 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
         return;
       }
       const stillRunning = !FINISHED_STATUSES.includes(job.status);
-      if (!req.follow || !stillRunning) {
-        const data = hub.logs.read(req.handle);
-        if (data.length) reply({ type: 'logData', id: req.id, data: data.toString('base64') });
-        reply({ type: 'logEnd', id: req.id, status: job.status });
+      const sink = { data: (chunk: Buffer) => reply({ type: 'logData', id: req.id, data: chunk.toString('base64') }), buffered: scope.buffered };
+      const path = hub.logs.path(req.handle);
+      const range = { ...(req.head ? { head: req.head } : {}), ...(req.tail ? { tail: req.tail } : {}) };
+      if (!req.follow || !stillRunning || req.head) {
+        void sendLogFile(path, null, sink, range).then(() => reply({ type: 'logEnd', id: req.id, status: job.status }));
         return;
       }
+      // What comes while the file's part is being sent waits, in order, until it has gone.
+      let caughtUp = false;
+      const later: (() => void)[] = [];
       const sub = hub.logs.follow(req.handle, {
-        data: (chunk) => reply({ type: 'logData', id: req.id, data: chunk.toString('base64') }),
-        end: (status) => reply({ type: 'logEnd', id: req.id, status: status as JobView['status'] }),
+        data: (chunk) => (caughtUp ? sink.data(chunk) : later.push(() => sink.data(chunk))),
+        end: (status) => {
+          const end = () => reply({ type: 'logEnd', id: req.id, status: status as JobView['status'] });
+          if (caughtUp) end();
+          else later.push(end);
+        },
       });
-      if (sub.existing.length) reply({ type: 'logData', id: req.id, data: sub.existing.toString('base64') });
       scope.onClose(sub.stop);
+      void sendLogFile(path, sub.existing, sink, range).then(() => {
+        caughtUp = true;
+        for (const f of later.splice(0)) f();
+      });
       return;
     }
     case 'saveState': {

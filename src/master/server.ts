@@ -115,7 +115,10 @@ function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue): void 
     requests.submit(req, () => {
       if (socket.readyState !== socket.OPEN) return; // it went while waiting its turn
       try {
-        handleRequest(hub, req, reply, { onClose: (fn) => closers.push(fn) });
+        handleRequest(hub, req, reply, {
+          onClose: (fn) => closers.push(fn),
+          buffered: () => (socket.readyState === socket.OPEN ? socket.bufferedAmount : Infinity),
+        });
       } catch (e) {
         // A store error (disk full, database locked) is the caller's answer, not the master's end.
         hub.log(`Request ${req.type} failed: ${(e as Error).message}`);

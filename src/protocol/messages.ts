@@ -157,7 +157,12 @@ export const ClientRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('delete'), id, specs }),
   z.object({ type: z.literal('rerun'), id, specs }),
   z.object({ type: z.literal('workers'), id }),
-  z.object({ type: z.literal('log'), id, handle: z.string().max(64), follow: z.boolean() }),
+  z.object({
+    type: z.literal('log'), id, handle: z.string().max(64), follow: z.boolean(),
+    /** Only the first / last N lines (-head / -tail). */
+    head: z.number().int().positive().max(1e9).optional(),
+    tail: z.number().int().positive().max(1e9).optional(),
+  }),
   z.object({ type: z.literal('saveState'), id }),
   z.object({ type: z.literal('shutdown'), id }),
 ]);
