@@ -94,7 +94,6 @@ async function runDirect(words: string[], cwd: string): Promise<number> {
   });
 }
 
-/** Runs the client; returns the exit code. */
 /** Refuses, in one line naming the limit, an add the master could not take (common/limits.ts). */
 function checkAddLimits(commands: readonly string[], numTimes: number): void {
   const n = commands.length * numTimes;
@@ -110,6 +109,7 @@ function checkAddLimits(commands: readonly string[], numTimes: number): void {
   }
 }
 
+/** Runs the client; returns the exit code. */
 export async function runClient(p: Parsed, target: () => Target, io: ClientIo = processIo): Promise<number> {
   for (const ec2 of ['startWorkers', 'runWorkers', 'termWorkers']) {
     if (p.given.has(ec2)) throw new QError(ErrorCodes.NOT_SUPPORTED, `-${ec2} is not supported: q does not manage EC2 workers`);

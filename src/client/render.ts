@@ -3,7 +3,7 @@
 // and their order are fixed (docs/cli.md).
 import { basename, relative } from 'node:path';
 import { formatSize, formatTime } from '../common/units.js';
-import type { JobView, WorkerView } from '../protocol/messages.js';
+import { lowOnDisk, type JobView, type WorkerView } from '../protocol/messages.js';
 
 export const LIST_COLUMNS = [
   'handle',
@@ -120,7 +120,7 @@ export function workerRow(w: WorkerView, now: number): string[] {
   return [
     w.handle,
     r.hostname,
-    !w.connected ? 'away' : r.freeDisk >= 0 && r.freeDisk < (r.minFreeDisk ?? 0) ? 'diskFull' : w.jobs.length ? 'busy' : 'idle',
+    !w.connected ? 'away' : lowOnDisk(r) ? 'diskFull' : w.jobs.length ? 'busy' : 'idle',
     `${w.jobs.length}/${w.slots}`,
     String(r.cpus),
     String(Math.round(r.cpuSpeed)),

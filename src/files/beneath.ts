@@ -11,15 +11,20 @@
 //
 // The root itself (a worker's basePath, an outPath the submitter named, `/` for a shared
 // working path) is trusted: links in it are the administrator's, and are followed.
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ManifestEntry } from '../protocol/messages.js';
 
 /** open(2)'s O_PATH on Linux (x86_64, arm64): a handle for lookups, needing no read right. */
-const O_PATH = 0o10000000;
+export const O_PATH = 0o10000000;
 const DIR_FLAGS = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 const LIST_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/** The manifest entry of a regular file. */
+export function fileEntry(path: string, st: Stats): ManifestEntry {
+  return { type: 'file', path, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 };
+}
 
 /** A walk stops here: a job that makes millions of files cannot stall a pass. */
 export const MAX_ENTRIES = 200_000;
@@ -222,7 +227,7 @@ export function walkBeneath(root: string, rel: string, limit = MAX_ENTRIES): Man
         }
         out.push({ type: 'link', path: p, target });
       } else if (st.isFile()) {
-        out.push({ type: 'file', path: p, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 });
+        out.push(fileEntry(p, st));
       } else if (st.isDirectory()) {
         let sub: number;
         try {

@@ -3,7 +3,7 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { ManifestEntry } from '../protocol/messages.js';
-import { MAX_ENTRIES, walkBeneath } from './beneath.js';
+import { fileEntry, MAX_ENTRIES, walkBeneath } from './beneath.js';
 
 /** `*` and `?` within one path part, `**` across parts, as in a shell. */
 export function globToRegex(glob: string): RegExp {
@@ -64,7 +64,7 @@ export function isInside(p: string, root: string): boolean {
 export function walkInput(p: string, limit = MAX_ENTRIES): ManifestEntry[] {
   const st = lstatSync(p);
   if (st.isSymbolicLink()) return [{ type: 'link', path: p, target: readlinkSync(p) }];
-  if (st.isFile()) return [{ type: 'file', path: p, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 }];
+  if (st.isFile()) return [fileEntry(p, st)];
   if (st.isDirectory()) return walkBeneath(p, '', limit);
   return [];
 }

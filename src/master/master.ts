@@ -1,19 +1,19 @@
 // `q -mode master`: opens the job table, listens, and keeps leases honest: a worker silent
 // for longer than the heartbeat timeout loses its jobs back to the queue.
-import { lockState } from '../store/stateLock.js';
-import { StallWatch } from './stallWatch.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from '../common/clock.js';
 import { ensureToken } from '../common/config.js';
 import { openDb } from '../store/db.js';
+import { lockState } from '../store/stateLock.js';
 import { JobStore } from '../store/jobs.js';
 import { WorkerStore } from '../store/workers.js';
 import { takeBack, type Hub } from './hub.js';
 import { LogSpool } from './logs.js';
 import { WorkerRegistry } from './registry.js';
 import { Scheduler } from './scheduler.js';
+import { StallWatch } from './stallWatch.js';
 import { OutputSink } from './files/outputs.js';
 import { RealtimeFeed, REALTIME_MS } from './files/realtime.js';
 import { listen } from './server.js';
@@ -50,7 +50,6 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const jobs = new JobStore(db);
   const workers = new WorkerRegistry(new WorkerStore(db));
   const scheduler = new Scheduler(jobs, workers, log);
-  const startedAt = clock.now();
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -86,7 +85,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const sweep = setInterval(
     guarded('Looking for lost workers', () => {
       stall.note(); // a sweep that runs late after a stall blames nobody for it
-      sweepLostWorkers(hub, Math.max(startedAt, stall.resumedAt));
+      sweepLostWorkers(hub, stall.resumedAt);
     }),
     Math.min(5000, opts.heartbeatTimeoutMs / 3),
   );
@@ -134,8 +133,10 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   return { port, closed, close };
 }
 
-/** Jobs of a worker not heard from within the timeout go back to the queue. */
-/** @param listeningSince when the master started, or last resumed after a stall (StallWatch) */
+/**
+ * Jobs of a worker not heard from within the timeout go back to the queue.
+ * @param listeningSince when the master started, or last resumed after a stall (StallWatch)
+ */
 export function sweepLostWorkers(hub: Hub, listeningSince: number): void {
   const now = hub.clock.now();
   for (const job of hub.jobs.active()) {

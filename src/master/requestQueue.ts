@@ -20,10 +20,6 @@ export class RequestQueue {
     this.schedule();
   }
 
-  get length(): number {
-    return this.waiting.length;
-  }
-
   private schedule(): void {
     if (this.scheduled || this.waiting.length === 0) return;
     this.scheduled = true;

@@ -2,14 +2,9 @@
 // arrived) `kick` schedules one pass on the next turn of the event loop, so a burst of events
 // costs one pass. A pass fills every free slot with the best fitting job (store.claim).
 // Nothing here polls.
+import { lowOnDisk } from '../protocol/messages.js';
 import type { JobStore } from '../store/jobs.js';
 import type { WorkerRegistry, WorkerSession } from './registry.js';
-
-/** A worker low on disk takes no new job: what it ran would lose its output (its -minFreeDisk). */
-export function diskFull(w: Pick<WorkerSession, 'resources'>): boolean {
-  const r = w.resources;
-  return r.freeDisk >= 0 && r.freeDisk < (r.minFreeDisk ?? 0);
-}
 
 export class Scheduler {
   private pending = false;
@@ -65,7 +60,8 @@ export class Scheduler {
     while (progress) {
       progress = false;
       for (const w of order) {
-        if (w.jobs.size >= w.slots || diskFull(w)) continue;
+        // Low on disk, what it ran would lose its output.
+        if (w.jobs.size >= w.slots || lowOnDisk(w.resources)) continue;
         const claimed = this.jobs.claim({
           worker: w.handle,
           host: w.resources.hostname,

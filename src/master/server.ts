@@ -1,7 +1,6 @@
 // The master's socket: checks the token before the WebSocket upgrade, then hands each
 // validated frame to the client or worker handler. An invalid frame gets an error answer and
 // changes nothing; it never reaches the handlers.
-import { RequestQueue } from './requestQueue.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -20,6 +19,7 @@ import { AuthGuard } from './authGuard.js';
 import type { Hub } from './hub.js';
 import { handleRequest } from './requests.js';
 import { WorkerLink } from './workerLink.js';
+import { RequestQueue } from './requestQueue.js';
 
 export const ROLE_HEADER = 'x-q-role';
 

@@ -101,6 +101,11 @@ export const ResourcesSchema = z.object({
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
+/** A worker below its -minFreeDisk takes no new job (freeDisk -1: not measured). */
+export function lowOnDisk(r: Pick<Resources, 'freeDisk' | 'minFreeDisk'>): boolean {
+  return r.freeDisk >= 0 && r.freeDisk < (r.minFreeDisk ?? 0);
+}
+
 export const WorkerViewSchema = z.object({
   handle: z.string(),
   connected: z.boolean(),

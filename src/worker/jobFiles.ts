@@ -2,7 +2,7 @@
 // its stdout and stderr, which the worker reads from while the job writes.
 import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { openDirBeneath, type PinnedDir } from '../files/beneath.js';
+import { openDirBeneath } from '../files/beneath.js';
 import { isCleanAbsolute, isInside } from '../files/paths.js';
 import type { Assignment } from '../protocol/messages.js';
 
@@ -56,26 +56,22 @@ export function outDir(job: Assignment, basePath: string): string | null {
 
 /**
  * Makes the job's working directory and outPath (as the old q did: the job may write into
- * its outPath at once), refusing any link on the way (a job may have planted one). Returns
- * them open, so that what is mounted or used is what was checked; the caller closes them.
- * With `owner`, directories this worker mirrored are given to that user.
+ * its outPath at once), refusing any link on the way (a job may have planted one). What is
+ * used later is opened through no link again (a shell's `cd -P`, pinnedMounts.ts). With
+ * `owner`, directories this worker mirrored are given to that user.
  */
-export function openJobDirs(job: Assignment, basePath: string, owner: [number, number] | null = null): { work: PinnedDir; out: PinnedDir | null } {
+export function makeJobDirs(job: Assignment, basePath: string, owner: [number, number] | null = null): void {
   const root = jobRoot(job, basePath);
-  const work = openDirBeneath(root, jobRel(job, job.workingPath), { create: true });
-  let out: PinnedDir | null = null;
-  try {
-    if (job.outPath) out = openDirBeneath(root, jobRel(job, job.outPath), { create: true });
-    if (owner && !job.shareWorkingPath) {
+  for (const path of [job.workingPath, job.outPath]) {
+    if (!path) continue;
+    const dir = openDirBeneath(root, jobRel(job, path), { create: true });
+    try {
       // Only what this worker made for the job: a shared working path stays as it is.
-      for (const d of [work, out]) if (d) chownSync(d.child('.'), owner[0], owner[1]);
+      if (owner && !job.shareWorkingPath) chownSync(dir.child('.'), owner[0], owner[1]);
+    } finally {
+      dir.close();
     }
-  } catch (e) {
-    work.close();
-    out?.close();
-    throw e;
   }
-  return { work, out };
 }
 
 export function jobFilesDir(basePath: string, handle: string): string {

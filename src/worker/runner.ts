@@ -12,7 +12,7 @@ import type { Clock } from '../common/clock.js';
 import { formatSize, formatTime } from '../common/units.js';
 import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import type { Execution } from './execution.js';
-import { jobRel, openJobDirs, OutputFile, prepareJobFiles } from './jobFiles.js';
+import { jobRel, makeJobDirs, OutputFile, prepareJobFiles } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
 import { bootId, clearRecord, EXIT_FILE, writeRecord } from './processRecord.js';
 import { join } from 'node:path';
@@ -103,9 +103,7 @@ export class JobRun implements Execution {
     readonly shell: SlotShell,
     private readonly env: RunEnv,
   ) {
-    const dirs = openJobDirs(job, env.basePath);
-    dirs.work.close();
-    dirs.out?.close();
+    makeJobDirs(job, env.basePath);
     const files = prepareJobFiles(env.basePath, job.handle, { fresh: true });
     this.filesDir = files.dir;
     clearRecord(files.dir);

@@ -24,6 +24,7 @@ import { ChunkWriter } from '../files/writer.js';
 import {
   MAX_FRAME_BYTES,
   MasterToWorkerSchema,
+  lowOnDisk,
   decode,
   decodeChunk,
   encode,
@@ -580,7 +581,7 @@ export class Worker {
   /** Fetches the job's inputs (if it has any to fetch), then runs it. */
   private stageThenRun(job: Assignment, h: Held): void {
     const free = freeDiskMb(this.opts.basePath);
-    if (free >= 0 && free < (this.opts.minFreeDisk ?? 0)) {
+    if (lowOnDisk({ freeDisk: free, minFreeDisk: this.opts.minFreeDisk ?? 0 })) {
       return this.giveBack(h, `only ${formatSize(free)} free under ${this.opts.basePath} (-minFreeDisk ${formatSize(this.opts.minFreeDisk!)})`);
     }
     try {

@@ -23,7 +23,7 @@ import type { Clock } from '../../common/clock.js';
 import { formatSize, formatTime } from '../../common/units.js';
 import { AssignmentSchema, type Assignment, type Result, type Stats } from '../../protocol/messages.js';
 import type { Execution } from '../execution.js';
-import { jobFilesDir, jobRel, jobRoot, openJobDirs, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
+import { jobFilesDir, jobRel, jobRoot, makeJobDirs, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
 import { DiskWatch, longTimeout } from '../limits.js';
 import { boundPaths, containerSpec, LABELS, memoryLimitBytes, type ContainerPlace } from './containerSpec.js';
 import { PinnedMounts } from './pinnedMounts.js';
@@ -214,9 +214,7 @@ export class ContainerRun implements Execution {
     const { job, env } = this;
     const cwd = workDir(job, env.basePath);
     const out = outDir(job, env.basePath);
-    const dirs = openJobDirs(job, env.basePath, env.owner);
-    dirs.work.close();
-    dirs.out?.close();
+    makeJobDirs(job, env.basePath, env.owner);
     // The directories realtime inputs will appear in: mounted now, so they must exist now.
     if (!job.shareWorkingPath) {
       for (const p of job.realtimeInPaths) openDirBeneath(env.basePath, jobRel(job, dirname(p)), { create: true }).close();

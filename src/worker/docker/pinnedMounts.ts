@@ -12,11 +12,9 @@
 // container is created, and the engine is given their paths: a job that swaps a part for a
 // link in the moment between can still win that race. The worker says so at start.
 import { spawn } from 'node:child_process';
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { LinkRefused, openDirBeneath, splitLast } from '../../files/beneath.js';
-
-const O_PATH = 0o10000000;
+import { LinkRefused, O_PATH, openFileBeneath } from '../../files/beneath.js';
 
 export interface Source {
   /** Beneath this trusted directory ... */
@@ -34,31 +32,18 @@ export function canPin(): boolean {
 
 /** A handle on `root/rel` itself (a directory or a file), refusing a link anywhere; null: an optional one left out. */
 function openSource(src: Source): number | null {
-  const { dir, name } = splitLast(src.rel);
-  let d;
+  let fd: number;
   try {
-    d = openDirBeneath(src.root, dir);
+    // O_PATH with O_NOFOLLOW opens a link itself rather than failing: checked below.
+    fd = openFileBeneath(src.root, src.rel, O_PATH);
   } catch (e) {
     if (src.optional && (e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
-  try {
-    let fd: number;
-    try {
-      fd = openSync(d.child(name), O_PATH | constants.O_NOFOLLOW);
-    } catch (e) {
-      if (src.optional && (e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    if (fstatSync(fd).isSymbolicLink()) {
-      closeSync(fd);
-      if (src.optional) return null;
-      throw new LinkRefused(`${join(src.root, src.rel)} is a link: q does not follow links in a job's paths`);
-    }
-    return fd;
-  } finally {
-    d.close();
-  }
+  if (!fstatSync(fd).isSymbolicLink()) return fd;
+  closeSync(fd);
+  if (src.optional) return null;
+  throw new LinkRefused(`${join(src.root, src.rel)} is a link: q does not follow links in a job's paths`);
 }
 
 /**
