@@ -764,13 +764,13 @@ export class Worker {
   }
 
   /**
-   * A job that ended with the scratch base (nearly) full may have lost output it wrote: it
-   * does not end done, and says why.
+   * A job that ended with the scratch base full may have lost output it wrote: it does not
+   * end done, and says why.
    */
   private diskCheck(result: Result): Result {
-    const min = this.opts.minFreeDisk ?? 0;
     const free = freeDiskMb(this.opts.basePath);
-    if (result.exitReason !== null || free < 0 || free >= Math.max(min, 1)) return result;
+    // Full is under a megabyte: merely below -minFreeDisk only stops new jobs coming.
+    if (result.exitReason !== null || free < 0 || free >= 1) return result;
     return { ...result, exitReason: `The worker's disk was full when it ended (${formatSize(free)} free under ${this.opts.basePath}): its output may be incomplete` };
   }
 
