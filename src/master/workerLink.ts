@@ -57,7 +57,8 @@ export class WorkerLink {
         hub.outputs.dir(s, msg.handle, msg.lease, msg.path);
         return;
       case 'release':
-        takeBack(hub, msg.handle, msg.lease, `${s.handle} gave it back`);
+        if (msg.lost) takeBack(hub, msg.handle, msg.lease, `${s.handle}: ${msg.lost}`, { lost: true });
+        else takeBack(hub, msg.handle, msg.lease, `${s.handle} gave it back`);
         return;
       case 'finished': {
         // Outputs the master refused: the job says so, and does not end done.

@@ -198,8 +198,10 @@ export const WorkerMessageSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('finished'), handle, lease, result: ResultSchema }),
   // The worker is stopping: no more jobs for it. It gives back the ones it held with release.
+  // `lost` says why a job that had started cannot go on here for a cause not its own (the
+  // Docker engine stopped under it): counted against its -retries, like a lost worker.
   z.object({ type: z.literal('stopping') }),
-  z.object({ type: z.literal('release'), handle, lease }),
+  z.object({ type: z.literal('release'), handle, lease, lost: z.string().max(1000).optional() }),
   // Files. staging: the job waits for its inputs (status init). fetch: inputs the worker
   // lacks, by submitter-side path; each comes back as inChunk frames. outDir: a directory of
   // the job's outputs (relative to its outPath); files come as outChunk frames.

@@ -511,11 +511,12 @@ export class Worker {
   }
 
   /** Gives a job back to the queue: this worker cannot run it now. */
-  private giveBack(h: Held, why: string): void {
+  /** `ran`: the job had started, so the master counts this against its -retries. */
+  private giveBack(h: Held, why: string, ran = false): void {
     this.log(`Giving back ${h.handle}: ${why}`);
     // The master learns first what this worker can run, so it does not send the job again.
     this.send({ type: 'heartbeat', resources: this.resources() });
-    this.send({ type: 'release', handle: h.handle, lease: h.lease });
+    this.send({ type: 'release', handle: h.handle, lease: h.lease, ...(ran ? { lost: why } : {}) });
     this.forget(h);
   }
 
@@ -656,11 +657,12 @@ export class Worker {
     this.send({ type: 'started', handle: job.handle, lease: job.lease });
     void run.result.then((result) => {
       if (shell) this.owned.delete(shell);
-      if (run instanceof ContainerRun && run.engineLost && !h.dropped) {
+      const lost = run instanceof ContainerRun ? run.engineLost : null;
+      if (lost && !h.dropped) {
         // Not the job's fault: it goes back to the queue, and the master hears first that
         // this worker has no engine now.
         h.run = null;
-        void this.engine?.probe().then(() => this.giveBack(h, `the Docker engine stopped answering (${result.exitReason})`));
+        void this.engine?.probe().then(() => this.giveBack(h, lost.why, lost.ran));
         return;
       }
       this.finished(h, result);

@@ -15,7 +15,16 @@
 // An engine that does not answer at all is not the job's fault: before the container runs,
 // the run ends with `engineLost` set and the worker gives the job back; while it runs, the
 // run keeps waiting for the engine (bounded) rather than failing the job.
+//
+// An engine that stops (restarted, upgraded) first stops every container, and answers the
+// wait with the exit code a TERM gives, before it goes away. So a container that dies of a
+// signal q did not send is looked into: if the engine had stopped answering meanwhile, or
+// its event log shows it was asked to kill the container and it goes away within
+// ENGINE_SHUTDOWN_S, the engine is to blame (`engineLost`, counted like a lost worker); if
+// it stays, someone ran `docker stop` or `docker kill`, and the reason says so. A signal from
+// inside the container leaves no event: that exit code is the job's own, reported at once.
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { isInside } from '../../files/paths.js';
 import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
@@ -51,6 +60,11 @@ const KILLED_BEFORE_START = 143;
 const ENGINE_ERROR_CODE = 125;
 /** Seconds a running container's run waits for an engine that stopped answering (it may be restarting). */
 const ENGINE_PATIENCE_S = 600;
+/**
+ * Seconds an engine asked to kill a container may take to go away for it to count as the
+ * engine shutting down: dockerd gives each container 10 s to stop (--shutdown-timeout 15).
+ */
+const ENGINE_SHUTDOWN_S = 15;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,6 +82,13 @@ function readJson<T>(path: string, accept: (v: unknown) => T | null): T | null {
   } catch {
     return null;
   }
+}
+
+/** SIGTERM for "15" or "SIGTERM"; the engine's event log names a signal either way. */
+function signalName(signal: string): string {
+  if (!/^\d+$/.test(signal)) return signal.startsWith('SIG') ? signal : `SIG${signal}`;
+  const n = Number(signal);
+  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }
 
 /** A stopped container that never ran reports a start time of year 1. */
@@ -88,8 +109,13 @@ export class ContainerRun implements Execution {
   readonly result: Promise<Result>;
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
-  /** The engine stopped answering before the container ran: the job is not at fault. */
-  engineLost = false;
+  /**
+   * The engine stopped answering before the container ran, or stopped under it: the job is
+   * not at fault. `ran` when it had started (the retry is counted).
+   */
+  engineLost: { why: string; ran: boolean } | null = null;
+  /** A call was retried because the engine did not answer. */
+  private engineWasAway = false;
   private startedAt: number;
   private container: Dockerode.Container | null = null;
   private running = false;
@@ -205,6 +231,7 @@ export class ContainerRun implements Execution {
         return await call();
       } catch (e) {
         if (!isUnreachable(e) || tries >= ENGINE_PATIENCE_S) throw e;
+        this.engineWasAway = true;
         await sleep(1000);
       }
     }
@@ -332,7 +359,37 @@ export class ContainerRun implements Execution {
         `Memory limit exceeded: reached the container's ${formatSize(memoryLimitBytes(this.job) / 1048576)}, ` +
         `limit ${formatSize(this.job.mem)} * ${this.job.memGrace}`;
     }
+    if (code > 128 && this.exitReason === null) {
+      const by = await this.signalledBy(container.id, started);
+      if (by === 'engine') {
+        this.engineLost = { why: 'the Docker engine stopped while its container ran', ran: true };
+        return this.finish(code, this.engineLost.why);
+      }
+      if (by !== null && this.exitReason === null) this.exitReason = by;
+    }
     return this.finish(code, null);
+  }
+
+  /**
+   * Who sent the signal a container died of, when q did not: 'engine' when the engine went
+   * away with it, a reason naming the signal when someone asked the engine for it, null when
+   * it came from inside (the job's own exit code).
+   */
+  private async signalledBy(id: string, since: number): Promise<'engine' | string | null> {
+    if (this.engineWasAway) return 'engine';
+    const engine = this.env.engine;
+    let signals: string[];
+    try {
+      signals = await engine.killSignals(id, since);
+    } catch (e) {
+      return isUnreachable(e) ? 'engine' : null;
+    }
+    if (signals.length === 0) return null;
+    for (let i = 0; i < ENGINE_SHUTDOWN_S * 2; i++) {
+      if (!(await engine.answers())) return 'engine';
+      await sleep(500);
+    }
+    return `Stopped outside q: the Docker engine was asked to send it ${signalName(signals[0]!)} (docker stop or docker kill)`;
   }
 
   private async followStats(container: Dockerode.Container): Promise<void> {
@@ -398,8 +455,8 @@ export class ContainerRun implements Execution {
 
   /** The engine did not answer before the container ran. */
   private lost(e: unknown): Result {
-    this.engineLost = true;
-    return this.finish(ENGINE_ERROR_CODE, `Docker engine not reachable: ${engineMessage(e)}`);
+    this.engineLost = { why: `Docker engine not reachable: ${engineMessage(e)}`, ran: false };
+    return this.finish(ENGINE_ERROR_CODE, this.engineLost.why);
   }
 
   private finish(code: number, reason: string | null): Result {

@@ -3,6 +3,7 @@
 // so workers that never see an engine do not pay for it.
 import type Dockerode from 'dockerode';
 import { LABELS } from './containerSpec.js';
+import { FrameSplitter } from './stats.js';
 
 /** The engine's own message for a failed call, without dockerode's HTTP framing. */
 export function engineMessage(e: unknown): string {
@@ -84,6 +85,50 @@ export class DockerEngine {
       if (isUnreachable(e)) throw e;
       throw new Error(`Docker image ${image} is not here and pulling it failed: ${engineMessage(e)}`);
     }
+  }
+
+  /** Whether the engine answers a ping now. */
+  async answers(timeoutMs = 1000): Promise<boolean> {
+    try {
+      await withTimeout(this.api.ping(), timeoutMs, 'Docker engine');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The signals the engine was asked to send a container since `sinceMs` (by `docker stop`,
+   * `docker kill`, or its own shutdown), from its event log. Signals sent from inside the
+   * container, or by the kernel, are not there. Throws when the engine does not answer.
+   */
+  async killSignals(id: string, sinceMs: number, timeoutMs = 5000): Promise<string[]> {
+    const stream = (await withTimeout(
+      this.api.getEvents({
+        since: Math.floor(sinceMs / 1000),
+        until: (Date.now() / 1000).toFixed(3),
+        filters: { container: [id], event: ['kill'] },
+      } as unknown as Parameters<Dockerode['getEvents']>[0]),
+      timeoutMs,
+      'Docker engine',
+    )) as NodeJS.ReadableStream;
+    const split = new FrameSplitter();
+    const signals: string[] = [];
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        stream.on('data', (chunk: Buffer | string) => {
+          for (const ev of split.push(chunk.toString())) {
+            const signal = (ev as { Actor?: { Attributes?: { signal?: string } } }).Actor?.Attributes?.signal;
+            if (signal) signals.push(signal);
+          }
+        });
+        stream.on('end', resolve);
+        stream.on('error', reject);
+      }),
+      timeoutMs,
+      'Docker engine',
+    );
+    return signals;
   }
 
   /** Containers this worker created (running or not), found by their labels. */
