@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '../client/connection.js';
 import type { JobSpec, JobView } from '../protocol/messages.js';
+import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
 
 const BIN_Q = fileURLToPath(new URL('../../bin/q', import.meta.url));
 const arg = (name: string, fallback: number) => {
@@ -49,7 +50,7 @@ function spec(command: string): JobSpec {
   return {
     command, priority: 5, time: 3600, mem: 64, memGrace: 1, disk: 1024, tags: [], workerHandle: null,
     workingPath: '/bench', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, retries: 1,
+    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, retries: 1, logLimit: DEFAULT_LOG_LIMIT_MB,
   };
 }
 

@@ -177,6 +177,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (p.mode === 'master') return runMaster(p);
   if (p.mode === 'worker') return runWorker(p);
+  // `q -log J | head`: a reader that has had enough is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const { runClient } = await import('../client/client.js');
   return runClient(p, () => {
     const host = p.str('masterHost') ?? 'localhost';

@@ -59,6 +59,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'docker', kind: 'value', modes: client, describe: 'run the job in a container of this image' },
   { name: 'cpus', kind: 'value', modes: client, describe: 'CPUs the job needs (a Docker job is held to them), e.g. 1.5' },
   { name: 'gpus', kind: 'value', modes: client, describe: 'GPUs the job needs (a Docker job gets them)' },
+  { name: 'logLimit', kind: 'value', modes: client, describe: 'output kept in its log: the first and last halves (default 100m)' },
   { name: 'retries', kind: 'value', modes: client, describe: 'times the job may lose its worker and be queued again (default 1)' },
   { name: 'queue', kind: 'value', modes: client, describe: 'run only on workers serving this queue' },
   { name: 'cidFile', kind: 'value', modes: client, describe: 'file where the job writes the id of a container it starts: a kill stops it too' },

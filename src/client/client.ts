@@ -48,6 +48,7 @@ function jobOptions(p: Parsed): JobOptions {
     queue: p.str('queue'),
     cidFile: p.str('cidFile'),
     retries: p.int('retries'),
+    logLimit: p.str('logLimit'),
     pretend: p.bool('pretend'),
   };
 }
@@ -83,6 +84,7 @@ function pretendView(spec: JobSpec): JobView {
     maxMem: -1,
     curMem: -1,
     maxDisk: -1,
+    logDropped: 0,
   };
 }
 

@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { MAX_MEM_GRACE } from '../common/limits.js';
+import { DEFAULT_LOG_LIMIT_MB, MAX_LOG_LIMIT_MB } from '../common/logLimit.js';
 import { parseSize, parseTime } from '../common/units.js';
 import type { JobSpec } from '../protocol/messages.js';
 
@@ -13,6 +14,7 @@ export const DEFAULTS = {
   mem: 1536,
   memGrace: 1,
   disk: 10 * 1024,
+  logLimit: DEFAULT_LOG_LIMIT_MB,
 } as const;
 
 /** What the command line says about a job; undefined = not given. */
@@ -22,6 +24,7 @@ export interface JobOptions {
   mem?: string;
   memGrace?: number;
   disk?: string;
+  logLimit?: string;
   tags?: string[];
   workerHandle?: string;
   inPaths?: string[];
@@ -52,6 +55,7 @@ const SPEC_KEYS: Record<string, string> = {
   limitMemGrace: 'memGrace',
   disk: 'disk',
   limitDisk: 'disk',
+  logLimit: 'logLimit',
   tags: 'tags',
   workerHandle: 'workerHandle',
   inPaths: 'inPaths',
@@ -180,6 +184,9 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
     throw new QError(ErrorCodes.BAD_VALUE, `memGrace must be more than 0 and at most ${MAX_MEM_GRACE}, not ${memGrace}`);
   }
   const disk = o.disk !== undefined ? parseSize(o.disk, '-disk') : file.disk !== undefined ? parseSize(file.disk as string, 'disk') : DEFAULTS.disk;
+  const logLimit =
+    o.logLimit !== undefined ? parseSize(o.logLimit, '-logLimit') : file.logLimit !== undefined ? parseSize(file.logLimit as string, 'logLimit') : DEFAULTS.logLimit;
+  if (logLimit > MAX_LOG_LIMIT_MB) throw new QError(ErrorCodes.BAD_VALUE, `logLimit may be at most ${MAX_LOG_LIMIT_MB / 1024 / 1024}t, not ${o.logLimit ?? file.logLimit}`);
   const tags = o.tags ?? strList(file.tags, 'tags');
   const workerHandle = o.workerHandle ?? optStr(file.workerHandle, 'workerHandle') ?? null;
   if (workerHandle !== null && workerHandle.trim() === '') throw new QError(ErrorCodes.BAD_VALUE, '-workerHandle needs a worker handle (q -w lists them)');
@@ -258,6 +265,7 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
         queue,
         cidFile,
         retries,
+        logLimit,
       });
     }
   }

@@ -4,6 +4,7 @@
 import { basename, relative } from 'node:path';
 import { formatSize, formatTime } from '../common/units.js';
 import { lowOnDisk, type JobView, type WorkerView } from '../protocol/messages.js';
+import { droppedNote } from '../common/logLimit.js';
 
 export const LIST_COLUMNS = [
   'handle',
@@ -95,8 +96,10 @@ export function renderInfo(job: JobView, cwd: string): string {
     lines.push(`  time: ${formatTime(job.realTime)}, mem: ${formatSize(job.maxMem)}${now}, disk: ${formatSize(job.maxDisk)}`);
   }
   lines.push(
-    `  limits: time ${formatTime(job.time)}, mem ${formatSize(job.mem)} * ${job.memGrace}, disk ${formatSize(job.disk)}, priority ${job.priority}`,
+    `  limits: time ${formatTime(job.time)}, mem ${formatSize(job.mem)} * ${job.memGrace}, disk ${formatSize(job.disk)}, ` +
+      `priority ${job.priority}, log ${formatSize(job.logLimit)}`,
   );
+  if (job.logDropped > 0) lines.push(`  log: ${droppedNote(job.logDropped, job.logLimit)}`);
   if (job.dockerImage) {
     const extras = [job.cpus !== null ? `cpus ${job.cpus}` : '', job.gpus ? `gpus ${job.gpus}` : '', job.network ? 'network' : 'no network'];
     lines.push(`  docker: ${job.dockerImage} (${extras.filter(Boolean).join(', ')})`);

@@ -8,6 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { JobSpec } from '../protocol/messages.js';
+import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
 
 export interface StartRequest {
   script: string;
@@ -74,5 +75,6 @@ export function startSpec(r: StartRequest, cwd: string): JobSpec {
     queue: r.queue ?? null,
     cidFile: join(dir, `${uuid}.cid`),
     retries: 1,
+    logLimit: DEFAULT_LOG_LIMIT_MB,
   };
 }

@@ -26,8 +26,9 @@ export interface Hub {
 export function jobEnded(hub: Hub, job: JobView): void {
   hub.outputs.forget(job.handle);
   if (job.worker) hub.workers.get(job.worker)?.jobs.delete(job.handle);
-  runHook(job, hub.log);
-  hub.logs.end(job.handle, job.status);
+  const dropped = hub.logs.end(job.handle, job.status);
+  if (dropped > 0) hub.jobs.setLogDropped(job.handle, dropped);
+  runHook({ ...job, logDropped: dropped }, hub.log);
   hub.scheduler.kick();
 }
 

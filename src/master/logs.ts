@@ -1,11 +1,25 @@
-// The master's copy of each job's output: one file per job under STATE/logs, appended as the
-// worker streams it, and fanned out to clients that follow it (`q -log -follow`).
+// The master's copy of each job's output, held to the job's -logLimit, appended as the worker
+// streams it and fanned out to clients that follow it (`q -log -follow`).
 //
-// Each chunk names where it starts in its stream (stdout or stderr), and HANDLE.pos records
+// Each chunk names where it starts in its stream (stdout or stderr), and the positions record
 // how far each stream has come. After a reconnect, even one to a master restarted by kill -9,
-// the worker goes on from there: nothing is lost that reached this file, and nothing repeated.
-import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+// the worker goes on from there: nothing is lost that reached these files, and nothing repeated.
+//
+// The files of job H in STATE/logs:
+//   H.log      the head: the first half of the limit (the whole log of a job that stayed under it)
+//   H.tail.N   the tail, in segments of a quarter of its half; the oldest goes once the newer ones
+//              hold a whole half, and what it held counts as dropped
+//   H.pos      the streams' positions, the tail's segments (first..next-1) and the bytes dropped;
+//              replaced whole (rename) after every append, kept after the end only by a log
+//              that was cut
+// Appends go to the newest files only, so bytes a master killed mid-append wrote beyond what
+// H.pos counts are cut from the newest files backwards when the job is next touched; they come
+// again from the worker. Readers take a LogSnapshot: head, a line saying how much was dropped,
+// and the last half-limit of the tail.
+import { appendFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { droppedNote, logKeeps } from '../common/logLimit.js';
+import { LogSnapshot, type LogPart } from './logSnapshot.js';
 
 export type LogListener = { data(chunk: Buffer): void; end(status: string): void };
 
@@ -14,72 +28,227 @@ export interface StreamPositions {
   stderr: number;
 }
 
+/** The tail is kept in this many segments (plus the one being filled). */
+const SEGMENTS = 4;
+
+interface Layout extends StreamPositions {
+  /** Tail segments first..next-1 exist. */
+  first: number;
+  next: number;
+  /** Bytes of the removed segments. */
+  dropped: number;
+}
+
+interface State extends Layout {
+  limitMb: number;
+  head: number;
+  /** Sizes of segments first..next-1. */
+  segs: number[];
+  tailBytes: number;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
+}
+
 export class LogSpool {
   private readonly listeners = new Map<string, Set<LogListener>>();
-  private readonly positions = new Map<string, StreamPositions>();
+  private readonly states = new Map<string, State>();
 
-  constructor(private readonly dir: string) {
+  /** @param limitOf the job's -logLimit in MB */
+  constructor(
+    private readonly dir: string,
+    private readonly limitOf: (handle: string) => number,
+  ) {
     mkdirSync(dir, { recursive: true });
   }
 
+  /** The head file: the whole log of a job that stayed under its limit. */
   path(handle: string): string {
     return join(this.dir, `${handle}.log`);
   }
 
+  private posPath(handle: string): string {
+    return join(this.dir, `${handle}.pos`);
+  }
+
+  private segPath(handle: string, n: number): string {
+    return join(this.dir, `${handle}.tail.${n}`);
+  }
+
+  /** The job's files as they are, without repairing anything. */
+  private read(handle: string): State {
+    let saved: Partial<Layout> = {};
+    try {
+      saved = JSON.parse(readFileSync(this.posPath(handle), 'utf8')) as Partial<Layout>;
+    } catch {
+      // no output yet, or a log that was never cut
+    }
+    const int = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0);
+    const st: State = {
+      stdout: int(saved.stdout),
+      stderr: int(saved.stderr),
+      first: int(saved.first),
+      next: int(saved.first),
+      dropped: int(saved.dropped),
+      limitMb: this.limitOf(handle),
+      head: Math.max(0, fileSize(this.path(handle))),
+      segs: [],
+      tailBytes: 0,
+    };
+    // Segments made after H.pos was last written are found too: they hold counted bytes or
+    // the uncounted ones repair() cuts.
+    for (let size = fileSize(this.segPath(handle, st.next)); size >= 0; size = fileSize(this.segPath(handle, st.next))) {
+      st.segs.push(size);
+      st.tailBytes += size;
+      st.next++;
+    }
+    return st;
+  }
+
+  /** Cuts bytes H.pos does not count, and segments it says were removed. */
+  private repair(handle: string, st: State): void {
+    for (let n = st.first - 1; n >= 0 && existsSync(this.segPath(handle, n)); n--) rmSync(this.segPath(handle, n), { force: true });
+    let excess = st.head + st.tailBytes + st.dropped - (st.stdout + st.stderr);
+    while (excess > 0 && st.segs.length > 0) {
+      const n = st.next - 1;
+      const size = st.segs[st.segs.length - 1]!;
+      const cut = Math.min(size, excess);
+      if (cut === size) {
+        rmSync(this.segPath(handle, n), { force: true });
+        st.segs.pop();
+        st.next--;
+      } else {
+        truncateSync(this.segPath(handle, n), size - cut);
+        st.segs[st.segs.length - 1] = size - cut;
+      }
+      st.tailBytes -= cut;
+      excess -= cut;
+    }
+    if (excess > 0 && st.head > 0) {
+      st.head = Math.max(0, st.head - excess);
+      truncateSync(this.path(handle), st.head);
+    }
+  }
+
+  private state(handle: string): State {
+    let st = this.states.get(handle);
+    if (!st) {
+      st = this.read(handle);
+      this.repair(handle, st);
+      this.states.set(handle, st);
+    }
+    return st;
+  }
+
   /** How much of each of the job's streams is here. */
   positionsOf(handle: string): StreamPositions {
-    let pos = this.positions.get(handle);
-    if (!pos) {
-      pos = { stdout: 0, stderr: 0 };
-      try {
-        const saved = JSON.parse(readFileSync(join(this.dir, `${handle}.pos`), 'utf8')) as Partial<StreamPositions>;
-        pos = { stdout: Number(saved.stdout) || 0, stderr: Number(saved.stderr) || 0 };
-      } catch {
-        // no output yet
-      }
-      // A master killed between appending and recording: the log holds bytes the positions
-      // do not count. They go, and come again from the worker.
-      try {
-        if (statSync(this.path(handle)).size > pos.stdout + pos.stderr) truncateSync(this.path(handle), pos.stdout + pos.stderr);
-      } catch {
-        // no log yet
-      }
-      this.positions.set(handle, pos);
-    }
-    return pos;
+    const st = this.state(handle);
+    return { stdout: st.stdout, stderr: st.stderr };
   }
 
   /** Appends what of `chunk` (at `offset` of its stream) is not here yet. */
   append(handle: string, stream: keyof StreamPositions, offset: number, chunk: Buffer): void {
-    const pos = this.positionsOf(handle);
-    const have = pos[stream];
+    const st = this.state(handle);
+    const have = st[stream];
     if (offset + chunk.length <= have) return; // sent again after a reconnect: here already
     const fresh = offset < have ? chunk.subarray(have - offset) : chunk;
-    appendFileSync(this.path(handle), fresh);
-    pos[stream] = offset + chunk.length;
-    // Replaced whole (rename), never left half written.
-    const tmp = join(this.dir, `.${handle}.pos`);
-    writeFileSync(tmp, JSON.stringify(pos));
-    renameSync(tmp, join(this.dir, `${handle}.pos`));
+    const keeps = logKeeps(st.limitMb);
+    let rest = fresh;
+    if (st.head < keeps.head) {
+      const part = rest.subarray(0, keeps.head - st.head);
+      appendFileSync(this.path(handle), part);
+      st.head += part.length;
+      rest = rest.subarray(part.length);
+    }
+    const gone = rest.length > 0 ? this.appendTail(handle, st, rest, keeps.tail) : [];
+    st[stream] = offset + chunk.length;
+    this.save(handle, st);
+    for (const n of gone) rmSync(this.segPath(handle, n), { force: true });
     for (const l of this.listeners.get(handle) ?? []) l.data(fresh);
   }
 
-  /** How many bytes of the job's log are here. */
-  size(handle: string): number {
-    try {
-      return statSync(this.path(handle)).size;
-    } catch {
-      return 0;
+  /** Returns the segments to remove once H.pos no longer counts them. */
+  private appendTail(handle: string, st: State, bytes: Buffer, tail: number): number[] {
+    const segSize = Math.max(1, Math.ceil(tail / SEGMENTS));
+    for (let rest = bytes; rest.length > 0; ) {
+      if (st.segs.length === 0 || st.segs[st.segs.length - 1]! >= segSize) {
+        st.segs.push(0);
+        st.next++;
+      }
+      const last = st.segs.length - 1;
+      const part = rest.subarray(0, segSize - st.segs[last]!);
+      appendFileSync(this.segPath(handle, st.next - 1), part);
+      st.segs[last]! += part.length;
+      st.tailBytes += part.length;
+      rest = rest.subarray(part.length);
     }
+    const gone: number[] = [];
+    while (st.segs.length > 1 && st.tailBytes - st.segs[0]! >= tail) {
+      const size = st.segs.shift()!;
+      st.tailBytes -= size;
+      st.dropped += size;
+      gone.push(st.first++);
+    }
+    return gone;
+  }
+
+  private save(handle: string, st: State): void {
+    const layout: Layout = { stdout: st.stdout, stderr: st.stderr, first: st.first, next: st.next, dropped: st.dropped };
+    const tmp = join(this.dir, `.${handle}.pos`);
+    writeFileSync(tmp, JSON.stringify(layout));
+    renameSync(tmp, this.posPath(handle));
+  }
+
+  /** Bytes dropped from the middle so far: removed segments, and what the tail holds beyond its half. */
+  private droppedOf(st: State): number {
+    return st.dropped + Math.max(0, st.tailBytes - logKeeps(st.limitMb).tail);
+  }
+
+  /** The log as it is now, to read whole or in part; the caller closes it. */
+  snapshot(handle: string): LogSnapshot {
+    const st = this.states.get(handle) ?? this.read(handle);
+    const parts: LogPart[] = [];
+    const open = (path: string) => {
+      try {
+        return openSync(path, 'r');
+      } catch {
+        return null;
+      }
+    };
+    const headFd = open(this.path(handle));
+    if (headFd !== null) parts.push({ fd: headFd, start: 0, length: st.head });
+    const dropped = this.droppedOf(st);
+    if (dropped > 0) {
+      let newline = '';
+      if (headFd !== null && st.head > 0) {
+        const last = Buffer.alloc(1);
+        readSync(headFd, last, 0, 1, st.head - 1);
+        if (last[0] !== 10) newline = '\n';
+      }
+      parts.push({ data: Buffer.from(`${newline}[q: ${droppedNote(dropped, st.limitMb)}]\n`) });
+    }
+    let skip = Math.max(0, st.tailBytes - logKeeps(st.limitMb).tail);
+    st.segs.forEach((size, i) => {
+      const fd = open(this.segPath(handle, st.first + i));
+      const start = Math.min(skip, size);
+      skip -= start;
+      if (fd !== null) parts.push({ fd, start, length: size - start });
+    });
+    return new LogSnapshot(parts);
   }
 
   /**
-   * Subscribes to what comes, and says how much was there before it: the caller sends that
-   * part from the file (logStream.ts). Nothing is lost or repeated in between, since Node
-   * runs this synchronously and appends only add past `existing`.
+   * Subscribes to what comes, and takes the snapshot of what was there before it: the caller
+   * sends that (logStream.ts). Nothing is lost or repeated in between, since Node runs this
+   * synchronously and appends only add past the snapshot.
    */
-  follow(handle: string, listener: LogListener): { existing: number; stop(): void } {
-    const existing = this.size(handle);
+  follow(handle: string, listener: LogListener): { existing: LogSnapshot; stop(): void } {
+    const existing = this.snapshot(handle);
     let set = this.listeners.get(handle);
     if (!set) this.listeners.set(handle, (set = new Set()));
     set.add(listener);
@@ -92,20 +261,28 @@ export class LogSpool {
     };
   }
 
-  /** The job ended (or will never produce more here): tell followers and let them go. */
-  end(handle: string, status: string): void {
-    this.positions.delete(handle);
-    rmSync(join(this.dir, `${handle}.pos`), { force: true });
+  /**
+   * The job ended (or will never produce more here): tell followers and let them go. Returns
+   * the bytes its log dropped.
+   */
+  end(handle: string, status: string): number {
+    const st = this.states.get(handle) ?? this.read(handle);
+    this.states.delete(handle);
+    // A log that was cut keeps its layout; any other is its head file alone.
+    if (st.segs.length === 0) rmSync(this.posPath(handle), { force: true });
     const set = this.listeners.get(handle);
-    if (!set) return;
     this.listeners.delete(handle);
-    for (const l of set) l.end(status);
+    for (const l of set ?? []) l.end(status);
+    return this.droppedOf(st);
   }
 
   /** Output of a rerun starts afresh; a deleted job keeps none. */
   remove(handle: string): void {
+    const st = this.states.get(handle) ?? this.read(handle);
+    this.states.delete(handle);
+    for (let n = st.first - 1; n >= 0 && existsSync(this.segPath(handle, n)); n--) rmSync(this.segPath(handle, n), { force: true });
+    for (let n = st.first; n < st.next; n++) rmSync(this.segPath(handle, n), { force: true });
     rmSync(this.path(handle), { force: true });
-    rmSync(join(this.dir, `${handle}.pos`), { force: true });
-    this.positions.delete(handle);
+    rmSync(this.posPath(handle), { force: true });
   }
 }

@@ -17,6 +17,7 @@ import { StallWatch } from './stallWatch.js';
 import { OutputSink } from './files/outputs.js';
 import { RealtimeFeed, REALTIME_MS } from './files/realtime.js';
 import { listen } from './server.js';
+import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
 
 export interface MasterOptions {
   stateDir: string;
@@ -60,7 +61,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     jobs,
     workers,
     scheduler,
-    logs: new LogSpool(join(opts.stateDir, 'logs')),
+    logs: new LogSpool(join(opts.stateDir, 'logs'), (handle) => jobs.get(handle)?.logLimit ?? DEFAULT_LOG_LIMIT_MB),
     outputs: new OutputSink(jobs, log),
     clock,
     log,

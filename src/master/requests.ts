@@ -4,7 +4,7 @@ import { compileSpecs } from '../jobs/filter.js';
 import { JobStatuses, type ClientRequest, type ClientResponse, type JobStatus, type JobView } from '../protocol/messages.js';
 import { ACTIVE_STATUSES, FINISHED_STATUSES } from '../store/jobs.js';
 import { jobEnded, killActive, type Hub } from './hub.js';
-import { sendLogFile } from './logStream.js';
+import { sendLog } from './logStream.js';
 
 export type Reply = (msg: ClientResponse) => void;
 
@@ -89,10 +89,9 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       }
       const stillRunning = !FINISHED_STATUSES.includes(job.status);
       const sink = { data: (chunk: Buffer) => reply({ type: 'logData', id: req.id, data: chunk.toString('base64') }), buffered: scope.buffered };
-      const path = hub.logs.path(req.handle);
       const range = { ...(req.head ? { head: req.head } : {}), ...(req.tail ? { tail: req.tail } : {}) };
       if (!req.follow || !stillRunning || req.head) {
-        void sendLogFile(path, null, sink, range).then(() => reply({ type: 'logEnd', id: req.id, status: job.status }));
+        void sendLog(hub.logs.snapshot(req.handle), sink, range).then(() => reply({ type: 'logEnd', id: req.id, status: job.status }));
         return;
       }
       // What comes while the file's part is being sent waits, in order, until it has gone.
@@ -107,7 +106,7 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
         },
       });
       scope.onClose(sub.stop);
-      void sendLogFile(path, sub.existing, sink, range).then(() => {
+      void sendLog(sub.existing, sink, range).then(() => {
         caughtUp = true;
         for (const f of later.splice(0)) f();
       });

@@ -11,6 +11,7 @@
 //   that lease is current.
 //   master → worker: `welcome` (reconciliation), `assign`, `killJob`, `resultAck`, `leaseGone`.
 import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
+import { DEFAULT_LOG_LIMIT_MB, MAX_LOG_LIMIT_MB } from '../common/logLimit.js';
 import { z } from 'zod';
 
 /** Frames larger than this are refused before parsing, so a hostile peer cannot make us buffer. */
@@ -54,6 +55,8 @@ export const JobSpecSchema = z.object({
   cidFile: z.string().max(4096).nullable().default(null),
   /** Times it may lose its worker (killed, machine gone) and be queued again before it fails. */
   retries: z.number().int().nonnegative().max(1000).default(1),
+  /** MB of its output (stdout and stderr together) kept: the first half and the last half. */
+  logLimit: z.number().int().positive().max(MAX_LOG_LIMIT_MB).default(DEFAULT_LOG_LIMIT_MB),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -77,6 +80,8 @@ export const JobViewSchema = JobSpecSchema.extend({
   maxMem: z.number(), // MB
   maxDisk: z.number(), // MB
   curMem: z.number(), // MB, while it runs
+  /** Bytes of its output dropped from the middle of its log (-logLimit), once it has ended. */
+  logDropped: z.number().int().nonnegative().default(0),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 

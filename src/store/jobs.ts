@@ -13,6 +13,7 @@
 import { customAlphabet, nanoid } from 'nanoid';
 import type { Db } from './db.js';
 import type { JobSpec, JobStatus, JobView, Result, Stats } from '../protocol/messages.js';
+import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
 
 export const Status = {
   ready: 'ready',
@@ -46,6 +47,7 @@ interface JobRow {
   user_time: number;
   max_mem: number;
   max_disk: number;
+  log_dropped: number;
   cur_mem: number;
 }
 
@@ -79,7 +81,16 @@ export interface FinishOutcome {
 }
 
 /** Fields added to the spec since the first schema, for rows stored before them. */
-const SPEC_DEFAULTS = { dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, retries: 1 } as const;
+const SPEC_DEFAULTS = {
+  dockerImage: null,
+  cpus: null,
+  gpus: 0,
+  network: false,
+  queue: null,
+  cidFile: null,
+  retries: 1,
+  logLimit: DEFAULT_LOG_LIMIT_MB,
+} as const;
 
 function toView(r: JobRow): JobView {
   const spec = JSON.parse(r.spec) as JobSpec;
@@ -101,6 +112,7 @@ function toView(r: JobRow): JobView {
     maxMem: r.max_mem,
     maxDisk: r.max_disk,
     curMem: r.cur_mem,
+    logDropped: r.log_dropped,
   };
 }
 
@@ -160,8 +172,9 @@ export class JobStore {
                       WHERE handle = @handle AND status IN ('assigned', 'init', 'running')`),
       rerun: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, kill_reason = NULL, lost = 0,
                   started_at = NULL, finished_at = NULL, exit_code = NULL, exit_reason = NULL,
-                  real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1
+                  real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1, log_dropped = 0
                 WHERE handle = @handle AND status IN ('done', 'failed')`),
+      setLogDropped: p(`UPDATE jobs SET log_dropped = @bytes WHERE handle = @handle`),
       delete: p(`DELETE FROM jobs WHERE handle = @handle`),
       get: p(`SELECT * FROM jobs WHERE handle = ?`),
       all: p(`SELECT * FROM jobs ORDER BY seq`),
@@ -281,6 +294,11 @@ export class JobStore {
       if (!row && lost) row = this.s.failLost.get({ handle, lease, now, why: lost.why }) as JobRow | undefined;
       return { requeued: false, failed: row && toView(row) };
     })();
+  }
+
+  /** Records how much of an ended job's output its log dropped (-logLimit). */
+  setLogDropped(handle: string, bytes: number): void {
+    this.s.setLogDropped.run({ handle, bytes });
   }
 
   /** Records that a kill was asked of an active job (the first reason stays). */

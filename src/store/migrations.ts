@@ -52,4 +52,6 @@ export const migrations: readonly string[] = [
   // 5: how many times a job may lose its worker and be queued again, and how often it has.
   `ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE jobs ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;`,
+  // 6: how much of an ended job's output was dropped from the middle of its log (-logLimit).
+  `ALTER TABLE jobs ADD COLUMN log_dropped INTEGER NOT NULL DEFAULT 0;`,
 ];

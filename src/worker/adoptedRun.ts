@@ -56,8 +56,8 @@ export class AdoptedRun implements Execution {
     private readonly dir: string,
     private readonly env: AdoptEnv,
   ) {
-    this.stdout = new OutputFile(join(dir, 'stdout'));
-    this.stderr = new OutputFile(join(dir, 'stderr'));
+    this.stdout = new OutputFile(join(dir, 'stdout'), 0, undefined, job.logLimit);
+    this.stderr = new OutputFile(join(dir, 'stderr'), 0, undefined, job.logLimit);
     this.disk = new DiskWatch(job, env.basePath);
     this.cg = rec.cgroup && env.cgroups ? env.cgroups.find(rec.cgroup) : null;
     this.limit = longTimeout(

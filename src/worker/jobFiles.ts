@@ -1,7 +1,9 @@
 // Where a job lives on its worker: the directory it runs in, and BASE/.q/jobs/HANDLE holding
 // its stdout and stderr, which the worker reads from while the job writes.
+import { spawn } from 'node:child_process';
 import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { logKeeps } from '../common/logLimit.js';
 import { openDirBeneath } from '../files/beneath.js';
 import { isCleanAbsolute, isInside } from '../files/paths.js';
 import type { Assignment } from '../protocol/messages.js';
@@ -122,22 +124,70 @@ const READ_CHUNK = 256 * 1024;
 const readBuf = Buffer.allocUnsafe(READ_CHUNK);
 
 /**
+ * Bytes behind the read position never freed, so that output a master lost in a crash can be
+ * sent again from its copy here: far more than the worker lets wait in its socket (8 MB).
+ */
+const RESEND_MARGIN = 32 * 1024 * 1024;
+/** Disk is freed in steps of at least this much (each is one `fallocate` process). */
+const PUNCH_STEP = 1024 * 1024;
+
+/**
  * A file a job appends to, read from where the last read stopped. Opened without following
  * links and only if it is a regular file: the worker reads with more rights than the job,
  * and must not block on a pipe put in the file's place.
+ *
+ * Held to the job's -logLimit: the master keeps only the first and last halves, so the
+ * middle of this copy, once sent, is freed by punching holes in it (the file keeps its size
+ * and offsets; the job's appends go on as before). Never the head, never the last half-limit
+ * (the master's tail), never within RESEND_MARGIN of what was read.
  */
 export class OutputFile {
   private fd: number | null = null;
+  private readonly keeps: { head: number; behind: number } | null;
+  private freedTo = 0;
+  private punching = false;
 
   /**
    * @param pos where reading starts (after a re-attach: what was already sent)
    * @param onAdvance called after each read that returned data
+   * @param logLimitMb the job's -logLimit
    */
   constructor(
     readonly path: string,
     public pos = 0,
     private readonly onAdvance?: () => void,
-  ) {}
+    logLimitMb?: number,
+  ) {
+    if (logLimitMb === undefined) this.keeps = null;
+    else {
+      const { head, tail } = logKeeps(logLimitMb);
+      this.keeps = { head, behind: Math.max(tail, RESEND_MARGIN) };
+      this.freedTo = head;
+    }
+  }
+
+  /** Frees what of the sent middle can go (in the background, one step at a time). */
+  private freeMiddle(): void {
+    const fd = this.fd;
+    if (!this.keeps || this.punching || fd === null) return;
+    const to = this.pos - this.keeps.behind;
+    if (to - this.freedTo < PUNCH_STEP) return;
+    this.punching = true;
+    const from = this.freedTo;
+    // Node has no fallocate(2). The file goes to the child as its stdin, so the child reopens
+    // the very file this worker opened without following links, not whatever the path names now.
+    const child = spawn('fallocate', ['--punch-hole', '--offset', String(from), '--length', String(to - from), '/dev/stdin'], {
+      stdio: [fd, 'ignore', 'ignore'],
+    });
+    child.on('error', () => (this.punching = true)); // no fallocate here: the copy stays whole
+    child.on('exit', (code) => {
+      if (code === 0) {
+        this.freedTo = to;
+        this.punching = false;
+      }
+      // else: a file system that cannot punch holes; the copy stays whole
+    });
+  }
 
   /** What was written since the last call (at most `max` bytes). */
   read(max: number): Buffer | null {
@@ -166,6 +216,7 @@ export class OutputFile {
     } catch {
       // an I/O error: what was read is sent, the rest is tried again next time
     }
+    this.freeMiddle();
     if (total === 0) return null;
     try {
       this.onAdvance?.();

@@ -107,8 +107,8 @@ export class JobRun implements Execution {
     const files = prepareJobFiles(env.basePath, job.handle, { fresh: true });
     this.filesDir = files.dir;
     clearRecord(files.dir);
-    this.stdout = new OutputFile(files.stdout);
-    this.stderr = new OutputFile(files.stderr);
+    this.stdout = new OutputFile(files.stdout, 0, undefined, job.logLimit);
+    this.stderr = new OutputFile(files.stderr, 0, undefined, job.logLimit);
     this.disk = new DiskWatch(job, env.basePath);
     const command = job.command.split('///').join(env.basePath.replace(/\/*$/, '/'));
     this.startedAt = env.clock.now();

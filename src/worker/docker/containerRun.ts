@@ -146,8 +146,8 @@ export class ContainerRun implements Execution {
     this.files = prepareJobFiles(env.basePath, job.handle, { fresh: adopt === null, create: true, owner: env.owner });
     const save = () =>
       writeFileSync(join(this.files.dir, SENT_FILE), JSON.stringify({ lease: job.lease, stdout: this.stdout.pos, stderr: this.stderr.pos }));
-    this.stdout = new OutputFile(this.files.stdout, adopt?.sent.stdout ?? 0, save);
-    this.stderr = new OutputFile(this.files.stderr, adopt?.sent.stderr ?? 0, save);
+    this.stdout = new OutputFile(this.files.stdout, adopt?.sent.stdout ?? 0, save, job.logLimit);
+    this.stderr = new OutputFile(this.files.stderr, adopt?.sent.stderr ?? 0, save, job.logLimit);
     this.disk = new DiskWatch(job, env.basePath);
     this.startedAt = adopt?.startedAt ?? env.clock.now();
     this.killed = new Promise<never>((_, reject) => {
