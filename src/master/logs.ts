@@ -266,14 +266,15 @@ export class LogSpool {
    * the bytes its log dropped.
    */
   end(handle: string, status: string): number {
-    const st = this.states.get(handle) ?? this.read(handle);
+    // Most jobs wrote nothing since this master started: no positions, nothing to look up.
+    const st = this.states.get(handle) ?? (existsSync(this.posPath(handle)) ? this.read(handle) : null);
     this.states.delete(handle);
     // A log that was cut keeps its layout; any other is its head file alone.
-    if (st.segs.length === 0) rmSync(this.posPath(handle), { force: true });
+    if (st && st.segs.length === 0) rmSync(this.posPath(handle), { force: true });
     const set = this.listeners.get(handle);
     this.listeners.delete(handle);
     for (const l of set ?? []) l.end(status);
-    return this.droppedOf(st);
+    return st ? this.droppedOf(st) : 0;
   }
 
   /** Output of a rerun starts afresh; a deleted job keeps none. */
