@@ -40,8 +40,9 @@ export class WorkerRegistry {
     return this.sessions.get(handle);
   }
 
+  /** Sessions whose socket is open: one that is closing can take nothing more. */
   connected(): WorkerSession[] {
-    return [...this.sessions.values()].filter((s) => s.socket !== null);
+    return [...this.sessions.values()].filter((s) => s.socket !== null && s.socket.readyState === s.socket.OPEN);
   }
 
   all(): WorkerSession[] {

@@ -74,11 +74,16 @@ export class Scheduler {
         });
         if (!claimed) continue;
         const { mem, cpus, gpus } = claimed.spec;
-        w.jobs.set(claimed.handle, { lease: claimed.lease, mem, cpus: cpus ?? 0, gpus });
-        this.workers.send(w, {
+        const sent = this.workers.send(w, {
           type: 'assign',
           job: { ...claimed.spec, handle: claimed.handle, lease: claimed.lease, attempt: claimed.attempt },
         });
+        if (!sent) {
+          // Its socket closed during this pass: the job never left, so it costs no attempt.
+          this.jobs.requeue(claimed.handle, claimed.lease, Date.now(), null, true);
+          continue;
+        }
+        w.jobs.set(claimed.handle, { lease: claimed.lease, mem, cpus: cpus ?? 0, gpus });
         progress = true;
       }
     }

@@ -100,6 +100,7 @@ export class WorkerLink {
       previous.socket.close(4001, 'replaced by a newer connection of the same worker');
     }
     const listed = new Map(msg.running.map((r) => [r.handle, r.lease]));
+    const started = new Set(msg.running.filter((r) => r.started).map((r) => r.lease));
     const jobs = new Map<string, Reservation>();
     const lost: { handle: string; lease: string; status: string }[] = [];
     const killed: { handle: string; lease: string; reason: string }[] = [];
@@ -107,6 +108,8 @@ export class WorkerLink {
       if (listed.get(job.handle) !== job.lease) lost.push(job);
       else {
         jobs.set(job.handle, { lease: job.lease, mem: job.mem, cpus: job.cpus ?? 0, gpus: job.gpus });
+        // Its `started` may have been sent while the socket was down.
+        if (started.has(job.lease) && job.status !== 'running') hub.jobs.markRunning(job.handle, job.lease, hub.clock.now());
         // A kill sent on a connection that died may never have arrived.
         if (job.killReason) killed.push({ handle: job.handle, lease: job.lease, reason: job.killReason });
       }

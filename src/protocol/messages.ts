@@ -140,7 +140,11 @@ export const ResultSchema = StatsSchema.extend({
 });
 export type Result = z.infer<typeof ResultSchema>;
 
-const runningJob = z.object({ handle, lease });
+/**
+ * A job a worker holds, in its hello. `started`: it has begun to run here (its `started` may
+ * have gone into a socket that died, so the master learns it again from this).
+ */
+const runningJob = z.object({ handle, lease, started: z.boolean().default(false) });
 
 const path = z.string().min(1).max(4096);
 /** A path inside a job's outPath: relative, no `..`, no empty or `.` parts. */
@@ -222,7 +226,8 @@ export const ClientResponseSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('added'), id, handles: z.array(handle) }),
   z.object({ type: z.literal('jobs'), id, jobs: z.array(JobViewSchema) }),
   z.object({ type: z.literal('affected'), id, handles: z.array(handle), matched: z.number().int() }),
-  z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema) }),
+  // `now`: the master's clock, which `lastSeen` is on (the client's may differ).
+  z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema), now: z.number().optional() }),
   z.object({ type: z.literal('logData'), id, data: z.string() }),
   z.object({ type: z.literal('logEnd'), id, status: z.enum(JobStatuses) }),
   z.object({ type: z.literal('ok'), id, message: z.string() }),

@@ -242,7 +242,7 @@ export class Worker {
         slots: this.stopped ? 1 : this.opts.slots,
         maxTime: this.opts.maxTime,
         resources: this.resources(),
-        running: [...this.held.values()].filter((h) => !h.dropped).map((h) => ({ handle: h.handle, lease: h.lease })),
+        running: [...this.held.values()].filter((h) => !h.dropped).map((h) => ({ handle: h.handle, lease: h.lease, started: h.files !== null })),
       });
       if (this.stopped) this.send({ type: 'stopping' });
     });

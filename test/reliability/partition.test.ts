@@ -67,3 +67,47 @@ t.test('a dropped connection: the job runs on, the worker resyncs, nothing twice
   t.equal(JSON.parse(c.q(['-list', h, '-json']).stdout)[0].attempt, 1, 'not given out again');
   t.match(master.out, /Worker pw connected[\s\S]*Worker pw disconnected[\s\S]*Worker pw connected/, 'it came back by itself');
 });
+
+t.test('a job that starts while its worker is cut off is shown running once the worker is back', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster(['-heartbeatTimeout', '2s']);
+  const net = await relay(c.port);
+  t.teardown(() => {
+    net.cut();
+    return net.close();
+  });
+  const w = c.spawnQ([
+    '-mode', 'worker', '-masterPort', String(net.port), '-handle', 'pw', '-basePath', join(c.dir, 'scratch'),
+    '-sleepInterval', '1', '-killGrace', '4',
+  ]);
+  await w.waitForOutput(/=====/);
+  await waitFor('the worker connected', () => /^pw\t.*\tidle\t/m.test(c.q(['-w', '-tabs']).stdout));
+  // The first copy ignores TERM, so the second waits on the worker for the whole grace period.
+  const h = c.add(['-shareWorkingPath', '-add', "trap '' TERM; sleep 15"]);
+  await c.waitForStatus(h, ['running']);
+  process.kill(w.pid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(w.pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  });
+  await c.master!.waitForOutput(new RegExp(`Requeued ${h}: worker pw not heard from`), 15_000);
+  process.kill(w.pid, 'SIGCONT');
+  // Given again to pw, whose old copy is still dying: the new one starts in a few seconds.
+  await waitFor('the second assignment', () => {
+    const [job] = JSON.parse(c.q(['-list', h, '-json']).stdout);
+    return job.attempt === 2 && job.status === 'assigned';
+  }, 15_000, 100);
+  net.cut(); // ...and its `started` goes into a socket that is gone
+  // A master that waits long for silent workers from now on, so that the cut alone is seen.
+  await c.master!.stop('SIGKILL');
+  await c.startMaster(['-heartbeatTimeout', '60s']);
+  await w.waitForOutput(new RegExp(`Running ${h}[\\s\\S]*Running ${h}`), 15_000); // the second copy
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(c.row(h)!.status, 'assigned', 'the master has not heard yet');
+  net.mend();
+  const row = await c.waitForStatus(h, ['running'], 15_000);
+  t.equal(row.status, 'running', 'the hello after the reconnect said it had started');
+});
