@@ -9,6 +9,7 @@ import { Connection, type Target } from './connection.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
 import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { LIST_COLUMNS, WORKER_COLUMNS, jobRow, renderInfo, renderTable, workerRow } from './render.js';
+import { constants as osConstants } from 'node:os';
 
 const ADD_BATCH = 5000;
 
@@ -88,11 +89,20 @@ function pretendView(spec: JobSpec): JobView {
   };
 }
 
+/**
+ * One word is a shell command (`q -direct 'make && make test'`); several are a program and its
+ * arguments, run as given (`q -direct printf '[%s]' 'a b'`), as `env` or `nohup` would.
+ * Exits with the command's code, or 128 + the signal that ended it.
+ */
 async function runDirect(words: string[], cwd: string): Promise<number> {
   if (words.length === 0) throw new QError(ErrorCodes.BAD_VALUE, '-direct needs a command');
-  const child = spawn('/bin/sh', ['-c', words.join(' ')], { cwd, stdio: 'inherit' });
-  return new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
+  const [file, args] = words.length === 1 ? ['/bin/sh', ['-c', words[0]!]] : [words[0]!, words.slice(1)];
+  const child = spawn(file, args, { cwd, stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(new QError(ErrorCodes.BAD_VALUE, `-direct: cannot run ${file}: ${e.code === 'ENOENT' ? 'no such command' : e.message}`)),
+    );
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 15) : 1)));
   });
 }
 
@@ -188,8 +198,8 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     await change('kill', (k, m) => `Requested workers to kill ${k}/${m} jobs`);
     await change('rerun', (k, m) => `Marked ${k}/${m} jobs to rerun`);
     if (p.bool('w')) {
-      const { workers } = await conn.request({ type: 'workers' }, 'workerList');
-      const now = Date.now();
+      const { workers, now: masterNow } = await conn.request({ type: 'workers' }, 'workerList');
+      const now = masterNow ?? Date.now();
       if (json) io.out(JSON.stringify(workers, null, 2));
       else if (workers.length || table.headers) io.out(renderTable(WORKER_COLUMNS, workers.map((w) => workerRow(w, now)), table));
     }

@@ -131,7 +131,8 @@ export function workerRow(w: WorkerView, now: number): string[] {
     formatSize(r.freeDisk),
     dockerCell(r),
     r.busyProcesses.join(' '),
-    `-${formatTime((now - w.lastSeen) / 1000)}`,
+    // A heartbeat recorded just after `now` was read is 0 s ago, not -0.3 s.
+    `-${formatTime(Math.max(0, now - w.lastSeen) / 1000)}`,
     w.jobs.join(' '),
     r.isolation ?? 'unknown',
   ];

@@ -79,7 +79,7 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       return;
     }
     case 'workers':
-      reply({ type: 'workerList', id: req.id, workers: hub.workers.views() });
+      reply({ type: 'workerList', id: req.id, workers: hub.workers.views(), now: hub.clock.now() });
       return;
     case 'log': {
       const job = hub.jobs.get(req.handle);

@@ -133,6 +133,13 @@ t.test('-pretend and -direct need no master', async (t) => {
   t.equal(d.code, 0);
   t.equal(d.stdout, 'direct run\n');
   t.equal(c.q(['-direct', 'exit 7']).code, 7);
+  // Several words are a program and its arguments, passed as they are.
+  t.equal(c.q(['-direct', 'printf', '[%s]\\n', 'a b', 'c']).stdout, '[a b]\n[c]\n');
+  t.equal(c.q(['-direct', 'sh', '-c', 'kill -KILL $$']).code, 137, 'KILL is 137');
+  t.equal(c.q(['-direct', 'sh -c "kill -TERM \\$\\$"']).code, 143, 'TERM is 143');
+  const missing = c.q(['-direct', 'no-such-command-q', 'x']);
+  t.equal(missing.code, 2);
+  t.equal(missing.stderr, 'q: -direct: cannot run no-such-command-q: no such command\n');
 });
 
 t.test('job.spec YAML sets any job field; the command line wins', async (t) => {

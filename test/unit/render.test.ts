@@ -56,3 +56,14 @@ t.test('spec filters', async (t) => {
   t.ok(compileSpecs(['host:8080'])(web), 'an unknown KEY: makes a bare value');
   t.notOk(m());
 });
+
+t.test('-w: time since last contact is never negative', async (t) => {
+  const w = {
+    handle: 'w1', connected: true, slots: 1, jobs: [], lastSeen: 10_000,
+    resources: { hostname: 'h', cpus: 2, cpuSpeed: 1000, freeMem: 100, freeDisk: 1000, busyProcesses: [], docker: null, bare: true, gpus: 0 },
+  };
+  const { workerRow } = await import('../../src/client/render.js');
+  t.equal(workerRow(w as never, 12_500)[10], '-2s');
+  // A heartbeat recorded after the master read its clock for this answer.
+  t.equal(workerRow(w as never, 9_700)[10], '-0s');
+});
