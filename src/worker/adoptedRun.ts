@@ -64,6 +64,15 @@ export class AdoptedRun implements Execution {
       () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
       Math.max(0, job.time * 1000 - (env.clock.now() - rec.startedAt)),
     );
+    if (rec.killReason !== undefined && rec.killAt !== undefined) {
+      // The worker died during a kill's grace period: the job had its TERM, the KILL is due
+      // when it was, and the reason stays the one the kill began with.
+      this.exitReason = rec.killReason;
+      this.killTimer = setTimeout(() => {
+        this.escalated = true;
+        this.signal('SIGKILL');
+      }, Math.max(0, rec.killAt - env.clock.now()));
+    }
     this.result = new Promise((resolve) => {
       const poll = setInterval(() => {
         if (readExit(dir) === null && shellAlive(rec)) return this.sample();

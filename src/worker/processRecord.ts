@@ -20,6 +20,12 @@ export interface ProcessRecord {
   boot: string;
   /** The run's cgroup (cgroup.ts), when it has one; records written before cgroups lack it. */
   cgroup?: string;
+  /**
+   * A kill the worker began (a limit, or the master's): its reason, and when its KILL is due
+   * (ms since the epoch), so that a worker restarted during the grace period carries it on.
+   */
+  killReason?: string;
+  killAt?: number;
 }
 
 let boot: string | null = null;
@@ -49,6 +55,10 @@ export function readRecord(dir: string): ProcessRecord | null {
     const rec: ProcessRecord = { job: job.data, startedAt: raw.startedAt, pgid: raw.pgid, shellStart: raw.shellStart, boot: raw.boot };
     // Only a run's name (runner.ts runName): never `.` or `..`, which would name the worker's own.
     if (typeof raw.cgroup === 'string' && /^J-\w+-[\w-]+$/.test(raw.cgroup)) rec.cgroup = raw.cgroup;
+    if (typeof raw.killReason === 'string' && typeof raw.killAt === 'number') {
+      rec.killReason = raw.killReason.slice(0, 1000);
+      rec.killAt = raw.killAt;
+    }
     return rec;
   } catch {
     return null;

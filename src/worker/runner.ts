@@ -14,7 +14,7 @@ import type { Assignment, Result, Stats } from '../protocol/messages.js';
 import type { Execution } from './execution.js';
 import { jobRel, makeJobDirs, OutputFile, prepareJobFiles } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
-import { bootId, clearRecord, EXIT_FILE, writeRecord } from './processRecord.js';
+import { bootId, clearRecord, EXIT_FILE, writeRecord, type ProcessRecord } from './processRecord.js';
 import { join } from 'node:path';
 import { processTree, readStat, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
@@ -81,6 +81,8 @@ export class JobRun implements Execution {
   /** The job's subshell, once a /proc sample has seen it. */
   pid: number | null = null;
   private exitReason: string | null = null;
+  /** What is on disk about this run (processRecord.ts), kept to be written again with a kill. */
+  private record: ProcessRecord;
   private killTimer: NodeJS.Timeout | null = null;
   private escalation: Promise<void> | null = null;
   private readonly limitTimer: { clear(): void };
@@ -114,11 +116,12 @@ export class JobRun implements Execution {
     this.startedAt = env.clock.now();
     this.cg = env.cgroups ? env.cgroups.create(runName(job)) : null;
     // Before the timer: if this throws (disk full), no timer is left to kill a later job.
+    this.record = {
+      job, startedAt: this.startedAt, pgid: shell.pid, shellStart: shell.startTicks, boot: bootId(),
+      ...(this.cg ? { cgroup: this.cg.name } : {}),
+    };
     try {
-      writeRecord(files.dir, {
-        job, startedAt: this.startedAt, pgid: shell.pid, shellStart: shell.startTicks, boot: bootId(),
-        ...(this.cg ? { cgroup: this.cg.name } : {}),
-      });
+      writeRecord(files.dir, this.record);
     } catch (e) {
       void this.cg?.destroy();
       throw e;
@@ -202,6 +205,12 @@ export class JobRun implements Execution {
     if (this.exited) return;
     if (this.exitReason === null) {
       this.exitReason = reason;
+      this.record = { ...this.record, killReason: reason, killAt: this.env.clock.now() + this.env.killGraceMs };
+      try {
+        writeRecord(this.filesDir, this.record);
+      } catch {
+        // without it, a worker restarted in the grace period reports the exit code alone
+      }
       this.env.onKill?.();
       if (hasChild(this.shell.pid)) this.signal('SIGTERM');
       else {

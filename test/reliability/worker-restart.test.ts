@@ -3,7 +3,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster } from '../helpers/q.js';
+import { Cluster, waitFor } from '../helpers/q.js';
 
 t.test('a restarted worker takes back its running and finished process jobs', async (t) => {
   const c = new Cluster(t, t.testdir());
@@ -31,4 +31,21 @@ t.test('a restarted worker takes back its running and finished process jobs', as
   const jobs = JSON.parse(c.q(['-list', '-json']).stdout) as { attempt: number }[];
   t.same(jobs.map((j) => j.attempt), [1, 1, 1], 'none was run again');
   t.equal(readFileSync(marker, 'utf8').split('\n').filter(Boolean).sort().join(','), 'A,B', 'each ran once');
+});
+
+t.test('a worker restarted during a kill’s grace period keeps its reason and its KILL', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  const opts = ['-killGrace', '6'];
+  const w = await c.startWorker('rw', opts);
+  // Over its time limit at 2 s; it ignores the TERM, so only the KILL 6 s later ends it.
+  const h = c.add(['-shareWorkingPath', '-time', '2s', '-add', "trap '' TERM; sleep 60"]);
+  await c.waitForStatus(h, ['running']);
+  await waitFor('the TERM', () => readFileSync(join(c.dir, 'scratch-rw', '.q', 'jobs', h, 'process.json'), 'utf8').includes('killReason'), 10_000, 100);
+  await w.stop('SIGKILL');
+  await new Promise((r) => setTimeout(r, 1500));
+  await c.startWorker('rw', opts);
+  const r = await c.waitForStatus(h, ['done', 'failed'], 20_000);
+  t.equal(r.exitCode, '137', 'KILLed when the grace period ran out');
+  t.match(r.exitReason, /^Time limit exceeded: ran 2\.\ds, limit 2s$/, 'the reason the kill began with');
 });

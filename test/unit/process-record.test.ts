@@ -27,3 +27,14 @@ t.test('a record with a cgroup keeps it; a name that is not one is dropped', asy
   writeRecord(dir, { ...rec, cgroup: '../../escape' });
   t.equal(readRecord(dir)!.cgroup, undefined);
 });
+
+t.test('a kill the worker began is kept in the record, with when its KILL is due', async (t) => {
+  const dir = join(t.testdir(), 'J-abc123');
+  cpSync(join(FIXTURES, 'records', 'J-abc123'), dir, { recursive: true });
+  const rec = readRecord(dir)!;
+  t.equal(rec.killReason, undefined, 'an older record has none');
+  writeRecord(dir, { ...rec, killReason: 'Memory limit exceeded: used 152m, limit 100m * 1', killAt: 1234 });
+  const again = readRecord(dir)!;
+  t.equal(again.killReason, 'Memory limit exceeded: used 152m, limit 100m * 1');
+  t.equal(again.killAt, 1234);
+});
