@@ -4,16 +4,22 @@
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { openRegularBeneath } from './beneath.js';
 import type { WebSocket } from 'ws';
-import { CHUNK_BYTES, encodeChunk, type ChunkHeader } from '../protocol/messages.js';
+import { CHUNK_BYTES, encodeChunk, MAX_CHUNK_HEADER_BYTES, type ChunkHeader } from '../protocol/messages.js';
 
 /** File data allowed to wait in the socket before the pump holds back. */
 const MAX_BUFFERED = 1024 * 1024;
-/** A frame: length, header (a path of up to 4 KB and a few fields), data. */
-const FRAME_BYTES = 4 + 8192 + CHUNK_BYTES;
+/** A frame: length, header, data. */
+const FRAME_BYTES = 4 + MAX_CHUNK_HEADER_BYTES + CHUNK_BYTES;
 
-/** Writes the frame's length and header; returns where its data starts. */
-function writeHeader(frame: Buffer, header: ChunkHeader): number {
-  const len = frame.write(JSON.stringify(header), 4, 8192, 'utf8');
+/**
+ * Writes the frame's length and header; returns where its data starts. A header that does
+ * not fit is refused whole, never cut (a cut one was a corrupt frame counted as sent).
+ */
+export function writeHeader(frame: Buffer, header: ChunkHeader): number {
+  const json = JSON.stringify(header);
+  const len = Buffer.byteLength(json, 'utf8');
+  if (len > MAX_CHUNK_HEADER_BYTES) throw new Error(`a chunk header of ${len} bytes is more than ${MAX_CHUNK_HEADER_BYTES}`);
+  frame.write(json, 4, len, 'utf8');
   frame.writeUInt32BE(len, 0);
   return 4 + len;
 }

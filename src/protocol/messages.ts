@@ -328,6 +328,12 @@ export const ChunkHeaderSchema = z.discriminatedUnion('type', [
 ]);
 export type ChunkHeader = z.infer<typeof ChunkHeaderSchema>;
 
+/**
+ * Bytes a chunk header may take: a path of 4,096 UTF-16 units takes at most 6 bytes each as
+ * JSON (`\u0001`), plus the other fields.
+ */
+export const MAX_CHUNK_HEADER_BYTES = 32 * 1024;
+
 export function encodeChunk(header: ChunkHeader, data: Buffer): Buffer {
   const head = Buffer.from(JSON.stringify(header), 'utf8');
   const frame = Buffer.allocUnsafe(4 + head.length + data.length);
@@ -341,7 +347,7 @@ export function encodeChunk(header: ChunkHeader, data: Buffer): Buffer {
 export function decodeChunk(raw: Buffer): { ok: true; header: ChunkHeader; data: Buffer } | { ok: false; error: string } {
   if (raw.length < 4) return { ok: false, error: 'binary frame too short' };
   const len = raw.readUInt32BE(0);
-  if (len > 64 * 1024 || 4 + len > raw.length) return { ok: false, error: 'binary frame header length is wrong' };
+  if (len > MAX_CHUNK_HEADER_BYTES || 4 + len > raw.length) return { ok: false, error: 'binary frame header length is wrong' };
   const parsed = decode(ChunkHeaderSchema, raw.subarray(4, 4 + len));
   if (!parsed.ok) return parsed;
   return { ok: true, header: parsed.msg, data: raw.subarray(4 + len) };
