@@ -4,10 +4,17 @@
 // current lease for are ever read.
 import { dirname } from 'node:path';
 import { isCleanAbsolute, isInside, walkInput } from '../../files/paths.js';
-import type { JobView, ManifestEntry } from '../../protocol/messages.js';
+import type { JobView } from '../../protocol/jobState.js';
+import type { ManifestEntry } from '../../protocol/workerMessages.js';
 import type { JobStore } from '../../store/jobs.js';
-import type { Hub } from '../hub.js';
-import type { WorkerSession } from '../registry.js';
+import type { WorkerRegistry, WorkerSession } from '../registry.js';
+
+/** What serving inputs needs of the master (not the whole hub, which needs the output sink). */
+export interface InputHost {
+  jobs: JobStore;
+  workers: WorkerRegistry;
+  log: (line: string) => void;
+}
 
 /** A manifest goes in parts of about this many bytes, well under the frame limit. */
 const PART_BYTES = 1024 * 1024;
@@ -41,7 +48,7 @@ export function manifestOf(job: JobView): ManifestEntry[] {
 }
 
 /** Answers a worker's `staging`: the manifest, in parts, or the reason there is none. */
-export function sendManifest(hub: Hub, s: WorkerSession, handle: string, lease: string): void {
+export function sendManifest(hub: InputHost, s: WorkerSession, handle: string, lease: string): void {
   const job = heldJob(hub.jobs, s, handle, lease);
   if (!job) return; // the lease is gone; the worker hears that elsewhere
   if (!hub.jobs.markStaging(handle, lease)) return;
@@ -71,7 +78,7 @@ export function sendManifest(hub: Hub, s: WorkerSession, handle: string, lease: 
 }
 
 /** Streams the files a worker asked for; a path outside the job's inputs is refused. */
-export function serveFetch(hub: Hub, s: WorkerSession, handle: string, lease: string, paths: readonly string[]): void {
+export function serveFetch(hub: InputHost, s: WorkerSession, handle: string, lease: string, paths: readonly string[]): void {
   const job = heldJob(hub.jobs, s, handle, lease);
   if (!job) return;
   const listed = s.inputs.get(lease);
