@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '../client/connection.js';
-import type { JobSpec, JobView } from '../protocol/messages.js';
-import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
+import { makeJobSpec, type JobSpec } from '../protocol/jobSpec.js';
+import type { JobView } from '../protocol/jobState.js';
 
 const BIN_Q = fileURLToPath(new URL('../../bin/q', import.meta.url));
 const arg = (name: string, fallback: number) => {
@@ -47,11 +47,7 @@ function waitLine(p: ChildProcess, re: RegExp): Promise<RegExpMatchArray> {
 }
 
 function spec(command: string): JobSpec {
-  return {
-    command, priority: 5, time: 3600, mem: 64, memGrace: 1, disk: 1024, tags: [], workerHandle: null,
-    workingPath: '/bench', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, retries: 1, logLimit: DEFAULT_LOG_LIMIT_MB,
-  };
+  return makeJobSpec({ command, workingPath: '/bench', time: 3600, mem: 64, disk: 1024 });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

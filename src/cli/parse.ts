@@ -52,12 +52,13 @@ export async function parseArgs(argv: readonly string[]): Promise<Parsed> {
   const y = build(mode);
   let parsed: Record<string, unknown>;
   try {
-    parsed = (await y.parseAsync(toYargsArgv(raw, mode))) as Record<string, unknown>;
+    parsed = (await y.parseAsync(toYargsArgv(raw, mode)));
   } catch (e) {
     throw new QError(ErrorCodes.BAD_OPTION, (e as Error).message);
   }
   const str = (name: string) => {
-    const v = parsed[name];
+    // yargs gives strings, numbers or booleans for the options that use this.
+    const v = parsed[name] as string | number | boolean | undefined;
     return v === undefined ? undefined : String(v);
   };
   const num = (name: string, integer: boolean) => {

@@ -4,14 +4,8 @@
 // fails every request still waiting.
 import { WebSocket } from 'ws';
 import { ErrorCodes, QError } from '../common/errors.js';
-import {
-  ClientResponseSchema,
-  decode,
-  encode,
-  type ClientRequest,
-  type ClientRequestBody,
-  type ClientResponse,
-} from '../protocol/messages.js';
+import { ClientResponseSchema, type ClientRequestBody, type ClientResponse } from '../protocol/clientMessages.js';
+import { decode, encode } from '../protocol/codec.js';
 
 export interface Target {
   host: string;
@@ -101,10 +95,10 @@ export class Connection {
           }
         } catch (e) {
           this.waiters.delete(id);
-          reject(e);
+          reject(e instanceof Error ? e : new Error(String(e)));
         }
       });
-      this.ws.send(encode({ ...req, id } as ClientRequest));
+      this.ws.send(encode({ ...req, id }));
     });
   }
 

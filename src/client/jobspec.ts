@@ -4,18 +4,12 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { MAX_MEM_GRACE } from '../common/limits.js';
-import { DEFAULT_LOG_LIMIT_MB, MAX_LOG_LIMIT_MB } from '../common/logLimit.js';
+import { MAX_LOG_LIMIT_MB } from '../common/logLimit.js';
 import { parseSize, parseTime } from '../common/units.js';
-import type { JobSpec } from '../protocol/messages.js';
+import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
+import type * as Yaml from 'yaml';
 
-export const DEFAULTS = {
-  priority: 5,
-  time: 48 * 3600,
-  mem: 1536,
-  memGrace: 1,
-  disk: 10 * 1024,
-  logLimit: DEFAULT_LOG_LIMIT_MB,
-} as const;
+const DEFAULTS = JOB_SPEC_DEFAULTS;
 
 /** What the command line says about a job; undefined = not given. */
 export interface JobOptions {
@@ -98,7 +92,7 @@ export function readSpecFile(path: string, explicit: boolean): SpecFile {
   let doc: unknown;
   try {
     // Loaded only when a spec file exists: most adds have none.
-    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof Yaml;
     doc = parseYaml(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new QError(ErrorCodes.BAD_SPEC_FILE, `${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
@@ -134,7 +128,7 @@ function optStr(value: unknown, what: string): string | undefined {
 function num(value: unknown, what: string, integer: boolean): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new QError(ErrorCodes.BAD_VALUE, `${what} must be ${integer ? 'an integer' : 'a number'}, not '${value}'`);
+    throw new QError(ErrorCodes.BAD_VALUE, `${what} must be ${integer ? 'an integer' : 'a number'}, not '${String(value)}'`);
   }
   return n;
 }
@@ -186,7 +180,7 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   const disk = o.disk !== undefined ? parseSize(o.disk, '-disk') : file.disk !== undefined ? parseSize(file.disk as string, 'disk') : DEFAULTS.disk;
   const logLimit =
     o.logLimit !== undefined ? parseSize(o.logLimit, '-logLimit') : file.logLimit !== undefined ? parseSize(file.logLimit as string, 'logLimit') : DEFAULTS.logLimit;
-  if (logLimit > MAX_LOG_LIMIT_MB) throw new QError(ErrorCodes.BAD_VALUE, `logLimit may be at most ${MAX_LOG_LIMIT_MB / 1024 / 1024}t, not ${o.logLimit ?? file.logLimit}`);
+  if (logLimit > MAX_LOG_LIMIT_MB) throw new QError(ErrorCodes.BAD_VALUE, `logLimit may be at most ${MAX_LOG_LIMIT_MB / 1024 / 1024}t, not ${String(o.logLimit ?? file.logLimit)}`);
   const tags = o.tags ?? strList(file.tags, 'tags');
   const workerHandle = o.workerHandle ?? optStr(file.workerHandle, 'workerHandle') ?? null;
   if (workerHandle !== null && workerHandle.trim() === '') throw new QError(ErrorCodes.BAD_VALUE, '-workerHandle needs a worker handle (q -w lists them)');

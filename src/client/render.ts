@@ -3,7 +3,8 @@
 // and their order are fixed (docs/cli.md).
 import { basename, relative } from 'node:path';
 import { formatSize, formatTime } from '../common/units.js';
-import { lowOnDisk, type JobView, type WorkerView } from '../protocol/messages.js';
+import { lowOnDisk, type WorkerView } from '../protocol/resources.js';
+import { type JobView } from '../protocol/jobState.js';
 import { droppedNote } from '../common/logLimit.js';
 
 export const LIST_COLUMNS = [

@@ -2,7 +2,7 @@
 // job runs and `queued` otherwise (finished included): the run counts as finished when
 // `exitcode` is present, so every finished job carries one. time in seconds, memory in
 // bytes, hostname of the worker; fields not known are left out.
-import type { JobView } from '../protocol/messages.js';
+import type { JobView } from '../protocol/jobState.js';
 
 export interface Info {
   handle: string;

@@ -52,7 +52,10 @@ function num(v: string | undefined, what: string): number | undefined {
 async function run(argv: string[]): Promise<Out> {
   const a = (await parser(argv).parseAsync()) as Record<string, unknown> & { _: string[] };
   const [mode, ...rest] = a._.map(String);
-  const str = (k: string) => (a[k] === undefined ? undefined : String(a[k]));
+  const str = (k: string) => {
+    const v = a[k] as string | number | boolean | undefined;
+    return v === undefined ? undefined : String(v);
+  };
   const port = num(str('master-port') ?? process.env.Q_MASTER_PORT, '--master-port') ?? DEFAULT_PORT;
   const host = str('master-host') ?? process.env.Q_MASTER_HOST ?? '127.0.0.1';
   const connect = () =>
@@ -129,7 +132,7 @@ run(argv).then(
   (out) => process.stdout.write(JSON.stringify(out) + '\n'),
   (e: unknown) => {
     const known = e instanceof DispatchError || isQError(e);
-    const message = known ? (e as Error).message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+    const message = known ? (e).message : `internal error: ${(e as Error)?.message ?? String(e)}`;
     const out: Out = { error: message };
     if (argv.includes('start')) out.handle = null;
     process.stdout.write(JSON.stringify(out) + '\n');

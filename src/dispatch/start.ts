@@ -7,8 +7,7 @@
 // its container's id, so that killing the job stops that container too.
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import type { JobSpec } from '../protocol/messages.js';
-import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
+import { JOB_SPEC_DEFAULTS, makeJobSpec, type JobSpec } from '../protocol/jobSpec.js';
 
 export interface StartRequest {
   script: string;
@@ -27,7 +26,7 @@ export interface StartRequest {
 }
 
 const MB = 1024 * 1024;
-const DEFAULT = { priority: 5, time: 48 * 3600, mem: 1536, disk: 10 * 1024 } as const;
+const DEFAULT = JOB_SPEC_DEFAULTS;
 
 /** A one-line error for the caller (printed as JSON, never as a trace). */
 export class DispatchError extends Error {}
@@ -49,7 +48,7 @@ export function startSpec(r: StartRequest, cwd: string): JobSpec {
   const gpus = r.gpus ?? 0;
   if (!Number.isInteger(gpus) || gpus < 0) throw new DispatchError(`--request-gpus must be 0 or more, not ${r.gpus}`);
   const shared = r.shareWorkingPath;
-  return {
+  return makeJobSpec({
     command: shared ? `bash ${script} use_script_for_temp_dir` : `bash ${basename(script)} use_script_for_temp_dir`,
     // CodaLab: higher is sooner; q: lower is sooner. Around q's default, so that CodaLab's
     // default (0, which its work manager does not even pass) is q's.
@@ -66,15 +65,9 @@ export function startSpec(r: StartRequest, cwd: string): JobSpec {
     realtimeInPaths: shared ? [] : [join(dir, `${uuid}.action`)],
     outPath: shared ? null : dir,
     outFiles: shared ? [] : [`full:${uuid}*`],
-    doneHook: null,
-    failedHook: null,
-    dockerImage: null,
     cpus: cpus ?? null,
     gpus,
-    network: false,
     queue: r.queue ?? null,
     cidFile: join(dir, `${uuid}.cid`),
-    retries: 1,
-    logLimit: DEFAULT_LOG_LIMIT_MB,
-  };
+  });
 }

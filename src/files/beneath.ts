@@ -14,7 +14,7 @@
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ManifestEntry } from '../protocol/messages.js';
+import type { ManifestEntry } from '../protocol/workerMessages.js';
 
 /** open(2)'s O_PATH on Linux (x86_64, arm64): a handle for lookups, needing no read right. */
 export const O_PATH = 0o10000000;

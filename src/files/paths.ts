@@ -2,7 +2,7 @@
 // input, and the checks that keep a write inside the directory it is meant for.
 import { lstatSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
-import type { ManifestEntry } from '../protocol/messages.js';
+import type { ManifestEntry } from '../protocol/workerMessages.js';
 import { fileEntry, MAX_ENTRIES, walkBeneath } from './beneath.js';
 
 /** `*` and `?` within one path part, `**` across parts, as in a shell. */

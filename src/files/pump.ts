@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { openRegularBeneath } from './beneath.js';
 import type { WebSocket } from 'ws';
-import { CHUNK_BYTES, encodeChunk, MAX_CHUNK_HEADER_BYTES, type ChunkHeader } from '../protocol/messages.js';
+import { CHUNK_BYTES, encodeChunk, MAX_CHUNK_HEADER_BYTES, type ChunkHeader } from '../protocol/frames.js';
 
 /** File data allowed to wait in the socket before the pump holds back. */
 const MAX_BUFFERED = 1024 * 1024;

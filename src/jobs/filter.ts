@@ -2,7 +2,7 @@
 //   `all` matches every job. `KEY:VALUE` with KEY in status, handle, tag, cmd (an argument
 //   equal to VALUE), outPath (ends with /VALUE); a bare VALUE is tried against each.
 //   Commas inside one argument AND terms; separate arguments OR them.
-import type { JobView } from '../protocol/messages.js';
+import type { JobView } from '../protocol/jobState.js';
 
 type Term = { key: string | null; value: string };
 

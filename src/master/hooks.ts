@@ -1,7 +1,7 @@
 // doneHook / failedHook: shell commands the master runs when a job ends. They run in the
 // background so a slow hook never holds up scheduling.
 import { spawn } from 'node:child_process';
-import type { JobView } from '../protocol/messages.js';
+import type { JobView } from '../protocol/jobState.js';
 
 export type HookLog = (line: string) => void;
 

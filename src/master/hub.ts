@@ -1,7 +1,7 @@
 // What the master's parts share: the stores, the worker registry, the scheduler, the log
 // spool, the clock, and the few things that happen whenever a job ends or is taken away.
 import type { Clock } from '../common/clock.js';
-import type { JobView } from '../protocol/messages.js';
+import type { JobView } from '../protocol/jobState.js';
 import type { JobStore } from '../store/jobs.js';
 import { runHook } from './hooks.js';
 import type { LogSpool } from './logs.js';
@@ -16,7 +16,7 @@ export interface Hub {
   logs: LogSpool;
   outputs: OutputSink;
   clock: Clock;
-  log(line: string): void;
+  log: (line: string) => void;
   /** How long a silent worker keeps its jobs, in ms. */
   heartbeatTimeoutMs: number;
   shutdown(): void;

@@ -247,7 +247,7 @@ export class LogSpool {
    * sends that (logStream.ts). Nothing is lost or repeated in between, since Node runs this
    * synchronously and appends only add past the snapshot.
    */
-  follow(handle: string, listener: LogListener): { existing: LogSnapshot; stop(): void } {
+  follow(handle: string, listener: LogListener): { existing: LogSnapshot; stop: () => void } {
     const existing = this.snapshot(handle);
     let set = this.listeners.get(handle);
     if (!set) this.listeners.set(handle, (set = new Set()));
@@ -255,8 +255,8 @@ export class LogSpool {
     return {
       existing,
       stop: () => {
-        set!.delete(listener);
-        if (set!.size === 0) this.listeners.delete(handle);
+        set.delete(listener);
+        if (set.size === 0) this.listeners.delete(handle);
       },
     };
   }

@@ -118,7 +118,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       stall.close();
       clearInterval(feed);
       if (localWorker?.pid && localWorker.exitCode === null) {
-        const exited = new Promise((r) => localWorker!.once('exit', r));
+        const exited = new Promise((r) => localWorker.once('exit', r));
         localWorker.kill('SIGTERM');
         await exited;
       }

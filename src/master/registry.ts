@@ -2,8 +2,9 @@
 // reported. The job table says which jobs a worker holds; this is the fast in-memory view the
 // scheduler reads on every assignment.
 import type { WebSocket } from 'ws';
-import type { MasterToWorker, Resources, WorkerView } from '../protocol/messages.js';
-import { encode } from '../protocol/messages.js';
+import type { MasterToWorker } from '../protocol/workerMessages.js';
+import type { Resources, WorkerView } from '../protocol/resources.js';
+import { encode } from '../protocol/codec.js';
 import type { WorkerStore } from '../store/workers.js';
 import type { ChunkPump } from '../files/pump.js';
 

@@ -2,7 +2,7 @@
 // loop; everything else is answered as it arrives. So 200 listings at once cannot keep an
 // add, a kill or a worker's heartbeat waiting until all of them are done: between two
 // listings the loop reads its sockets again.
-import type { ClientRequest } from '../protocol/messages.js';
+import type { ClientRequest } from '../protocol/clientMessages.js';
 
 /** What may take long enough to be worth queueing. */
 export function isHeavy(req: ClientRequest): boolean {

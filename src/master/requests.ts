@@ -1,7 +1,8 @@
 // Answers client requests. Each handler commits before it answers, so an acknowledged
 // change survives a master that is killed right after.
 import { compileSpecs } from '../jobs/filter.js';
-import { JobStatuses, type ClientRequest, type ClientResponse, type JobStatus, type JobView } from '../protocol/messages.js';
+import { JobStatuses, type JobStatus, type JobView } from '../protocol/jobState.js';
+import { type ClientRequest, type ClientResponse } from '../protocol/clientMessages.js';
 import { ACTIVE_STATUSES, FINISHED_STATUSES } from '../store/jobs.js';
 import { jobEnded, killActive, type Hub } from './hub.js';
 import { sendLog } from './logStream.js';
@@ -10,9 +11,9 @@ export type Reply = (msg: ClientResponse) => void;
 
 /** Open `-log -follow` streams end when the client goes away. */
 export interface ClientScope {
-  onClose(fn: () => void): void;
+  onClose: (fn: () => void) => void;
   /** Bytes waiting in the client's socket (Infinity once it is closed): long answers wait on it. */
-  buffered(): number;
+  buffered: () => number;
 }
 
 function matching(hub: Hub, specs: readonly string[]): JobView[] {

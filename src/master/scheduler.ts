@@ -2,7 +2,7 @@
 // arrived) `kick` schedules one pass on the next turn of the event loop, so a burst of events
 // costs one pass. A pass fills every free slot with the best fitting job (store.claim).
 // Nothing here polls.
-import { lowOnDisk } from '../protocol/messages.js';
+import { lowOnDisk } from '../protocol/resources.js';
 import type { JobStore } from '../store/jobs.js';
 import type { WorkerRegistry, WorkerSession } from './registry.js';
 

@@ -6,15 +6,10 @@ import { createServer as createHttpServer, type IncomingMessage } from 'node:htt
 import { createServer as createHttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCodes, QError } from '../common/errors.js';
-import {
-  ClientRequestSchema,
-  MAX_FRAME_BYTES,
-  WorkerMessageSchema,
-  decode,
-  decodeChunk,
-  encode,
-  type ClientResponse,
-} from '../protocol/messages.js';
+import { ClientRequestSchema, type ClientResponse } from '../protocol/clientMessages.js';
+import { MAX_FRAME_BYTES, decode, encode } from '../protocol/codec.js';
+import { WorkerMessageSchema } from '../protocol/workerMessages.js';
+import { decodeChunk } from '../protocol/frames.js';
 import { AuthGuard } from './authGuard.js';
 import type { Hub } from './hub.js';
 import { handleRequest } from './requests.js';

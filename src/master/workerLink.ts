@@ -1,7 +1,8 @@
 // The master's side of one worker connection: hello and reconciliation, heartbeats, and the
 // job events that must carry a current lease to be applied.
 import type { WebSocket } from 'ws';
-import type { ChunkHeader, WorkerMessage } from '../protocol/messages.js';
+import type { ChunkHeader } from '../protocol/frames.js';
+import type { WorkerMessage } from '../protocol/workerMessages.js';
 import { jobEnded, takeBack, type Hub } from './hub.js';
 import type { Reservation, WorkerSession } from './registry.js';
 import { ChunkPump } from '../files/pump.js';

@@ -12,8 +12,8 @@
 // `finish` clears the lease, which makes a repeated result a no-op.
 import { customAlphabet, nanoid } from 'nanoid';
 import type { Db } from './db.js';
-import type { JobSpec, JobStatus, JobView, Result, Stats } from '../protocol/messages.js';
-import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
+import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
+import type { JobStatus, JobView, Result, Stats } from '../protocol/jobState.js';
 
 export const Status = {
   ready: 'ready',
@@ -80,22 +80,11 @@ export interface FinishOutcome {
   job?: JobView;
 }
 
-/** Fields added to the spec since the first schema, for rows stored before them. */
-const SPEC_DEFAULTS = {
-  dockerImage: null,
-  cpus: null,
-  gpus: 0,
-  network: false,
-  queue: null,
-  cidFile: null,
-  retries: 1,
-  logLimit: DEFAULT_LOG_LIMIT_MB,
-} as const;
 
 function toView(r: JobRow): JobView {
   const spec = JSON.parse(r.spec) as JobSpec;
   return {
-    ...SPEC_DEFAULTS,
+    ...JOB_SPEC_DEFAULTS, // fields added since a row was stored
     ...spec,
     handle: r.handle,
     status: r.status,
@@ -236,7 +225,7 @@ export class JobStore {
       if (!row) return undefined;
       const lease = nanoid(12);
       this.s.claim.run({ handle: row.handle, worker: limits.worker, host: limits.host, lease });
-      return { handle: row.handle, lease, attempt: row.attempt + 1, spec: { ...SPEC_DEFAULTS, ...(JSON.parse(row.spec) as JobSpec) } };
+      return { handle: row.handle, lease, attempt: row.attempt + 1, spec: { ...JOB_SPEC_DEFAULTS, ...(JSON.parse(row.spec) as JobSpec) } };
     })();
   }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Clock } from '../common/clock.js';
 import { formatSize, formatTime } from '../common/units.js';
 import type { CgroupHost, JobCgroup } from './cgroup.js';
-import type { Assignment, Result, Stats } from '../protocol/messages.js';
+import type { Assignment, Result, Stats } from '../protocol/jobState.js';
 import type { Execution } from './execution.js';
 import { jobFilesDir, OutputFile } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
@@ -179,9 +179,10 @@ export class AdoptedRun implements Execution {
     }
   }
 
-  async dispose(): Promise<void> {
+  dispose(): Promise<void> {
     this.stdout.close();
     this.stderr.close();
     clearRecord(this.dir);
+    return Promise.resolve();
   }
 }

@@ -1,6 +1,6 @@
 // What the worker needs of a running job, whether it is a process in a slot shell (JobRun) or
 // a Docker container (ContainerRun).
-import type { Assignment, Result, Stats } from '../protocol/messages.js';
+import type { Assignment, Result, Stats } from '../protocol/jobState.js';
 import type { OutputFile } from './jobFiles.js';
 
 export interface Execution {

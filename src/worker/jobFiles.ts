@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { logKeeps } from '../common/logLimit.js';
 import { openDirBeneath } from '../files/beneath.js';
 import { isCleanAbsolute, isInside } from '../files/paths.js';
-import type { Assignment } from '../protocol/messages.js';
+import type { Assignment } from '../protocol/jobState.js';
 
 /**
  * The directory every path of a job is resolved beneath: the scratch base when the job's

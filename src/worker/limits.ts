@@ -1,7 +1,7 @@
 // What process and container runs share in enforcing a job's limits: a time limit timer that
 // holds any length, and the outPath's disk usage against the disk limit.
 import { formatSize } from '../common/units.js';
-import type { Assignment } from '../protocol/messages.js';
+import type { Assignment } from '../protocol/jobState.js';
 import { diskUsageBeneath } from '../files/beneath.js';
 import { jobRel, jobRoot } from './jobFiles.js';
 

@@ -4,7 +4,7 @@
 // The record goes when the master has the job's result.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AssignmentSchema, type Assignment } from '../protocol/messages.js';
+import { AssignmentSchema, type Assignment } from '../protocol/jobState.js';
 
 export const RECORD_FILE = 'process.json';
 /** Written by the slot shell when the job's subshell exits. */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Clock } from '../common/clock.js';
 import { formatSize, formatTime } from '../common/units.js';
-import type { Assignment, Result, Stats } from '../protocol/messages.js';
+import type { Assignment, Result, Stats } from '../protocol/jobState.js';
 import type { Execution } from './execution.js';
 import { jobRel, makeJobDirs, OutputFile, prepareJobFiles } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
@@ -194,10 +194,11 @@ export class JobRun implements Execution {
     if (over) this.kill(over);
   }
 
-  async dispose(): Promise<void> {
+  dispose(): Promise<void> {
     this.stdout.close();
     this.stderr.close();
     clearRecord(this.filesDir);
+    return Promise.resolve();
   }
 
   /** TERM now, KILL after the grace period. The first reason given is the one reported. */

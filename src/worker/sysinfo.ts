@@ -2,7 +2,7 @@
 // and `q -w` shows the rest.
 import { readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { cpus, freemem } from 'node:os';
-import type { Resources } from '../protocol/messages.js';
+import type { Resources } from '../protocol/resources.js';
 import { TICKS_PER_SECOND, type ProcTable } from './procTable.js';
 
 /** MemAvailable: what can be allocated without swapping (free + reclaimable cache). */

@@ -21,20 +21,11 @@ import type { Clock } from '../common/clock.js';
 import { systemClock } from '../common/clock.js';
 import { ChunkPump } from '../files/pump.js';
 import { ChunkWriter } from '../files/writer.js';
-import {
-  MAX_FRAME_BYTES,
-  MasterToWorkerSchema,
-  lowOnDisk,
-  decode,
-  decodeChunk,
-  encode,
-  type ChunkHeader,
-  type ManifestEntry,
-  type Assignment,
-  type MasterToWorker,
-  type Result,
-  type WorkerMessage,
-} from '../protocol/messages.js';
+import { MAX_FRAME_BYTES, decode, encode } from '../protocol/codec.js';
+import { MasterToWorkerSchema, type ManifestEntry, type MasterToWorker, type WorkerMessage } from '../protocol/workerMessages.js';
+import { lowOnDisk } from '../protocol/resources.js';
+import { decodeChunk, type ChunkHeader } from '../protocol/frames.js';
+import { type Assignment, type Result } from '../protocol/jobState.js';
 import { ContainerRun } from './docker/containerRun.js';
 import { LABELS } from './docker/containerSpec.js';
 import { canPin, clearStages } from './docker/pinnedMounts.js';
@@ -313,7 +304,7 @@ export class Worker {
 
   /** The image a job runs in here; null = as a process; false = this worker cannot run it now. */
   private imageFor(job: Assignment): string | null | false {
-    const engineUp = this.engine?.version != null;
+    const engineUp = (this.engine?.version ?? null) !== null;
     if (job.dockerImage) return engineUp ? job.dockerImage : false;
     if (this.docker.image && engineUp) return this.docker.image;
     return this.docker.require ? false : null;

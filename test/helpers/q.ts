@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Connection } from '../../src/client/connection.js';
-import { jobRow } from '../../src/client/render.js';
+import { jobRow, LIST_COLUMNS } from '../../src/client/render.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -120,7 +120,12 @@ export async function killProcessesIn(dir: string): Promise<void> {
   for (let i = 0; i < 150 && !found.every(dead); i++) await new Promise((r) => setTimeout(r, 20));
 }
 
-const ROW_NAMES = ['handle', 'worker', 'status', 'exitCode', 'exitReason', 'time', 'mem', 'disk', 'outName', 'command'];
+/** A `-list` row by its column names: the same list as the code's. */
+export type Row = Record<(typeof LIST_COLUMNS)[number], string>;
+
+function toRow(cells: readonly string[]): Row {
+  return Object.fromEntries(LIST_COLUMNS.map((n, i) => [n, cells[i] ?? ''])) as Row;
+}
 
 export class Cluster {
   port = 0;
@@ -198,11 +203,11 @@ export class Cluster {
   }
 
   /** The job's -list -tabs row as named columns. */
-  row(handle: string): Record<string, string> | undefined {
+  row(handle: string): Row | undefined {
     const line = this.q(['-list', `handle:${handle}`, '-tabs']).stdout.split('\n').find((l) => l.startsWith(handle));
     if (!line) return undefined;
     const c = line.split('\t');
-    return Object.fromEntries(ROW_NAMES.map((n, i) => [n, c[i] ?? '']));
+    return toRow(c);
   }
 
   /**
@@ -210,13 +215,13 @@ export class Cluster {
    * process per 100 ms kept a whole CPU busy while tests only waited. The row it returns is
    * the one `q -list -tabs` prints (the same rendering code).
    */
-  async waitForStatus(handle: string, statuses: string[], timeoutMs = 15_000): Promise<Record<string, string>> {
+  async waitForStatus(handle: string, statuses: string[], timeoutMs = 15_000): Promise<Row> {
     return waitFor(`${handle} to be ${statuses.join('|')}`, async () => {
       const jobs = await this.ask((c) => c.request({ type: 'list', specs: [`handle:${handle}`] }, 'jobs').then((r) => r.jobs));
       const job = jobs?.[0];
       if (!job || !statuses.includes(job.status)) return undefined;
       const c = jobRow(job, true);
-      return Object.fromEntries(ROW_NAMES.map((n, i) => [n, c[i] ?? '']));
+      return toRow(c);
     }, timeoutMs, 100);
   }
 

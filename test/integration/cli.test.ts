@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer } from 'node:net';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { WebSocket } from 'ws';
 import { Cluster } from '../helpers/q.js';
 
 /** A user's mistake: one line on stderr, a non-zero exit, no stack trace. */
-function oneLineError(t: Tap.Test, r: { code: number | null; stderr: string; stdout: string }, re: RegExp) {
+function oneLineError(t: Test, r: { code: number | null; stderr: string; stdout: string }, re: RegExp) {
   t.not(r.code, 0, 'non-zero exit');
   t.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
   t.match(r.stderr, re);
@@ -81,7 +81,7 @@ t.test('malformed and hostile frames never crash the master or change a job', as
     const ws = new WebSocket(`ws://127.0.0.1:${c.port}/`, { headers: { authorization: `Bearer ${token}`, 'x-q-role': role } });
     await new Promise((r, j) => ws.once('open', r).once('error', j));
     const answers: string[] = [];
-    ws.on('message', (d) => answers.push(d.toString()));
+    ws.on('message', (d) => answers.push((d as Buffer).toString()));
     const frames = [
       'not json',
       '{}',

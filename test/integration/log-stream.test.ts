@@ -2,7 +2,7 @@
 // -head / -tail cut it on the master's side.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_Q, Cluster, waitFor } from '../helpers/q.js';
 
@@ -67,7 +67,7 @@ t.test('-logLimit keeps the first and last halves, says what it dropped, and fre
       return false;
     }
   }, 60_000, 200);
-  t.ok(freed, `the worker's copy holds ${Math.round((freed as Stats).blocks / 2048)} MB of ${Math.round(all.length / 1048576)} MB`);
+  t.ok(freed, `the worker's copy holds ${Math.round((freed).blocks / 2048)} MB of ${Math.round(all.length / 1048576)} MB`);
   await waitFor('the master to have it all', () => c.q(['-log', h, '-tail', '1']).stdout === `${N}\n`, 30_000, 200);
   t.equal(c.q(['-log', h]).stdout, expected, 'head, the note, tail: while it runs');
   const kept = readdirSync(join(c.state, 'logs')).filter((f) => f.startsWith(h)).reduce((n, f) => n + statSync(join(c.state, 'logs', f)).size, 0);

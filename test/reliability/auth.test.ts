@@ -60,7 +60,7 @@ t.test('a client connection cannot speak for a worker', async (t) => {
   const ws = await open(c.port, tokenOf(c.state), 'client');
   t.teardown(() => ws.terminate());
   const answers: string[] = [];
-  ws.on('message', (d) => answers.push(d.toString()));
+  ws.on('message', (d) => answers.push((d as Buffer).toString()));
   for (const type of ['workerHello', 'finished', 'release', 'started']) {
     ws.send(JSON.stringify({ type, handle: h, lease: 'x', slots: 1, result: { exitCode: 0, exitReason: null, realTime: 0, userTime: 0, maxMem: 0, maxDisk: 0 } }));
   }

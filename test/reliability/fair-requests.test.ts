@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '../../src/client/connection.js';
 import { Cluster } from '../helpers/q.js';
+import { makeJobSpec } from '../../src/protocol/jobSpec.js';
 
 t.test('an add sent during 60 listings is answered before most of them', async (t) => {
   const c = new Cluster(t, t.testdir());
@@ -33,10 +34,5 @@ t.test('an add sent during 60 listings is answered before most of them', async (
 });
 
 function baseSpec(dir: string) {
-  return {
-    command: 'true', priority: 5, time: 3600, mem: 100, memGrace: 1.5, disk: 1024, tags: [], workerHandle: null,
-    workingPath: dir, shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null,
-    cidFile: null, retries: 1,
-  };
+  return makeJobSpec({ command: 'true', workingPath: dir, time: 3600, mem: 100, memGrace: 1.5, disk: 1024 });
 }

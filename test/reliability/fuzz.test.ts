@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { WebSocket } from 'ws';
 import { Cluster } from '../helpers/q.js';
-import { encodeChunk } from '../../src/protocol/messages.js';
+import { encodeChunk } from '../../src/protocol/frames.js';
 import { open, RESOURCES, tokenOf } from './sim.js';
 
 /** Deterministic randomness: a failure can be replayed. */
@@ -52,7 +52,7 @@ function junkFrame(r: () => number, types: string[], handles: string[]): string 
     case 1: return Buffer.from(Array.from({ length: Math.floor(r() * 300) }, () => Math.floor(r() * 256))); // binary junk
     case 2: // a well-formed chunk for a real job, with a lease it does not have
       return encodeChunk({ type: 'outChunk', handle: (msg.handle as string) ?? 'J-000000', lease: 'forged', path: 'x', append: false, offset: 0, eof: true, mtimeMs: 0, mode: 0o644 }, Buffer.from('evil'));
-    case 3: return `{"type":"${msg.type}","handle":"${msg.handle}","lease":"forged","result":{"exitCode":0,"exitReason":null,"realTime":1,"userTime":1,"maxMem":1,"maxDisk":1},"stats":{"realTime":1,"userTime":1,"maxMem":1,"maxDisk":1}}`;
+    case 3: return `{"type":"${String(msg.type)}","handle":"${String(msg.handle)}","lease":"forged","result":{"exitCode":0,"exitReason":null,"realTime":1,"userTime":1,"maxMem":1,"maxDisk":1},"stats":{"realTime":1,"userTime":1,"maxMem":1,"maxDisk":1}}`;
     default: return text;
   }
 }

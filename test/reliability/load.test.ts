@@ -6,17 +6,13 @@ import { readFileSync } from 'node:fs';
 import { Connection } from '../../src/client/connection.js';
 import { Cluster, waitFor } from '../helpers/q.js';
 import { SimWorker, tokenOf } from './sim.js';
-import type { JobSpec } from '../../src/protocol/messages.js';
+import { makeJobSpec, type JobSpec } from '../../src/protocol/jobSpec.js';
 
 const WORKERS = 200;
 const JOBS = 20_000;
 
 function spec(i: number): JobSpec {
-  return {
-    command: `job ${i}`, priority: 5, time: 3600, mem: 10, memGrace: 1, disk: 100, tags: [], workerHandle: null,
-    workingPath: '/load', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, retries: 1,
-  };
+  return makeJobSpec({ command: `job ${i}`, workingPath: '/load', time: 3600, mem: 10, disk: 100 });
 }
 
 t.test(`${WORKERS} workers, ${JOBS} jobs: all done, none lost, none twice`, async (t) => {

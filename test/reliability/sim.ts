@@ -3,16 +3,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { decode, encode, MasterToWorkerSchema, type MasterToWorker, type WorkerMessage } from '../../src/protocol/messages.js';
+import { decode, encode } from '../../src/protocol/codec.js';
+import { MasterToWorkerSchema, type MasterToWorker, type WorkerMessage } from '../../src/protocol/workerMessages.js';
+import { ResourcesSchema } from '../../src/protocol/resources.js';
 
 export function tokenOf(state: string): string {
   return readFileSync(join(state, 'token'), 'utf8').trim();
 }
 
-export const RESOURCES = {
+export const RESOURCES = ResourcesSchema.parse({
   hostname: 'sim', cpus: 64, cpuSpeed: 1000, freeMem: 1_000_000, freeDisk: 1_000_000, busyProcesses: [],
   docker: null, bare: true, gpus: 0, queues: [],
-};
+});
 
 export function open(port: number, token: string, role: 'worker' | 'client'): Promise<WebSocket> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`, {

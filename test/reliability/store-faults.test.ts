@@ -37,7 +37,7 @@ t.test('a full disk under the state directory: adds fail, nothing half-written, 
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk]);
   if (mounted.status !== 0) {
     process.stderr.write(`\n!!!!! SKIPPING DISK-FULL TEST: cannot mount a tmpfs (${mounted.stderr.toString().trim()}) !!!!!\n\n`);
-    t.skip('needs root to mount a small tmpfs');
+    t.skip('needs root to mount a small tmpfs', () => {});
     return;
   }
   t.teardown(async () => {

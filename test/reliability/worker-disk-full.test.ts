@@ -15,7 +15,7 @@ t.test('a full scratch disk: the filling job fails with the reason, the worker t
   if (mounted.status !== 0) {
     process.stderr.write(`\n!!!!! SKIPPING WORKER DISK-FULL TEST: cannot mount a tmpfs (${mounted.stderr.toString().trim()}) !!!!!\n\n`);
     if (process.env.CI === 'true') t.fail('CI runs as root: the tmpfs must mount');
-    else t.skip('needs root to mount a small tmpfs');
+    else t.skip('needs root to mount a small tmpfs', () => {});
     return;
   }
   t.teardown(async () => {

@@ -3,7 +3,7 @@
 // swaps a directory for a link while outputs are copied, processes that leave their job with
 // setsid, the worker's token, and the privileges of a container. docs/security.md says what
 // each shows.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ function hostDir(c: Cluster): string {
   return d;
 }
 
-function hostUntouched(t: { same(a: unknown, b: unknown, m?: string): unknown }, d: string): void {
+function hostUntouched(t: Test, d: string): void {
   t.same(readdirSync(d).filter((n) => !/^a\d+f$/.test(n)).sort(), ['secret'], `nothing was written into ${d}`);
 }
 
@@ -110,7 +110,7 @@ t.test('a job that swaps a directory of its outPath for a link while it is copie
 t.test('processes that leave their job (setsid, double fork) are measured, limited and ended with it', async (t) => {
   if (process.getuid?.() !== 0 && process.env.CI !== 'true') {
     process.stderr.write('\n!!!!! SKIPPING THE CGROUP TEST: only root can make job cgroups (CI runs as root) !!!!!\n\n');
-    return t.skip('not root');
+    return void t.skip('not root', () => {});
   }
   const c = new Cluster(t, t.testdir());
   await c.startMaster();

@@ -2,7 +2,7 @@
 // escapes as JSON: a header cut short was a corrupt frame that still counted as sent.
 import t from 'tap';
 import { writeHeader } from '../../src/files/pump.js';
-import { CHUNK_BYTES, decodeChunk, MAX_CHUNK_HEADER_BYTES, type ChunkHeader } from '../../src/protocol/messages.js';
+import { CHUNK_BYTES, decodeChunk, MAX_CHUNK_HEADER_BYTES, type ChunkHeader } from '../../src/protocol/frames.js';
 
 const header = (path: string): ChunkHeader => ({
   type: 'inChunk', handle: 'J-abc123', lease: 'L'.repeat(64), path, offset: 123456789, eof: false,

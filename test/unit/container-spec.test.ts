@@ -1,14 +1,13 @@
 import t from 'tap';
 import { containerName, containerSpec, memoryLimitBytes } from '../../src/worker/docker/containerSpec.js';
 import { FrameSplitter, parseStatsFrame } from '../../src/worker/docker/stats.js';
-import type { Assignment } from '../../src/protocol/messages.js';
+import type { Assignment } from '../../src/protocol/jobState.js';
+import { makeJobSpec } from '../../src/protocol/jobSpec.js';
 
 function job(over: Partial<Assignment> = {}): Assignment {
   return {
-    command: 'python train.py', priority: 5, time: 600, mem: 256, memGrace: 1.5, disk: 1024, tags: [],
-    workerHandle: null, workingPath: '/home/u/exp', shareWorkingPath: false, inPaths: [], realtimeInPaths: [],
-    outPath: null, outFiles: [], doneHook: null, failedHook: null, dockerImage: 'img', cpus: null, gpus: 0,
-    network: false, queue: null, cidFile: null, retries: 1, handle: 'J-abc123', lease: 'L3as3_x-9', attempt: 1, ...over,
+    ...makeJobSpec({ command: 'python train.py', workingPath: '/home/u/exp', time: 600, mem: 256, memGrace: 1.5, disk: 1024, dockerImage: 'img' }),
+    handle: 'J-abc123', lease: 'L3as3_x-9', attempt: 1, ...over,
   };
 }
 

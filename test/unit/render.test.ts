@@ -1,14 +1,14 @@
 import t from 'tap';
 import { jobRow, renderTable, shortenCommand } from '../../src/client/render.js';
 import { compileSpecs } from '../../src/jobs/filter.js';
-import type { JobView } from '../../src/protocol/messages.js';
+import { makeJobSpec } from '../../src/protocol/jobSpec.js';
+import type { JobView } from '../../src/protocol/jobState.js';
 
 const job = (over: Partial<JobView> = {}): JobView => ({
-  command: 'echo hi', priority: 5, time: 3600, mem: 100, memGrace: 1, disk: 1000, tags: [], workerHandle: null,
-  workingPath: '/tmp', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-  doneHook: null, failedHook: null, handle: 'J-abc123', status: 'ready', createdAt: 0, worker: null,
-  workerHostname: null, attempt: 0, startedAt: null, finishedAt: null, exitCode: null, exitReason: null,
-  realTime: -1, userTime: -1, maxMem: -1, maxDisk: -1, ...over,
+  ...makeJobSpec({ command: 'echo hi', workingPath: '/tmp', time: 3600, mem: 100, disk: 1000 }),
+  handle: 'J-abc123', status: 'ready', createdAt: 0, worker: null, workerHostname: null, attempt: 0, startedAt: null,
+  finishedAt: null, exitCode: null, exitReason: null, realTime: -1, userTime: -1, maxMem: -1, maxDisk: -1, curMem: -1,
+  logDropped: 0, ...over,
 });
 
 t.test('long commands keep 38 characters at each end', async (t) => {

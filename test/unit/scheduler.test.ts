@@ -6,7 +6,7 @@ import { JobStore } from '../../src/store/jobs.js';
 import { WorkerStore } from '../../src/store/workers.js';
 import { WorkerRegistry, type WorkerSession } from '../../src/master/registry.js';
 import { Scheduler } from '../../src/master/scheduler.js';
-import { JobSpecSchema } from '../../src/protocol/messages.js';
+import { JobSpecSchema } from '../../src/protocol/jobSpec.js';
 
 const OPEN = 1;
 const CLOSING = 2;

@@ -2,14 +2,10 @@ import t from 'tap';
 import { openDb } from '../../src/store/db.js';
 import { JobStore } from '../../src/store/jobs.js';
 import { fixedClock } from '../../src/common/clock.js';
-import type { JobSpec } from '../../src/protocol/messages.js';
+import { makeJobSpec, type JobSpec } from '../../src/protocol/jobSpec.js';
 
 function spec(over: Partial<JobSpec> = {}): JobSpec {
-  return {
-    command: 'true', priority: 5, time: 3600, mem: 100, memGrace: 1, disk: 1000, tags: [], workerHandle: null,
-    workingPath: '/tmp', shareWorkingPath: false, inPaths: [], realtimeInPaths: [], outPath: null, outFiles: [],
-    doneHook: null, failedHook: null, dockerImage: null, cpus: null, gpus: 0, network: false, queue: null, cidFile: null, retries: 1, ...over,
-  };
+  return makeJobSpec({ command: 'true', workingPath: '/tmp', time: 3600, mem: 100, disk: 1000, ...over });
 }
 
 function fresh() {
@@ -110,7 +106,7 @@ t.test('requeue takes a job from a worker; its old lease is dead after that', as
   const { jobs, clock } = fresh();
   const [h] = jobs.insert([spec()], clock.now());
   const first = claimFor(jobs, 'w1')!;
-  t.ok(jobs.requeue(h!, first.lease));
+  t.ok(jobs.requeue(h!, first.lease, clock.now()));
   t.equal(jobs.get(h!)!.status, 'ready');
   const second = claimFor(jobs, 'w2')!;
   t.equal(second.attempt, 2);

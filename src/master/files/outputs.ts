@@ -5,7 +5,7 @@
 import { openDirBeneath } from '../../files/beneath.js';
 import { isInside, outRules, ruleFor, type OutRule } from '../../files/paths.js';
 import { ChunkWriter } from '../../files/writer.js';
-import type { ChunkHeader } from '../../protocol/messages.js';
+import type { ChunkHeader } from '../../protocol/frames.js';
 import type { JobStore } from '../../store/jobs.js';
 import type { WorkerSession } from '../registry.js';
 import { heldJob } from './inputs.js';

@@ -30,7 +30,7 @@ import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Clock } from '../../common/clock.js';
 import { formatSize, formatTime } from '../../common/units.js';
-import { AssignmentSchema, type Assignment, type Result, type Stats } from '../../protocol/messages.js';
+import { AssignmentSchema, type Assignment, type Result, type Stats } from '../../protocol/jobState.js';
 import type { Execution } from '../execution.js';
 import { jobFilesDir, jobRel, jobRoot, makeJobDirs, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
 import { DiskWatch, longTimeout } from '../limits.js';
@@ -361,32 +361,32 @@ export class ContainerRun implements Execution {
     }
     if (code > 128 && this.exitReason === null) {
       const by = await this.signalledBy(container.id, started);
-      if (by === 'engine') {
+      if (by !== null && typeof by === 'object') {
         this.engineLost = { why: 'the Docker engine stopped while its container ran', ran: true };
         return this.finish(code, this.engineLost.why);
       }
-      if (by !== null && this.exitReason === null) this.exitReason = by;
+      if (typeof by === 'string' && this.exitReason === null) this.exitReason = by;
     }
     return this.finish(code, null);
   }
 
   /**
-   * Who sent the signal a container died of, when q did not: 'engine' when the engine went
+   * Who sent the signal a container died of, when q did not: `{ engine }` when the engine went
    * away with it, a reason naming the signal when someone asked the engine for it, null when
    * it came from inside (the job's own exit code).
    */
-  private async signalledBy(id: string, since: number): Promise<'engine' | string | null> {
-    if (this.engineWasAway) return 'engine';
+  private async signalledBy(id: string, since: number): Promise<{ engine: true } | string | null> {
+    if (this.engineWasAway) return { engine: true };
     const engine = this.env.engine;
     let signals: string[];
     try {
       signals = await engine.killSignals(id, since);
     } catch (e) {
-      return isUnreachable(e) ? 'engine' : null;
+      return isUnreachable(e) ? { engine: true } : null;
     }
     if (signals.length === 0) return null;
     for (let i = 0; i < ENGINE_SHUTDOWN_S * 2; i++) {
-      if (!(await engine.answers())) return 'engine';
+      if (!(await engine.answers())) return { engine: true };
       await sleep(500);
     }
     return `Stopped outside q: the Docker engine was asked to send it ${signalName(signals[0]!)} (docker stop or docker kill)`;

@@ -16,7 +16,7 @@
 // - No network unless asked; no new privileges; every capability dropped; no swap beyond
 //   the memory limit.
 import type Dockerode from 'dockerode';
-import type { Assignment } from '../../protocol/messages.js';
+import type { Assignment } from '../../protocol/jobState.js';
 
 /** A worker's containers are those with its handle and scratch base (one engine may serve several q's). */
 export const LABELS = { job: 'q.job', worker: 'q.worker', base: 'q.base', lease: 'q.lease' } as const;

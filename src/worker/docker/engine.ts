@@ -103,7 +103,7 @@ export class DockerEngine {
    * container, or by the kernel, are not there. Throws when the engine does not answer.
    */
   async killSignals(id: string, sinceMs: number, timeoutMs = 5000): Promise<string[]> {
-    const stream = (await withTimeout(
+    const stream = await withTimeout<NodeJS.ReadableStream>(
       this.api.getEvents({
         since: Math.floor(sinceMs / 1000),
         until: (Date.now() / 1000).toFixed(3),
@@ -111,7 +111,7 @@ export class DockerEngine {
       } as unknown as Parameters<Dockerode['getEvents']>[0]),
       timeoutMs,
       'Docker engine',
-    )) as NodeJS.ReadableStream;
+    );
     const split = new FrameSplitter();
     const signals: string[] = [];
     await withTimeout(

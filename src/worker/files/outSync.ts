@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { walkBeneath } from '../../files/beneath.js';
 import { outRules, ruleFor, type OutRule } from '../../files/paths.js';
 import type { ChunkPump } from '../../files/pump.js';
-import type { Assignment, ManifestEntry, WorkerMessage } from '../../protocol/messages.js';
+import type { Assignment } from '../../protocol/jobState.js';
+import type { ManifestEntry, WorkerMessage } from '../../protocol/workerMessages.js';
 
 interface Synced {
   size: number;
@@ -91,7 +92,7 @@ export class OutSync {
       this.pump.enqueue({
         root: this.base,
         rel: `${this.outRel}/${rel}`,
-        from: append ? last!.size : 0,
+        from: append ? last.size : 0,
         header: (offset, eof, info) => ({ type: 'outChunk', handle, lease, path: rel, append, offset, eof, ...info }),
         done: (how) => {
           this.inFlight.delete(rel);

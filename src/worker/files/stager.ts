@@ -10,7 +10,9 @@ import { lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { DirChain, splitLast } from '../../files/beneath.js';
 import { jobRel } from '../jobFiles.js';
 import { ChunkWriter } from '../../files/writer.js';
-import type { Assignment, ChunkHeader, ManifestEntry, WorkerMessage } from '../../protocol/messages.js';
+import type { Assignment } from '../../protocol/jobState.js';
+import type { ChunkHeader } from '../../protocol/frames.js';
+import type { ManifestEntry, WorkerMessage } from '../../protocol/workerMessages.js';
 
 /** Paths per fetch message. */
 const FETCH_BATCH = 1000;

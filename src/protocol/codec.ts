@@ -1,0 +1,44 @@
+// Every message that crosses a q socket is one of the discriminated unions in
+// clientMessages.ts and workerMessages.ts, checked by its zod schema at the boundary. Nothing
+// else is sent or accepted: `decode` turns a raw frame into a typed message or into an error
+// the caller answers with, never a throw that reaches the event loop.
+import type { z } from 'zod';
+import { MAX_FRAME_BYTES } from '../common/limits.js';
+import type { ClientRequest, ClientResponse } from './clientMessages.js';
+import type { MasterToWorker, WorkerMessage } from './workerMessages.js';
+
+/** Frames larger than this are refused before parsing, so a hostile peer cannot make us buffer. */
+export { MAX_FRAME_BYTES };
+
+export type Decoded<T> = { ok: true; msg: T } | { ok: false; error: string };
+
+/**
+ * Parses and validates one frame. Never throws. `maxBytes`: what a peer may send; only the
+ * master's answers to a client (a listing of many jobs) may be larger than the usual limit.
+ */
+export function decode<T>(schema: z.ZodType<T>, raw: unknown, maxBytes = MAX_FRAME_BYTES): Decoded<T> {
+  let text: string;
+  if (typeof raw === 'string') text = raw;
+  else if (Buffer.isBuffer(raw)) text = raw.toString('utf8');
+  else if (Array.isArray(raw)) text = Buffer.concat(raw as Buffer[]).toString('utf8');
+  else if (raw instanceof ArrayBuffer) text = Buffer.from(raw).toString('utf8');
+  else return { ok: false, error: 'frame is not text' };
+  if (text.length > maxBytes) return { ok: false, error: 'frame too large' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'frame is not JSON' };
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+    return { ok: false, error: `invalid message${where}: ${issue?.message ?? 'unknown'}` };
+  }
+  return { ok: true, msg: parsed.data };
+}
+
+export function encode(msg: ClientRequest | ClientResponse | WorkerMessage | MasterToWorker): string {
+  return JSON.stringify(msg);
+}

@@ -1,0 +1,15 @@
+// Field schemas every kind of message shares.
+import { z } from 'zod';
+
+export const handle = z.string().regex(/^J-[0-9a-z]{6}$/);
+export const lease = z.string().min(1).max(64);
+/** A request's number on its connection. */
+export const id = z.number().int().nonnegative();
+/** Job filters (jobs/filter.ts). */
+export const specs = z.array(z.string().max(4096)).max(100_000);
+
+export const path = z.string().min(1).max(4096);
+/** A path inside a job's outPath: relative, no `..`, no empty or `.` parts. */
+export const relPath = path.refine((p) => !p.startsWith('/') && p.split('/').every((part) => part !== '' && part !== '.' && part !== '..'), {
+  message: 'must be a relative path inside the outPath',
+});
