@@ -10,7 +10,7 @@ import { Connection, type Target } from './connection.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
 import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { LIST_COLUMNS, WORKER_COLUMNS, jobRow, renderInfo, renderTable, workerRow } from './render.js';
-import { constants as osConstants } from 'node:os';
+import { signalExitCode } from '../common/outcomes.js';
 
 const ADD_BATCH = 5000;
 
@@ -103,7 +103,7 @@ async function runDirect(words: string[], cwd: string): Promise<number> {
     child.on('error', (e: NodeJS.ErrnoException) =>
       reject(new QError(ErrorCodes.BAD_VALUE, `-direct: cannot run ${file}: ${e.code === 'ENOENT' ? 'no such command' : e.message}`)),
     );
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 15) : 1)));
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? signalExitCode(signal) : 1)));
   });
 }
 

@@ -85,7 +85,7 @@ export class Connection {
       this.waiters.set(id, (msg) => {
         if (msg.type === 'error') {
           this.waiters.delete(id);
-          reject(new QError(msg.code as QError['code'], msg.message));
+          reject(new QError(msg.code, msg.message));
           return;
         }
         try {

@@ -8,6 +8,7 @@ import type { LogSpool } from './logs.js';
 import type { OutputSink } from './files/outputs.js';
 import type { WorkerRegistry } from './registry.js';
 import type { Scheduler } from './scheduler.js';
+import { ExitCodes } from '../common/outcomes.js';
 
 export interface Hub {
   jobs: JobStore;
@@ -45,7 +46,7 @@ export function killActive(hub: Hub, job: JobView, reason: string, opts: { delet
   const session = job.worker ? hub.workers.get(job.worker) : undefined;
   if (session && hub.workers.send(session, { type: 'killJob', handle: job.handle, lease, reason })) return;
   if (opts.deleting) return;
-  const failed = hub.jobs.failActive(job.handle, 137, `${reason} (its worker was not connected)`, hub.clock.now());
+  const failed = hub.jobs.failActive(job.handle, ExitCodes.KILLED, `${reason} (its worker was not connected)`, hub.clock.now());
   if (failed) jobEnded(hub, failed);
 }
 

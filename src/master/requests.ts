@@ -6,6 +6,8 @@ import { type ClientRequest, type ClientResponse } from '../protocol/clientMessa
 import { ACTIVE_STATUSES, FINISHED_STATUSES } from '../store/jobs.js';
 import { jobEnded, killActive, type Hub } from './hub.js';
 import { sendLog } from './logStream.js';
+import { ExitCodes, Reasons } from '../common/outcomes.js';
+import { ErrorCodes } from '../common/errors.js';
 
 export type Reply = (msg: ClientResponse) => void;
 
@@ -46,9 +48,9 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
     case 'kill': {
       const matched = matching(hub, req.specs);
       const active = matched.filter((j) => ACTIVE_STATUSES.includes(j.status));
-      for (const job of active) killActive(hub, job, 'Killed by server request', { deleting: false });
+      for (const job of active) killActive(hub, job, Reasons.killedByRequest, { deleting: false });
       const queued = req.queued ? matched.filter((j) => j.status === 'ready') : [];
-      const ended = queued.map((j) => hub.jobs.failReady(j.handle, 143, 'Killed before it started', hub.clock.now())).filter((j) => j !== undefined);
+      const ended = queued.map((j) => hub.jobs.failReady(j.handle, ExitCodes.TERMINATED, Reasons.killedBeforeStart, hub.clock.now())).filter((j) => j !== undefined);
       for (const job of ended) jobEnded(hub, job);
       const handles = [...active, ...ended].map((j) => j.handle);
       reply({ type: 'affected', id: req.id, handles, matched: matched.length });
@@ -58,7 +60,7 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       const matched = matching(hub, req.specs);
       // A deleted job must not keep running where nobody can see it.
       for (const job of matched) {
-        if (ACTIVE_STATUSES.includes(job.status)) killActive(hub, job, 'Deleted', { deleting: true });
+        if (ACTIVE_STATUSES.includes(job.status)) killActive(hub, job, Reasons.deleted, { deleting: true });
       }
       const deleted = hub.jobs.delete(matched.map((j) => j.handle));
       for (const job of matched) {
@@ -85,7 +87,7 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
     case 'log': {
       const job = hub.jobs.get(req.handle);
       if (!job) {
-        reply({ type: 'error', id: req.id, code: 'NOT_FOUND', message: `no job ${req.handle}` });
+        reply({ type: 'error', id: req.id, code: ErrorCodes.NOT_FOUND, message: `no job ${req.handle}` });
         return;
       }
       const stillRunning = !FINISHED_STATUSES.includes(job.status);

@@ -15,6 +15,7 @@ import type { Hub } from './hub.js';
 import { handleRequest } from './requests.js';
 import { WorkerLink } from './workerLink.js';
 import { RequestQueue } from './requestQueue.js';
+import { CloseCodes } from '../protocol/codec.js';
 
 export const ROLE_HEADER = 'x-q-role';
 
@@ -72,7 +73,7 @@ export function listen(
     else serveClient(hub, socket, requests);
   });
   const close = async () => {
-    for (const c of wss.clients) c.close(1001, 'master shutting down');
+    for (const c of wss.clients) c.close(CloseCodes.SHUTTING_DOWN, 'master shutting down');
     await new Promise<void>((r) => wss.close(() => r()));
     for (const c of wss.clients) c.terminate();
     server.closeAllConnections();
@@ -150,7 +151,7 @@ function serveWorker(hub: Hub, socket: WebSocket): void {
       // Most likely the database (locked, disk full). What the worker said is not recorded:
       // closing makes it reconnect, say hello again and re-send what is unacknowledged.
       hub.log(`Worker message ${decoded.msg.type} failed: ${(e as Error).message}; closing its connection`);
-      socket.close(1011, 'the master could not record that; reconnect');
+      socket.close(CloseCodes.COULD_NOT_RECORD, 'the master could not record that; reconnect');
     }
   });
 }

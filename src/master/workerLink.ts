@@ -7,6 +7,7 @@ import { jobEnded, takeBack, type Hub } from './hub.js';
 import type { Reservation, WorkerSession } from './registry.js';
 import { ChunkPump } from '../files/pump.js';
 import { sendManifest, serveFetch } from './files/inputs.js';
+import { CloseCodes } from '../protocol/codec.js';
 
 export class WorkerLink {
   private session: WorkerSession | null = null;
@@ -24,7 +25,7 @@ export class WorkerLink {
     }
     const s = this.session;
     if (!s) {
-      this.socket.close(4002, 'workerHello must come first');
+      this.socket.close(CloseCodes.HELLO_FIRST, 'workerHello must come first');
       return;
     }
     s.lastSeen = hub.clock.now();
@@ -98,7 +99,7 @@ export class WorkerLink {
     const hub = this.hub;
     const previous = hub.workers.get(msg.handle);
     if (previous?.socket && previous.socket !== this.socket) {
-      previous.socket.close(4001, 'replaced by a newer connection of the same worker');
+      previous.socket.close(CloseCodes.REPLACED, 'replaced by a newer connection of the same worker');
     }
     const listed = new Map(msg.running.map((r) => [r.handle, r.lease]));
     const started = new Set(msg.running.filter((r) => r.started).map((r) => r.lease));

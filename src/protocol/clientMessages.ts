@@ -6,6 +6,7 @@ import { handle, id, specs } from './fields.js';
 import { JobSpecSchema } from './jobSpec.js';
 import { JobStatuses, JobViewSchema } from './jobState.js';
 import { WorkerViewSchema } from './resources.js';
+import { ErrorCodes, type ErrorCode } from '../common/errors.js';
 
 export const ClientRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(MAX_JOBS_PER_ADD) }),
@@ -28,7 +29,8 @@ export type ClientRequest = z.infer<typeof ClientRequestSchema>;
 /** A request before the connection numbers it. */
 export type ClientRequestBody = ClientRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
-export const ErrorCodeSchema = z.string().max(64);
+/** Error codes on the wire: the same list the CLI's errors use (common/errors.ts). */
+export const ErrorCodeSchema = z.enum(Object.values(ErrorCodes) as [ErrorCode, ...ErrorCode[]]);
 
 export const ClientResponseSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('added'), id, handles: z.array(handle) }),

@@ -7,6 +7,18 @@ import { MAX_FRAME_BYTES } from '../common/limits.js';
 import type { ClientRequest, ClientResponse } from './clientMessages.js';
 import type { MasterToWorker, WorkerMessage } from './workerMessages.js';
 
+/** Why the master closes a socket (WebSocket close codes; 4000-4999 are the application's). */
+export const CloseCodes = {
+  /** The master is going away (1001, the standard's). */
+  SHUTTING_DOWN: 1001,
+  /** It could not record what the peer sent; the peer reconnects and sends it again (1011). */
+  COULD_NOT_RECORD: 1011,
+  /** A newer connection of the same worker replaced this one. */
+  REPLACED: 4001,
+  /** A worker spoke before its hello. */
+  HELLO_FIRST: 4002,
+} as const;
+
 /** Frames larger than this are refused before parsing, so a hostile peer cannot make us buffer. */
 export { MAX_FRAME_BYTES };
 

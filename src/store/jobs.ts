@@ -14,6 +14,7 @@ import { customAlphabet, nanoid } from 'nanoid';
 import type { Db } from './db.js';
 import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
 import type { JobStatus, JobView, Result, Stats } from '../protocol/jobState.js';
+import { ExitCodes, Reasons } from '../common/outcomes.js';
 
 export const Status = {
   ready: 'ready',
@@ -148,11 +149,11 @@ export class JobStore {
                     lost = lost + @lost, attempt = attempt - (@neverRan = 1 AND status = 'assigned')
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
                     AND kill_reason IS NULL AND (@lost = 0 OR lost < retries)`),
-      failLost: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = 125, cur_mem = -1,
-                     lost = lost + 1, exit_reason = 'Worker lost: ' || @why || ' (' || (lost + 1) || ' times; -retries ' || retries || ')'
+      failLost: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = ${ExitCodes.NOT_PROVIDED}, cur_mem = -1,
+                     lost = lost + 1, exit_reason = '${Reasons.workerLost}' || @why || ' (' || (lost + 1) || ' times; -retries ' || retries || ')'
                    WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
                    RETURNING *`),
-      failKilled: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = 137, cur_mem = -1,
+      failKilled: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = ${ExitCodes.KILLED}, cur_mem = -1,
                        exit_reason = kill_reason || ' (its worker was lost before it could report)'
                      WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
                        AND kill_reason IS NOT NULL

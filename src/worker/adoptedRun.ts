@@ -10,7 +10,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.js';
-import { formatSize, formatTime } from '../common/units.js';
 import type { CgroupHost, JobCgroup } from './cgroup.js';
 import type { Assignment, Result, Stats } from '../protocol/jobState.js';
 import type { Execution } from './execution.js';
@@ -18,6 +17,7 @@ import { jobFilesDir, OutputFile } from './jobFiles.js';
 import { DiskWatch, longTimeout } from './limits.js';
 import { readStat } from './procTable.js';
 import { bootId, clearRecord, EXIT_FILE, readExit, readRecord, type ProcessRecord } from './processRecord.js';
+import { ExitCodes, Reasons } from '../common/outcomes.js';
 
 const POLL_MS = 250;
 
@@ -61,7 +61,7 @@ export class AdoptedRun implements Execution {
     this.disk = new DiskWatch(job, env.basePath);
     this.cg = rec.cgroup && env.cgroups ? env.cgroups.find(rec.cgroup) : null;
     this.limit = longTimeout(
-      () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
+      () => this.kill(Reasons.timeLimit(this.elapsed(), job.time)),
       Math.max(0, job.time * 1000 - (env.clock.now() - rec.startedAt)),
     );
     if (rec.killReason !== undefined && rec.killAt !== undefined) {
@@ -121,9 +121,9 @@ export class AdoptedRun implements Execution {
       // no exit file: it ended without one
     }
     const base = { realTime, userTime: this.userTime(), maxMem: this.maxMem, maxDisk: this.disk.max };
-    if (this.escalated) return { exitCode: 137, exitReason: this.exitReason, ...base };
+    if (this.escalated) return { exitCode: ExitCodes.KILLED, exitReason: this.exitReason, ...base };
     if (code === null) {
-      return { exitCode: 137, exitReason: this.exitReason ?? 'It ended while its worker was restarting, without an exit status', ...base };
+      return { exitCode: ExitCodes.KILLED, exitReason: this.exitReason ?? 'It ended while its worker was restarting, without an exit status', ...base };
     }
     return { exitCode: code, exitReason: this.exitReason, ...base };
   }
@@ -135,7 +135,7 @@ export class AdoptedRun implements Execution {
     this.mem = mem;
     this.maxMem = Math.max(this.maxMem, mem);
     if (mem > this.job.mem * this.job.memGrace) {
-      this.kill(`Memory limit exceeded: used ${formatSize(mem)}, limit ${formatSize(this.job.mem)} * ${this.job.memGrace}`);
+      this.kill(Reasons.memLimit(mem, this.job.mem, this.job.memGrace));
     }
   }
 

@@ -1,9 +1,9 @@
 // What process and container runs share in enforcing a job's limits: a time limit timer that
 // holds any length, and the outPath's disk usage against the disk limit.
-import { formatSize } from '../common/units.js';
 import type { Assignment } from '../protocol/jobState.js';
 import { diskUsageBeneath } from '../files/beneath.js';
 import { jobRel, jobRoot } from './jobFiles.js';
+import { Reasons } from '../common/outcomes.js';
 
 /** setTimeout holds at most 2^31-1 ms (24.8 days); longer limits are re-armed in steps. */
 export function longTimeout(fn: () => void, ms: number): { clear(): void } {
@@ -35,7 +35,7 @@ export class DiskWatch {
       // Through no link: a job could otherwise have a host directory measured.
       const mb = await diskUsageBeneath(jobRoot(this.job, this.basePath), jobRel(this.job, outPath));
       this.max = Math.max(this.max, mb);
-      return mb > this.job.disk ? `Disk limit exceeded: outPath holds ${formatSize(mb)}, limit ${formatSize(this.job.disk)}` : null;
+      return mb > this.job.disk ? Reasons.diskLimit(mb, this.job.disk) : null;
     } finally {
       this.busy = false;
     }

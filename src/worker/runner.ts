@@ -7,9 +7,7 @@
 // ended it. Output goes to files in the job's directory; `stdout.read` and `stderr.read` hand
 // the worker what is new.
 import { readFileSync } from 'node:fs';
-import { constants } from 'node:os';
 import type { Clock } from '../common/clock.js';
-import { formatSize, formatTime } from '../common/units.js';
 import type { Assignment, Result, Stats } from '../protocol/jobState.js';
 import type { Execution } from './execution.js';
 import { jobRel, makeJobDirs, OutputFile, prepareJobFiles } from './jobFiles.js';
@@ -19,6 +17,7 @@ import { join } from 'node:path';
 import { processTree, readStat, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
 import type { CgroupHost, JobCgroup } from './cgroup.js';
+import { ExitCodes, Reasons } from '../common/outcomes.js';
 
 export interface RunEnv {
   basePath: string;
@@ -32,7 +31,7 @@ export interface RunEnv {
   cgroups?: CgroupHost | null;
 }
 
-const KILL_CODE = 128 + constants.signals.SIGKILL;
+const KILL_CODE = ExitCodes.KILLED;
 
 /** A run's name, for its cgroup: a job given again under a new lease gets a new one. */
 export function runName(job: Pick<Assignment, 'handle' | 'lease'>): string {
@@ -127,7 +126,7 @@ export class JobRun implements Execution {
       throw e;
     }
     this.limitTimer = longTimeout(
-      () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(job.time)}`),
+      () => this.kill(Reasons.timeLimit(this.elapsed(), job.time)),
       job.time * 1000,
     );
     const exit = shell.run({
@@ -183,7 +182,7 @@ export class JobRun implements Execution {
     this.maxMem = Math.max(this.maxMem, mem);
     this.userTime = Math.max(this.userTime, user);
     if (mem > this.job.mem * this.job.memGrace) {
-      this.kill(`Memory limit exceeded: used ${formatSize(mem)}, limit ${formatSize(this.job.mem)} * ${this.job.memGrace}`);
+      this.kill(Reasons.memLimit(mem, this.job.mem, this.job.memGrace));
     }
   }
 

@@ -41,6 +41,7 @@ import { readProcTable, type ProcTable } from './procTable.js';
 import { SlotShell } from './slotShell.js';
 import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
 import { formatSize } from '../common/units.js';
+import { ExitCodes, Reasons, resultWithoutRun } from '../common/outcomes.js';
 
 export interface WorkerOptions {
   url: string;
@@ -558,7 +559,7 @@ export class Worker {
         return this.forget(h);
       }
       if (h.killReason) {
-        return this.finished(h, { exitCode: 143, exitReason: h.killReason, realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 });
+        return this.finished(h, resultWithoutRun(ExitCodes.TERMINATED, h.killReason));
       }
       this.stageThenRun(job, h);
     });
@@ -579,8 +580,7 @@ export class Worker {
     try {
       checkJobPaths(job, [this.opts.basePath, this.realBase]);
     } catch (e) {
-      const stats = { realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 };
-      return this.finished(h, { exitCode: 125, exitReason: `Could not place the job here: ${(e as Error).message}`, ...stats });
+      return this.finished(h, resultWithoutRun(ExitCodes.NOT_PROVIDED, `Could not place the job here: ${(e as Error).message}`));
     }
     const image = this.imageFor(job);
     if (image === false) {
@@ -607,9 +607,8 @@ export class Worker {
           this.send({ type: 'release', handle: h.handle, lease: h.lease });
           return this.forget(h);
         }
-        const stats = { realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 };
-        if (h.killReason) this.finished(h, { exitCode: 143, exitReason: h.killReason, ...stats });
-        else this.finished(h, { exitCode: 125, exitReason: `Could not copy its inputs: ${e.message}`, ...stats });
+        if (h.killReason) this.finished(h, resultWithoutRun(ExitCodes.TERMINATED, h.killReason));
+        else this.finished(h, resultWithoutRun(ExitCodes.NOT_PROVIDED, `Could not copy its inputs: ${e.message}`));
       },
     );
   }
@@ -629,14 +628,7 @@ export class Worker {
             onKill: job.cidFile ? () => void this.stopItsContainer(job) : undefined,
           });
     } catch (e) {
-      this.finished(h, {
-        exitCode: 127,
-        exitReason: `Could not start: ${(e as Error).message}`,
-        realTime: 0,
-        userTime: 0,
-        maxMem: -1,
-        maxDisk: -1,
-      });
+      this.finished(h, resultWithoutRun(ExitCodes.NOT_FOUND, `Could not start: ${(e as Error).message}`));
       return;
     }
     h.run = run;
@@ -702,7 +694,7 @@ export class Worker {
       return;
     }
     const problem = h.outSync?.problem;
-    if (problem && h.result.exitReason === null) h.result = { ...h.result, exitReason: `Outputs not delivered: ${problem}` };
+    if (problem && h.result.exitReason === null) h.result = { ...h.result, exitReason: Reasons.outputsNotDelivered(problem) };
     this.send({ type: 'finished', handle: h.handle, lease: h.lease, result: h.result });
     h.resultSent = true;
   }

@@ -11,6 +11,7 @@ import type { WorkerSession } from '../registry.js';
 import { heldJob } from './inputs.js';
 import { mkdirSync } from 'node:fs';
 import { join, normalize } from 'node:path';
+import { Reasons } from '../../common/outcomes.js';
 
 interface Target {
   lease: string;
@@ -79,7 +80,7 @@ export class OutputSink {
     const r = this.refused.get(lease);
     this.refused.delete(lease);
     if (!r) return null;
-    return `Outputs not delivered: ${r.first}${r.count > 1 ? ` (and ${r.count - 1} more)` : ''}`;
+    return Reasons.outputsNotDelivered(`${r.first}${r.count > 1 ? ` (and ${r.count - 1} more)` : ''}`);
   }
 
   dir(s: WorkerSession, handle: string, lease: string, rel: string): void {

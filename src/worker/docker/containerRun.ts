@@ -29,7 +29,7 @@ import { isInside } from '../../files/paths.js';
 import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Clock } from '../../common/clock.js';
-import { formatSize, formatTime } from '../../common/units.js';
+import { formatSize } from '../../common/units.js';
 import { AssignmentSchema, type Assignment, type Result, type Stats } from '../../protocol/jobState.js';
 import type { Execution } from '../execution.js';
 import { jobFilesDir, jobRel, jobRoot, makeJobDirs, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
@@ -39,6 +39,7 @@ import { PinnedMounts } from './pinnedMounts.js';
 import { openDirBeneath } from '../../files/beneath.js';
 import { engineMessage, isNotFound, isUnreachable, type DockerEngine } from './engine.js';
 import { FrameSplitter, parseStatsFrame } from './stats.js';
+import { ExitCodes, Reasons } from '../../common/outcomes.js';
 
 export interface ContainerEnv {
   basePath: string;
@@ -54,10 +55,11 @@ export interface ContainerEnv {
   pinMounts: boolean;
 }
 
-const KILL_CODE = 137;
+const KILL_CODE = ExitCodes.KILLED;
 /** A run killed before its container ran reports what a TERM would have. */
-const KILLED_BEFORE_START = 143;
-const ENGINE_ERROR_CODE = 125;
+const KILLED_BEFORE_START = ExitCodes.TERMINATED;
+/** docker run's own code when the engine could not create or start the container. */
+const ENGINE_ERROR_CODE = ExitCodes.NOT_PROVIDED;
 /** Seconds a running container's run waits for an engine that stopped answering (it may be restarting). */
 const ENGINE_PATIENCE_S = 600;
 /**
@@ -210,7 +212,7 @@ export class ContainerRun implements Execution {
     this.limitTimer?.clear();
     const ran = this.env.clock.now() - this.startedAt;
     this.limitTimer = longTimeout(
-      () => this.kill(`Time limit exceeded: ran ${this.elapsed().toFixed(1)}s, limit ${formatTime(this.job.time)}`),
+      () => this.kill(Reasons.timeLimit(this.elapsed(), this.job.time)),
       Math.max(0, this.job.time * 1000 - ran),
     );
   }
@@ -309,7 +311,7 @@ export class ContainerRun implements Execution {
     } catch (e) {
       if (isUnreachable(e)) throw e;
       const msg = engineMessage(e);
-      const code = /not found|no such file/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : ENGINE_ERROR_CODE;
+      const code = /not found|no such file/i.test(msg) ? ExitCodes.NOT_FOUND : /permission denied/i.test(msg) ? ExitCodes.CANNOT_EXECUTE : ENGINE_ERROR_CODE;
       return this.finish(code, `Could not start its container: ${msg}`);
     }
     this.running = true;

@@ -1,0 +1,41 @@
+// How a job can end, in one place: the exit codes q gives (beside the command's own), the
+// reasons it writes, and the result of a job that never ran. Used by the store's SQL, the
+// master, the worker and dispatch-q.
+import { constants as osConstants } from 'node:os';
+import type { Result } from '../protocol/jobState.js';
+import { formatSize, formatTime } from './units.js';
+
+export const ExitCodes = {
+  /** q could not provide what the job needed: an input, an image, a place, its worker. */
+  NOT_PROVIDED: 125,
+  /** Its shell or program could not be executed (permission). */
+  CANNOT_EXECUTE: 126,
+  /** Its shell or program was not found. */
+  NOT_FOUND: 127,
+  /** Ended by KILL (128 + 9): after the grace period, or with its worker unreachable. */
+  KILLED: 137,
+  /** Ended by TERM (128 + 15), or ended before it started. */
+  TERMINATED: 143,
+} as const;
+
+/** A process that died of `signal` reports 128 + its number, as a shell does. */
+export function signalExitCode(signal: string): number {
+  return 128 + (osConstants.signals[signal as NodeJS.Signals] ?? osConstants.signals.SIGTERM);
+}
+
+export const Reasons = {
+  killedByRequest: 'Killed by server request',
+  killedBeforeStart: 'Killed before it started',
+  deleted: 'Deleted',
+  /** The prefix of a job that lost its worker more often than its -retries allow (store SQL). */
+  workerLost: 'Worker lost: ',
+  outputsNotDelivered: (what: string) => `Outputs not delivered: ${what}`,
+  timeLimit: (ranSeconds: number, limitSeconds: number) => `Time limit exceeded: ran ${ranSeconds.toFixed(1)}s, limit ${formatTime(limitSeconds)}`,
+  memLimit: (usedMb: number, limitMb: number, grace: number) => `Memory limit exceeded: used ${formatSize(usedMb)}, limit ${formatSize(limitMb)} * ${grace}`,
+  diskLimit: (usedMb: number, limitMb: number) => `Disk limit exceeded: outPath holds ${formatSize(usedMb)}, limit ${formatSize(limitMb)}`,
+} as const;
+
+/** The result of a job that ended without running (or before anything was measured). */
+export function resultWithoutRun(exitCode: number, exitReason: string | null): Result {
+  return { exitCode, exitReason, realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 };
+}
