@@ -244,3 +244,18 @@ export class Cluster {
     }
   }
 }
+
+/**
+ * Freezes a process as a hung machine would (SIGSTOP: no heartbeats, no socket close), and
+ * makes sure it runs again at the end of the test, so that its own teardown can end it.
+ */
+export function freeze(t: Teardown, pid: number): void {
+  process.kill(pid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  });
+}

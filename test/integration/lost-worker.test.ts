@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, waitFor } from '../helpers/q.js';
+import { Cluster, waitFor, freeze } from '../helpers/q.js';
 
 t.test('a silent worker loses its job to another; when it comes back it drops its copy', async (t) => {
   const c = new Cluster(t, t.testdir());
@@ -12,14 +12,7 @@ t.test('a silent worker loses its job to another; when it comes back it drops it
   const first = await c.waitForStatus(h, ['running']);
   t.match(first.worker, /^w1 /);
   await c.startWorker('w2');
-  process.kill(w1.pid, 'SIGSTOP'); // the machine freezes: no heartbeats, no socket close
-  t.teardown(() => {
-    try {
-      process.kill(w1.pid, 'SIGCONT');
-    } catch {
-      // already gone
-    }
-  });
+  freeze(t, w1.pid); // the machine freezes: no heartbeats, no socket close
   const moved = await waitFor('the job to move to w2', () => {
     const r = c.row(h);
     return r && r.worker.startsWith('w2 ') && r.status === 'running' && r;
@@ -44,14 +37,7 @@ t.test('a worker that comes back is given its job again only after its old copy 
   // Ignores TERM, so the old copy takes the whole grace period to die.
   const h = c.add(['-shareWorkingPath', '-add', `trap '' TERM; sleep 10; echo ran >> ${marker}`]);
   await c.waitForStatus(h, ['running']);
-  process.kill(w1.pid, 'SIGSTOP');
-  t.teardown(() => {
-    try {
-      process.kill(w1.pid, 'SIGCONT');
-    } catch {
-      // gone
-    }
-  });
+  freeze(t, w1.pid);
   await c.master!.waitForOutput(new RegExp(`Requeued ${h}: worker w1 not heard from`), 15_000);
   process.kill(w1.pid, 'SIGCONT');
   const done = await c.waitForStatus(h, ['done', 'failed'], 30_000);
@@ -67,14 +53,7 @@ t.test('a job that loses its worker more often than -retries allows fails with "
   const w1 = await c.startWorker('w1');
   const h = c.add(['-retries', '0', '-add', 'sleep 30']);
   await c.waitForStatus(h, ['running']);
-  process.kill(w1.pid, 'SIGSTOP');
-  t.teardown(() => {
-    try {
-      process.kill(w1.pid, 'SIGCONT');
-    } catch {
-      // gone
-    }
-  });
+  freeze(t, w1.pid);
   const row = await c.waitForStatus(h, ['failed', 'ready'], 15_000);
   t.equal(row.status, 'failed', 'not queued again');
   t.equal(row.exitCode, '125', 'a finished job always has an exit code');

@@ -5,7 +5,7 @@ import t from 'tap';
 import { createServer, connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, waitFor } from '../helpers/q.js';
+import { Cluster, waitFor, freeze } from '../helpers/q.js';
 
 /** A TCP relay to the master that the test can cut and mend. */
 async function relay(target: number) {
@@ -85,14 +85,7 @@ t.test('a job that starts while its worker is cut off is shown running once the 
   // The first copy ignores TERM, so the second waits on the worker for the whole grace period.
   const h = c.add(['-shareWorkingPath', '-add', "trap '' TERM; sleep 15"]);
   await c.waitForStatus(h, ['running']);
-  process.kill(w.pid, 'SIGSTOP');
-  t.teardown(() => {
-    try {
-      process.kill(w.pid, 'SIGCONT');
-    } catch {
-      // gone
-    }
-  });
+  freeze(t, w.pid);
   await c.master!.waitForOutput(new RegExp(`Requeued ${h}: worker pw not heard from`), 15_000);
   process.kill(w.pid, 'SIGCONT');
   // Given again to pw, whose old copy is still dying: the new one starts in a few seconds.

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster } from '../helpers/q.js';
+import { Cluster, freeze } from '../helpers/q.js';
 
 t.test('a stalled master blames no worker: the job runs once, on its first attempt', async (t) => {
   const c = new Cluster(t, t.testdir());
@@ -13,14 +13,7 @@ t.test('a stalled master blames no worker: the job runs once, on its first attem
   const marker = join(c.dir, 'marker');
   const h = c.add(['-shareWorkingPath', '-add', `echo start >> ${marker}; sleep 9; echo end >> ${marker}`]);
   await c.waitForStatus(h, ['running']);
-  process.kill(master.pid, 'SIGSTOP');
-  t.teardown(() => {
-    try {
-      process.kill(master.pid, 'SIGCONT');
-    } catch {
-      // gone
-    }
-  });
+  freeze(t, master.pid);
   await new Promise((r) => setTimeout(r, 6000)); // twice the timeout, heartbeats piling up
   process.kill(master.pid, 'SIGCONT');
   await master.waitForOutput(/The master did not run for \d+\.\ds/);
