@@ -37,6 +37,11 @@ function shellAlive(rec: ProcessRecord): boolean {
 
 export class AdoptedRun implements Execution {
   readonly result: Promise<Result>;
+  /** Its slot shell belonged to the worker before the restart. */
+  readonly shell = null;
+  readonly engineLost = null;
+  /** Killed through its cgroup or group, not spared by the leftover sweep. */
+  readonly processes: readonly number[] = [];
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
   private exitReason: string | null = null;
@@ -75,7 +80,7 @@ export class AdoptedRun implements Execution {
     }
     this.result = new Promise((resolve) => {
       const poll = setInterval(() => {
-        if (readExit(dir) === null && shellAlive(rec)) return this.sample();
+        if (readExit(dir) === null && shellAlive(rec)) return this.measure();
         clearInterval(poll);
         void (this.cg?.destroy() ?? Promise.resolve()).then(() => resolve(this.finish()));
       }, POLL_MS);
@@ -129,7 +134,10 @@ export class AdoptedRun implements Execution {
   }
 
   /** Memory from its cgroup, against the limit (without one it is not measured). */
-  private sample(): void {
+  /** Its own poll measures it: the worker's /proc snapshot is for runs in a slot shell. */
+  sample(): void {}
+
+  private measure(): void {
     const mem = this.cg?.memoryMb() ?? null;
     if (mem === null) return;
     this.mem = mem;

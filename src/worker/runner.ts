@@ -96,6 +96,7 @@ export class JobRun implements Execution {
   private readonly filesDir: string;
   /** The job's processes are the ones in it, wherever they went (cgroup.ts). */
   private readonly cg: JobCgroup | null;
+  readonly engineLost = null;
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
 

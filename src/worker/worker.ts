@@ -635,12 +635,12 @@ export class Worker {
     h.files = run;
     // The shell stays this run's until the run is over, even if its subshell has exited: a
     // kill may still be waiting out the grace period before it KILLs the shell's group.
-    const shell = run instanceof JobRun ? run.shell : null;
+    const shell = run.shell;
     if (shell) this.owned.add(shell);
     this.send({ type: 'started', handle: job.handle, lease: job.lease });
     void run.result.then((result) => {
       if (shell) this.owned.delete(shell);
-      const lost = run instanceof ContainerRun ? run.engineLost : null;
+      const lost = run.engineLost;
       if (lost && !h.dropped) {
         // Not the job's fault: it goes back to the queue, and the master hears first that
         // this worker has no engine now.
@@ -781,10 +781,9 @@ export class Worker {
     return [...this.held.values()].filter((h): h is Held & { run: Execution } => h.run !== null);
   }
 
-  private processRuns(): JobRun[] {
-    const runs: JobRun[] = [];
-    for (const h of this.held.values()) if (h.run instanceof JobRun) runs.push(h.run);
-    return runs;
+  /** Runs in a slot shell: the ones /proc sampling and the leftover sweep are about. */
+  private processRuns(): Execution[] {
+    return this.runs().flatMap((h) => (h.run.shell ? [h.run] : []));
   }
 
   private sampleAll(): void {
@@ -800,7 +799,7 @@ export class Worker {
    * running (`cmd &` without wait). Those have outlived their job: end them. A process is
    * an earlier job's when it was born before the current job's subshell.
    */
-  private killLeftovers(table: ProcTable, runs: JobRun[]): void {
+  private killLeftovers(table: ProcTable, runs: Execution[]): void {
     for (const shell of this.shells) {
       if (!shell.alive) continue;
       const sub = subshellOf(table, shell.pid);

@@ -109,6 +109,8 @@ interface Adopted {
 
 export class ContainerRun implements Execution {
   readonly result: Promise<Result>;
+  readonly shell = null;
+  readonly processes: readonly number[] = [];
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
   /**
@@ -417,6 +419,9 @@ export class ContainerRun implements Execution {
     });
     stream.on('error', () => {});
   }
+
+  /** The engine's stats stream measures it. */
+  sample(): void {}
 
   stats(): Stats {
     return { realTime: this.elapsed(), userTime: this.userTime, maxMem: this.maxMem, maxDisk: this.disk.max, mem: this.mem };
