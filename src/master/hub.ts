@@ -6,7 +6,7 @@ import type { JobStore } from '../store/jobs.js';
 import { runHook } from './hooks.js';
 import type { LogSpool } from './logs.js';
 import type { OutputSink } from './files/outputs.js';
-import type { WorkerRegistry } from './registry.js';
+import { release, type WorkerRegistry } from './registry.js';
 import type { Scheduler } from './scheduler.js';
 import { ExitCodes } from '../common/outcomes.js';
 
@@ -62,7 +62,7 @@ export function takeBack(
   opts: { lost: boolean; neverRan?: boolean } = { lost: false },
 ): void {
   const out = hub.jobs.requeue(handle, lease, hub.clock.now(), opts.lost ? { why } : null, opts.neverRan ?? false);
-  for (const s of hub.workers.all()) if (s.jobs.get(handle)?.lease === lease) s.jobs.delete(handle);
+  for (const s of hub.workers.all()) release(s, handle, lease);
   if (out.requeued) {
     hub.log(`Requeued ${handle}: ${why}`);
     hub.logs.remove(handle); // the next attempt's output starts afresh

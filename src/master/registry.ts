@@ -31,6 +31,16 @@ export interface WorkerSession {
   jobs: Map<string, Reservation>;
 }
 
+/** Whether the worker holds this job under this lease: the one check every job event passes. */
+export function holds(s: Pick<WorkerSession, 'jobs'>, handle: string, lease: string): boolean {
+  return s.jobs.get(handle)?.lease === lease;
+}
+
+/** The worker no longer holds this job under this lease. */
+export function release(s: Pick<WorkerSession, 'jobs'>, handle: string, lease: string): void {
+  if (holds(s, handle, lease)) s.jobs.delete(handle);
+}
+
 export class WorkerRegistry {
   private readonly sessions = new Map<string, WorkerSession>();
   private readonly persistedAt = new Map<string, number>();

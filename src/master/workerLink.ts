@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import type { ChunkHeader } from '../protocol/frames.js';
 import type { WorkerMessage } from '../protocol/workerMessages.js';
 import { jobEnded, takeBack, type Hub } from './hub.js';
-import type { Reservation, WorkerSession } from './registry.js';
+import { holds, release, type Reservation, type WorkerSession } from './registry.js';
 import { ChunkPump } from '../files/pump.js';
 import { sendManifest, serveFetch } from './files/inputs.js';
 import { CloseCodes } from '../protocol/codec.js';
@@ -42,7 +42,7 @@ export class WorkerLink {
         if (!hub.jobs.recordStats(msg.handle, msg.lease, msg.stats)) this.leaseGone(s, msg.handle, msg.lease);
         return;
       case 'output':
-        if (s.jobs.get(msg.handle)?.lease !== msg.lease) return; // output of a job taken away: dropped
+        if (!holds(s, msg.handle, msg.lease)) return; // output of a job taken away: dropped
         hub.logs.append(msg.handle, msg.stream, msg.offset, Buffer.from(msg.data, 'base64'));
         return;
       case 'stopping':
@@ -64,12 +64,12 @@ export class WorkerLink {
         return;
       case 'finished': {
         // Outputs the master refused: the job says so, and does not end done.
-        const lost = s.jobs.get(msg.handle)?.lease === msg.lease ? hub.outputs.takeRefused(msg.lease) : null;
+        const lost = holds(s, msg.handle, msg.lease) ? hub.outputs.takeRefused(msg.lease) : null;
         const result = lost && msg.result.exitReason === null ? { ...msg.result, exitReason: lost } : msg.result;
         const outcome = hub.jobs.finish(msg.handle, msg.lease, result, hub.clock.now());
         // Acked either way: a result the table no longer wants must not be re-sent forever.
         hub.workers.send(s, { type: 'resultAck', handle: msg.handle, lease: msg.lease, applied: outcome.applied });
-        if (s.jobs.get(msg.handle)?.lease === msg.lease) s.jobs.delete(msg.handle);
+        release(s, msg.handle, msg.lease);
         if (outcome.job) jobEnded(hub, outcome.job);
         else hub.scheduler.kick();
         return;
@@ -86,7 +86,7 @@ export class WorkerLink {
   }
 
   private leaseGone(s: WorkerSession, handle: string, lease: string): void {
-    if (s.jobs.get(handle)?.lease === lease) s.jobs.delete(handle);
+    release(s, handle, lease);
     this.hub.workers.send(s, { type: 'leaseGone', handle, lease });
   }
 

@@ -7,7 +7,7 @@ import { isCleanAbsolute, isInside, walkInput } from '../../files/paths.js';
 import type { JobView } from '../../protocol/jobState.js';
 import type { ManifestEntry } from '../../protocol/workerMessages.js';
 import type { JobStore } from '../../store/jobs.js';
-import type { WorkerRegistry, WorkerSession } from '../registry.js';
+import { holds, type WorkerRegistry, type WorkerSession } from '../registry.js';
 
 /** What serving inputs needs of the master (not the whole hub, which needs the output sink). */
 export interface InputHost {
@@ -21,7 +21,7 @@ const PART_BYTES = 1024 * 1024;
 
 /** The job, if this worker holds it under this lease. */
 export function heldJob(jobs: JobStore, s: WorkerSession, handle: string, lease: string): JobView | null {
-  if (s.jobs.get(handle)?.lease !== lease) return null;
+  if (!holds(s, handle, lease)) return null;
   return jobs.get(handle) ?? null;
 }
 

@@ -7,7 +7,7 @@ import { isInside, outRules, ruleFor, type OutRule } from '../../files/paths.js'
 import { ChunkWriter } from '../../files/writer.js';
 import type { ChunkHeader } from '../../protocol/frames.js';
 import type { JobStore } from '../../store/jobs.js';
-import type { WorkerSession } from '../registry.js';
+import { holds, type WorkerSession } from '../registry.js';
 import { heldJob } from './inputs.js';
 import { mkdirSync } from 'node:fs';
 import { join, normalize } from 'node:path';
@@ -35,7 +35,7 @@ export class OutputSink {
   /** The outPath a worker's file goes beneath, or a reason to refuse it. */
   private resolve(s: WorkerSession, handle: string, lease: string, rel: string): string {
     let t = this.targets.get(handle);
-    if (!t || t.lease !== lease || s.jobs.get(handle)?.lease !== lease) {
+    if (!t || t.lease !== lease || !holds(s, handle, lease)) {
       const job = heldJob(this.jobs, s, handle, lease);
       if (!job) throw new Error(`${s.handle} holds no lease ${lease} on ${handle}`);
       if (!job.outPath || job.shareWorkingPath) throw new Error(`${handle} has no outPath to copy into`);
@@ -66,7 +66,7 @@ export class OutputSink {
 
   /** Only for the job's current holder: a forged lease must not fail another worker's job. */
   private noteRefused(s: WorkerSession, handle: string, lease: string, why: string): void {
-    if (s.jobs.get(handle)?.lease !== lease) return;
+    if (!holds(s, handle, lease)) return;
     const r = this.refused.get(lease);
     if (r) r.count++;
     else {
