@@ -62,7 +62,10 @@ export class PrivateEngine {
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const gone = new Promise((resolve) => p.once('exit', resolve));
     p.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    // (a timer left running kept the test's process alive 30 s after its last test)
+    await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 30_000)))]);
+    clearTimeout(timer);
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   }
 

@@ -2,6 +2,8 @@
 // queue, counted like a lost worker, with a reason naming the engine; a `docker stop` from
 // outside q says so; a job that ends by a signal of its own keeps its exit code.
 import t, { type Test } from 'tap';
+
+const tap = t;
 import { dockerReady, TEST_IMAGE } from '../helpers/docker.js';
 import { PrivateEngine } from '../helpers/privateEngine.js';
 import { Cluster, waitFor } from '../helpers/q.js';
@@ -21,13 +23,22 @@ function engineReady(t: Test): boolean {
   return false;
 }
 
+/** One engine for the file (each start costs seconds): gone when the file's tests are. */
+let engine: Promise<PrivateEngine> | null = null;
+
 async function setUp(t: Test) {
-  const engine = await PrivateEngine.start(t);
+  engine ??= PrivateEngine.start(tap);
+  const e = await engine;
+  if (e.running().length) e.docker(['rm', '-f', ...e.running()]);
+  return { engine: e, ...(await cluster(t, e)) };
+}
+
+async function cluster(t: Test, engine: PrivateEngine) {
   const c = new Cluster(t, t.testdir());
   c.env.DOCKER_HOST = engine.host;
   await c.startMaster();
   const w = await c.startWorker('w1', ['-slots', '3']);
-  return { engine, c, w };
+  return { c, w };
 }
 
 t.test('an engine restart gives its running jobs back; they run again, or fail naming the engine', async (t) => {
