@@ -23,6 +23,13 @@ export function signalExitCode(signal: string): number {
   return 128 + (osConstants.signals[signal as NodeJS.Signals] ?? osConstants.signals.SIGTERM);
 }
 
+/** SIGTERM for "15", "TERM" or "SIGTERM" (the Docker engine's event log uses either form). */
+export function signalName(signal: string): string {
+  if (!/^\d+$/.test(signal)) return signal.startsWith('SIG') ? signal : `SIG${signal}`;
+  const n = Number(signal);
+  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
+}
+
 export const Reasons = {
   killedByRequest: 'Killed by server request',
   killedBeforeStart: 'Killed before it started',

@@ -68,7 +68,7 @@ export class LogSpool {
   }
 
   /** The head file: the whole log of a job that stayed under its limit. */
-  path(handle: string): string {
+  private path(handle: string): string {
     return join(this.dir, `${handle}.log`);
   }
 

@@ -50,7 +50,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const db = openDb(join(opts.stateDir, 'q.db'), { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
   const jobs = new JobStore(db);
   const workers = new WorkerRegistry(new WorkerStore(db));
-  const scheduler = new Scheduler(jobs, workers, log);
+  const scheduler = new Scheduler(jobs, workers, log, clock);
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));

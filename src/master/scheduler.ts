@@ -2,6 +2,7 @@
 // arrived) `kick` schedules one pass on the next turn of the event loop, so a burst of events
 // costs one pass. A pass fills every free slot with the best fitting job (store.claim).
 // Nothing here polls.
+import { systemClock, type Clock } from '../common/clock.js';
 import { lowOnDisk } from '../protocol/resources.js';
 import type { JobStore } from '../store/jobs.js';
 import type { WorkerRegistry, WorkerSession } from './registry.js';
@@ -14,6 +15,7 @@ export class Scheduler {
     private readonly jobs: JobStore,
     private readonly workers: WorkerRegistry,
     private readonly log: (line: string) => void = () => {},
+    private readonly clock: Clock = systemClock,
   ) {}
 
   kick(): void {
@@ -80,7 +82,7 @@ export class Scheduler {
         });
         if (!sent) {
           // Its socket closed during this pass: the job never left, so it costs no attempt.
-          this.jobs.requeue(claimed.handle, claimed.lease, Date.now(), null, true);
+          this.jobs.requeue(claimed.handle, claimed.lease, this.clock.now(), null, true);
           continue;
         }
         w.jobs.set(claimed.handle, { lease: claimed.lease, mem, cpus: cpus ?? 0, gpus });

@@ -14,3 +14,11 @@ t.test('reasons and a result without a run', async (t) => {
   t.equal(Reasons.diskLimit(12, 10), 'Disk limit exceeded: outPath holds 12m, limit 10m');
   t.same(resultWithoutRun(ExitCodes.NOT_PROVIDED, 'x'), { exitCode: 125, exitReason: 'x', realTime: 0, userTime: 0, maxMem: -1, maxDisk: -1 });
 });
+
+t.test('signal names from the forms the Docker engine uses', async (t) => {
+  const { signalName } = await import('../../src/common/outcomes.js');
+  t.equal(signalName('15'), 'SIGTERM');
+  t.equal(signalName('9'), 'SIGKILL');
+  t.equal(signalName('TERM'), 'SIGTERM');
+  t.equal(signalName('SIGINT'), 'SIGINT');
+});

@@ -24,7 +24,6 @@
 // it stays, someone ran `docker stop` or `docker kill`, and the reason says so. A signal from
 // inside the container leaves no event: that exit code is the job's own, reported at once.
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { isInside } from '../../files/paths.js';
 import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
@@ -39,7 +38,7 @@ import { PinnedMounts } from './pinnedMounts.js';
 import { openDirBeneath } from '../../files/beneath.js';
 import { engineMessage, isNotFound, isUnreachable, type DockerEngine } from './engine.js';
 import { FrameSplitter, parseStatsFrame } from './stats.js';
-import { ExitCodes, Reasons } from '../../common/outcomes.js';
+import { ExitCodes, Reasons, signalName } from '../../common/outcomes.js';
 
 export interface ContainerEnv {
   basePath: string;
@@ -84,13 +83,6 @@ function readJson<T>(path: string, accept: (v: unknown) => T | null): T | null {
   } catch {
     return null;
   }
-}
-
-/** SIGTERM for "15" or "SIGTERM"; the engine's event log names a signal either way. */
-function signalName(signal: string): string {
-  if (!/^\d+$/.test(signal)) return signal.startsWith('SIG') ? signal : `SIG${signal}`;
-  const n = Number(signal);
-  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }
 
 /** A stopped container that never ran reports a start time of year 1. */
