@@ -207,13 +207,13 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   }
   const cpus = o.cpus ?? (file.cpus !== undefined ? num(file.cpus, 'cpus', false) : null);
   if (cpus !== null && !(cpus > 0)) throw new QError(ErrorCodes.BAD_VALUE, `cpus must be positive, not ${cpus}`);
-  const gpus = o.gpus ?? (file.gpus !== undefined ? num(file.gpus, 'gpus', true) : 0);
+  const gpus = o.gpus ?? (file.gpus !== undefined ? num(file.gpus, 'gpus', true) : DEFAULTS.gpus);
   if (gpus < 0) throw new QError(ErrorCodes.BAD_VALUE, `gpus must be 0 or more, not ${gpus}`);
   const network = o.network ?? file.network === true;
   const queue = o.queue ?? optStr(file.queue, 'queue') ?? null;
   const cidFileGiven = o.cidFile ?? optStr(file.cidFile, 'cidFile');
   const cidFile = cidFileGiven === undefined ? null : share ? physical(resolve(cwd, cidFileGiven)) : resolve(cwd, cidFileGiven);
-  const retries = o.retries ?? (file.retries !== undefined ? num(file.retries, 'retries', true) : 1);
+  const retries = o.retries ?? (file.retries !== undefined ? num(file.retries, 'retries', true) : DEFAULTS.retries);
   if (retries < 0) throw new QError(ErrorCodes.BAD_VALUE, `retries must be 0 or more, not ${retries}`);
   const doneHook = optStr(file.doneHook, 'doneHook') ?? null;
   const failedHook = optStr(file.failedHook, 'failedHook') ?? null;
