@@ -236,5 +236,8 @@ async function printLog(
     throw new QError(ErrorCodes.BAD_MESSAGE, `unexpected answer ${msg.type} to log`);
   });
   if (json) io.out(JSON.stringify({ handle, status, output: Buffer.concat(chunks).toString('utf8') }));
-  return 0;
+  if (status !== 'deleted') return 0;
+  // Its log ended because it is gone, not because the job did: a script must not read it as complete.
+  io.err(`q: ${handle} was deleted while its log was followed`);
+  return 1;
 }

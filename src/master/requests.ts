@@ -3,10 +3,10 @@
 import { compileSpecs } from '../jobs/filter.js';
 import { JobStatuses, type JobStatus, type JobView } from '../protocol/jobState.js';
 import { type ClientRequest, type ClientResponse } from '../protocol/clientMessages.js';
-import { ACTIVE_STATUSES, FINISHED_STATUSES } from '../store/jobs.js';
-import { jobEnded, killActive, type Hub } from './hub.js';
+import { FINISHED_STATUSES } from '../store/jobs.js';
+import type { Hub } from './hub.js';
+import { deleteJobs, killJobs, rerunJobs } from './lifecycle.js';
 import { sendLog } from './logStream.js';
-import { ExitCodes, Reasons } from '../common/outcomes.js';
 import { ErrorCodes } from '../common/errors.js';
 
 export type Reply = (msg: ClientResponse) => void;
@@ -47,38 +47,17 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
     }
     case 'kill': {
       const matched = matching(hub, req.specs);
-      const active = matched.filter((j) => ACTIVE_STATUSES.includes(j.status));
-      for (const job of active) killActive(hub, job, Reasons.killedByRequest, { deleting: false });
-      const queued = req.queued ? matched.filter((j) => j.status === 'ready') : [];
-      const ended = queued.map((j) => hub.jobs.failReady(j.handle, ExitCodes.TERMINATED, Reasons.killedBeforeStart, hub.clock.now())).filter((j) => j !== undefined);
-      for (const job of ended) jobEnded(hub, job);
-      const handles = [...active, ...ended].map((j) => j.handle);
-      reply({ type: 'affected', id: req.id, handles, matched: matched.length });
+      reply({ type: 'affected', id: req.id, handles: killJobs(hub, matched, req.queued), matched: matched.length });
       return;
     }
     case 'delete': {
       const matched = matching(hub, req.specs);
-      // A deleted job must not keep running where nobody can see it.
-      for (const job of matched) {
-        if (ACTIVE_STATUSES.includes(job.status)) killActive(hub, job, Reasons.deleted, { deleting: true });
-      }
-      const deleted = hub.jobs.delete(matched.map((j) => j.handle));
-      for (const job of matched) {
-        if (job.worker) hub.workers.get(job.worker)?.jobs.delete(job.handle);
-        hub.logs.end(job.handle, 'failed');
-        hub.logs.remove(job.handle);
-      }
-      reply({ type: 'affected', id: req.id, handles: deleted, matched: matched.length });
-      hub.scheduler.kick();
+      reply({ type: 'affected', id: req.id, handles: deleteJobs(hub, matched), matched: matched.length });
       return;
     }
     case 'rerun': {
       const matched = matching(hub, req.specs);
-      const finished = matched.filter((j) => FINISHED_STATUSES.includes(j.status)).map((j) => j.handle);
-      const rerun = hub.jobs.rerun(finished);
-      for (const handle of rerun) hub.logs.remove(handle);
-      reply({ type: 'affected', id: req.id, handles: rerun, matched: matched.length });
-      hub.scheduler.kick();
+      reply({ type: 'affected', id: req.id, handles: rerunJobs(hub, matched), matched: matched.length });
       return;
     }
     case 'workers':
@@ -103,7 +82,7 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       const sub = hub.logs.follow(req.handle, {
         data: (chunk) => (caughtUp ? sink.data(chunk) : later.push(() => sink.data(chunk))),
         end: (status) => {
-          const end = () => reply({ type: 'logEnd', id: req.id, status: status as JobView['status'] });
+          const end = () => reply({ type: 'logEnd', id: req.id, status: status as JobView['status'] | 'deleted' });
           if (caughtUp) end();
           else later.push(end);
         },

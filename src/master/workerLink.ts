@@ -3,7 +3,8 @@
 import type { WebSocket } from 'ws';
 import type { ChunkHeader } from '../protocol/frames.js';
 import type { WorkerMessage } from '../protocol/workerMessages.js';
-import { jobEnded, takeBack, type Hub } from './hub.js';
+import type { Hub } from './hub.js';
+import { resultReported, takeBack } from './lifecycle.js';
 import { holds, release, type Reservation, type WorkerSession } from './registry.js';
 import { ChunkPump } from '../files/pump.js';
 import { sendManifest, serveFetch } from './files/inputs.js';
@@ -62,18 +63,9 @@ export class WorkerLink {
         if (msg.lost) takeBack(hub, msg.handle, msg.lease, `${s.handle}: ${msg.lost}`, { lost: true });
         else takeBack(hub, msg.handle, msg.lease, `${s.handle} gave it back`);
         return;
-      case 'finished': {
-        // Outputs the master refused: the job says so, and does not end done.
-        const lost = holds(s, msg.handle, msg.lease) ? hub.outputs.takeRefused(msg.lease) : null;
-        const result = lost && msg.result.exitReason === null ? { ...msg.result, exitReason: lost } : msg.result;
-        const outcome = hub.jobs.finish(msg.handle, msg.lease, result, hub.clock.now());
-        // Acked either way: a result the table no longer wants must not be re-sent forever.
-        hub.workers.send(s, { type: 'resultAck', handle: msg.handle, lease: msg.lease, applied: outcome.applied });
-        release(s, msg.handle, msg.lease);
-        if (outcome.job) jobEnded(hub, outcome.job);
-        else hub.scheduler.kick();
+      case 'finished':
+        resultReported(hub, s, msg.handle, msg.lease, msg.result);
         return;
-      }
     }
   }
 

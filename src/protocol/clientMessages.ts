@@ -39,7 +39,8 @@ export const ClientResponseSchema = z.discriminatedUnion('type', [
   // `now`: the master's clock, which `lastSeen` is on (the client's may differ).
   z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema), now: z.number().optional() }),
   z.object({ type: z.literal('logData'), id, data: z.string() }),
-  z.object({ type: z.literal('logEnd'), id, status: z.enum(JobStatuses) }),
+  // `deleted`: the job followed was deleted under it.
+  z.object({ type: z.literal('logEnd'), id, status: z.enum([...JobStatuses, 'deleted']) }),
   z.object({ type: z.literal('ok'), id, message: z.string() }),
   z.object({ type: z.literal('error'), id: id.nullable(), code: ErrorCodeSchema, message: z.string() }),
 ]);

@@ -193,6 +193,26 @@ t.test('-log -follow prints output as it comes, until the job ends', async (t) =
   t.equal(follower.out, 'line 1\nline 2\nline 3\n');
 });
 
+t.test('-log -follow of a job deleted under it says so, and does not exit 0', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const running = c.add(['-add', 'echo started; sleep 30']);
+  await c.waitForStatus(running, ['running']);
+  const queued = c.add(['-queue', 'nobody', '-add', 'true']);
+  const followRunning = c.spawnQ(['-masterPort', String(c.port), '-log', running, '-follow']);
+  const followQueued = c.spawnQ(['-masterPort', String(c.port), '-log', queued, '-follow', '-json']);
+  await followRunning.waitForOutput(/started/);
+  await new Promise((r) => setTimeout(r, 300)); // the queued one's follower is registered
+  t.equal(c.q(['-delete', running, queued]).stdout, 'Deleted 2/2 jobs\n');
+  t.equal(await followRunning.exited(), 1);
+  // stdout and stderr, in that order: what it wrote before, then why the log ended.
+  t.equal(followRunning.out, `started\nq: ${running} was deleted while its log was followed\n`);
+  t.equal(await followQueued.exited(), 1);
+  const [json] = followQueued.out.split('\n');
+  t.same(JSON.parse(json!), { handle: queued, status: 'deleted', output: '' }, 'never "failed": it was deleted');
+});
+
 t.test('-saveState and -shutdownMaster', async (t) => {
   const c = new Cluster(t, t.testdir());
   await c.startMaster();
