@@ -1,9 +1,9 @@
 // The job table: every read and write of a job goes through one method here.
 //
-// A job's life:
-//   ready ──claim──▶ assigned ──started──▶ running ──finish──▶ done | failed
-//     ▲                 │                      │
-//     └──── requeue (worker lost, lease expired)┘        rerun: done | failed ──▶ ready
+// A job's life (master/lifecycle.ts says when each step is taken):
+//   ready ──claim──▶ assigned ──staging──▶ init ──started──▶ running ──finish──▶ done | failed
+//     ▲                 │                   │                   │
+//     └──── requeue (worker lost, gave it back, lease expired) ─┘    rerun: done | failed ──▶ ready
 //
 // `claim` is one transaction: it picks the best fitting ready job (lowest priority number,
 // then oldest), records the worker, a fresh lease and attempt + 1. Every later event from the
