@@ -40,6 +40,9 @@ export const Reasons = {
   timeLimit: (ranSeconds: number, limitSeconds: number) => `Time limit exceeded: ran ${ranSeconds.toFixed(1)}s, limit ${formatTime(limitSeconds)}`,
   memLimit: (usedMb: number, limitMb: number, grace: number) => `Memory limit exceeded: used ${formatSize(usedMb)}, limit ${formatSize(limitMb)} * ${grace}`,
   diskLimit: (usedMb: number, limitMb: number) => `Disk limit exceeded: outPath holds ${formatSize(usedMb)}, limit ${formatSize(limitMb)}`,
+  diskFullAtEnd: (freeMb: number, basePath: string) =>
+    `The worker's disk was full when it ended (${formatSize(freeMb)} free under ${basePath}): its output may be incomplete`,
+  takenAway: 'The master took this job away',
 } as const;
 
 /** The result of a job that ended without running (or before anything was measured). */

@@ -1,0 +1,135 @@
+// The worker's connection to the master: one WebSocket at a time, reconnected with
+// exponential backoff and full jitter, messages checked against the protocol as they arrive.
+// File chunks to the master go through its pump, which follows the socket across reconnects.
+//
+// `connected` means open *and* welcomed: output, outputs and results wait for the welcome,
+// which says how much of each job's output the master has. Sent before it, a chunk would land
+// past a gap the welcome's positions then skip.
+import { WebSocket } from 'ws';
+import { ChunkPump } from '../files/pump.js';
+import { MAX_FRAME_BYTES, decode, encode } from '../protocol/codec.js';
+import { decodeChunk, type ChunkHeader } from '../protocol/frames.js';
+import { MasterToWorkerSchema, type MasterToWorker, type WorkerMessage } from '../protocol/workerMessages.js';
+
+export interface LinkOptions {
+  url: string;
+  token: string;
+  /** With a wss:// url: the certificate to trust. */
+  ca?: Buffer;
+  log: (line: string) => void;
+}
+
+export interface LinkEvents {
+  /** A new socket is open: say hello (nothing else is sent before the welcome). */
+  opened(): void;
+  message(msg: MasterToWorker): void;
+  chunk(header: ChunkHeader, data: Buffer): void;
+}
+
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 10_000;
+const HANDSHAKE_MS = 5000;
+
+export class MasterLink {
+  private socket: WebSocket | null = null;
+  private backoffMs = FIRST_BACKOFF_MS;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private welcomed = false;
+  private closing = false;
+  /** Files to the master (outputs). */
+  readonly pump = new ChunkPump();
+
+  constructor(
+    private readonly opts: LinkOptions,
+    private readonly events: LinkEvents,
+  ) {}
+
+  /** Open and welcomed: see the top of this file. */
+  get connected(): boolean {
+    return this.welcomed && this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  /** Bytes waiting in the socket (a slow link): senders of bulk data hold back on it. */
+  get buffered(): number {
+    return this.socket?.bufferedAmount ?? 0;
+  }
+
+  connect(): void {
+    if (this.closing) return;
+    const ws = new WebSocket(this.opts.url, {
+      headers: { authorization: `Bearer ${this.opts.token}`, 'x-q-role': 'worker' },
+      maxPayload: MAX_FRAME_BYTES,
+      handshakeTimeout: HANDSHAKE_MS,
+      perMessageDeflate: false,
+      ...(this.opts.ca ? { ca: this.opts.ca } : {}),
+      // Masking (RFC 6455) guards proxies against scripts in browsers; a worker is not one,
+      // and XOR-ing every byte of a large file costs more CPU than sending it.
+      generateMask: () => {},
+    });
+    this.socket = ws;
+    ws.on('open', () => {
+      this.backoffMs = FIRST_BACKOFF_MS;
+      this.welcomed = false;
+      this.pump.attach(ws);
+      this.events.opened();
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      this.opts.log(`Master refused this worker: ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
+      if (res.statusCode === 401) this.opts.log('Check the token (-token, Q_TOKEN or the master state directory).');
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        const chunk = decodeChunk(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
+        if (chunk.ok) this.events.chunk(chunk.header, chunk.data);
+        else this.opts.log(`Ignored a bad file chunk from the master: ${chunk.error}`);
+        return;
+      }
+      const decoded = decode(MasterToWorkerSchema, data);
+      if (!decoded.ok) {
+        this.opts.log(`Ignored a bad message from the master: ${decoded.error}`);
+        return;
+      }
+      if (decoded.msg.type === 'welcome' && ws === this.socket) this.welcomed = true;
+      this.events.message(decoded.msg);
+    });
+    ws.on('error', () => {
+      // 'close' follows and reconnects
+    });
+    ws.on('close', () => {
+      if (this.socket === ws) {
+        this.socket = null;
+        this.pump.attach(null);
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnectTimer || this.closing) return;
+    // Full jitter: many workers losing one master do not all come back in the same instant.
+    const delay = Math.random() * this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  /** Sent if a socket is open; dropped otherwise (what matters is sent again after the welcome). */
+  send(msg: WorkerMessage): void {
+    const ws = this.socket;
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(encode(msg));
+  }
+
+  /** No more reconnecting; the current socket stays until close(). */
+  stopReconnecting(): void {
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+  }
+
+  close(): void {
+    this.stopReconnecting();
+    this.socket?.close();
+  }
+}
