@@ -101,6 +101,7 @@ t.test('a job that starts while its worker is cut off is shown running once the 
   await new Promise((r) => setTimeout(r, 500));
   t.equal(c.row(h)!.status, 'assigned', 'the master has not heard yet');
   net.mend();
-  const row = await c.waitForStatus(h, ['running'], 15_000);
+  // Its next try may be up to a handshake timeout (5 s) plus a full backoff (10 s) away.
+  const row = await c.waitForStatus(h, ['running'], 30_000);
   t.equal(row.status, 'running', 'the hello after the reconnect said it had started');
 });
