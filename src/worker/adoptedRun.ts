@@ -1,5 +1,5 @@
 // A process job this worker started before it was restarted, found again from its record
-// (processRecord.ts). Its slot shell lives on in a session of its own, so the job goes on
+// (runRecord.ts). Its slot shell lives on in a session of its own, so the job goes on
 // running; this follows it until the shell has written the job's exit status (or is gone
 // without one), and reports that. The shell is known by pid, start time and boot, never by a
 // pid alone, which the system may have given to another process since. It can still be
@@ -14,10 +14,11 @@ import type { CgroupHost, JobCgroup } from './cgroup.js';
 import type { Assignment, Result, Stats } from '../protocol/jobState.js';
 import type { Execution } from './execution.js';
 import { jobFilesDir, OutputFile } from './jobFiles.js';
-import { DiskWatch, longTimeout } from './limits.js';
+import { KillSequence } from './killSequence.js';
+import { RunLimits } from './limits.js';
 import { readStat } from './procTable.js';
-import { bootId, clearRecord, EXIT_FILE, readExit, readRecord, type ProcessRecord } from './processRecord.js';
-import { ExitCodes, Reasons } from '../common/outcomes.js';
+import { bootId, clearRunRecord, EXIT_FILE, readExit, readRunRecord, writeRunRecord, type RunRecord, type ShellRef } from './runRecord.js';
+import { ExitCodes } from '../common/outcomes.js';
 
 const POLL_MS = 250;
 
@@ -29,10 +30,10 @@ export interface AdoptEnv {
 }
 
 /** Whether the job's slot shell still runs: the same pid, start time and boot (a zombie does not count). */
-function shellAlive(rec: ProcessRecord): boolean {
-  if (rec.boot !== bootId()) return false;
-  const p = readStat(rec.pgid);
-  return p !== undefined && p.state !== 'Z' && p.startTicks === rec.shellStart;
+function shellAlive(shell: ShellRef): boolean {
+  if (shell.boot !== bootId()) return false;
+  const p = readStat(shell.pgid);
+  return p !== undefined && p.state !== 'Z' && p.startTicks === shell.shellStart;
 }
 
 export class AdoptedRun implements Execution {
@@ -44,12 +45,11 @@ export class AdoptedRun implements Execution {
   readonly processes: readonly number[] = [];
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
-  private exitReason: string | null = null;
-  private escalated = false;
-  private killTimer: NodeJS.Timeout | null = null;
-  private readonly limit: { clear(): void };
-  private readonly disk: DiskWatch;
-  private ended = false;
+  private readonly kills: KillSequence;
+  private readonly limits: RunLimits;
+  /** What is on disk about it, written again when a kill begins. */
+  private rec: RunRecord;
+  private readonly shellRef: ShellRef;
   /** Its cgroup, when it was started in one: measured and killed through it. */
   private readonly cg: JobCgroup | null;
   private mem = -1;
@@ -57,30 +57,43 @@ export class AdoptedRun implements Execution {
 
   private constructor(
     readonly job: Assignment,
-    private readonly rec: ProcessRecord,
+    rec: RunRecord & { shell: ShellRef },
     private readonly dir: string,
     private readonly env: AdoptEnv,
   ) {
     this.stdout = new OutputFile(join(dir, 'stdout'), 0, undefined, job.logLimit);
     this.stderr = new OutputFile(join(dir, 'stderr'), 0, undefined, job.logLimit);
-    this.disk = new DiskWatch(job, env.basePath);
-    this.cg = rec.cgroup && env.cgroups ? env.cgroups.find(rec.cgroup) : null;
-    this.limit = longTimeout(
-      () => this.kill(Reasons.timeLimit(this.elapsed(), job.time)),
-      Math.max(0, job.time * 1000 - (env.clock.now() - rec.startedAt)),
-    );
-    if (rec.killReason !== undefined && rec.killAt !== undefined) {
+    this.rec = rec;
+    this.shellRef = rec.shell;
+    this.cg = rec.shell.cgroup && env.cgroups ? env.cgroups.find(rec.shell.cgroup) : null;
+    this.kills = new KillSequence(env.killGraceMs, env.clock, {
+      term: () => this.signal('SIGTERM'),
+      kill: () => {
+        this.signal('SIGKILL');
+        return true;
+      },
+      began: (reason, killAt) => {
+        this.rec = { ...this.rec, kill: { reason, at: killAt } };
+        try {
+          writeRunRecord(dir, this.rec);
+        } catch {
+          // without it, a worker restarted again in the grace period reports the exit code alone
+        }
+      },
+    });
+    this.limits = new RunLimits(job, env.basePath, () => this.elapsed(), (reason) => this.kill(reason));
+    // One that ended while the worker was away is past no limit (a worker down for longer than
+    // the job's -time must not report that it ran over), and a kill it began stays the reason.
+    if (readExit(dir) !== null || !shellAlive(rec.shell)) this.kills.keep(rec.kill?.reason ?? null);
+    else {
+      this.limits.armTime(env.clock.now() - rec.startedAt);
       // The worker died during a kill's grace period: the job had its TERM, the KILL is due
       // when it was, and the reason stays the one the kill began with.
-      this.exitReason = rec.killReason;
-      this.killTimer = setTimeout(() => {
-        this.escalated = true;
-        this.signal('SIGKILL');
-      }, Math.max(0, rec.killAt - env.clock.now()));
+      if (rec.kill) this.kills.resume(rec.kill.reason, rec.kill.at);
     }
     this.result = new Promise((resolve) => {
       const poll = setInterval(() => {
-        if (readExit(dir) === null && shellAlive(rec)) return this.measure();
+        if (readExit(dir) === null && shellAlive(rec.shell)) return this.measure();
         clearInterval(poll);
         void (this.cg?.destroy() ?? Promise.resolve()).then(() => resolve(this.finish()));
       }, POLL_MS);
@@ -99,8 +112,8 @@ export class AdoptedRun implements Execution {
     const found: AdoptedRun[] = [];
     for (const name of names) {
       const dir = jobFilesDir(env.basePath, name);
-      const rec = readRecord(dir);
-      if (rec && rec.job.handle === name) found.push(new AdoptedRun(rec.job, rec, dir, env));
+      const rec = readRunRecord(dir);
+      if (rec?.kind === 'process' && rec.shell && rec.job.handle === name) found.push(new AdoptedRun(rec.job, { ...rec, shell: rec.shell }, dir, env));
     }
     return found;
   }
@@ -115,9 +128,8 @@ export class AdoptedRun implements Execution {
   }
 
   private finish(): Result {
-    this.ended = true;
-    this.limit.clear();
-    if (this.killTimer) clearTimeout(this.killTimer);
+    this.kills.end();
+    this.limits.end();
     const code = readExit(this.dir);
     let realTime = this.elapsed();
     try {
@@ -125,12 +137,13 @@ export class AdoptedRun implements Execution {
     } catch {
       // no exit file: it ended without one
     }
-    const base = { realTime, userTime: this.userTime(), maxMem: this.maxMem, maxDisk: this.disk.max };
-    if (this.escalated) return { exitCode: ExitCodes.KILLED, exitReason: this.exitReason, ...base };
+    const base = { realTime, userTime: this.userTime(), maxMem: this.maxMem, maxDisk: this.limits.maxDisk };
+    const reason = this.kills.reason;
+    if (this.kills.escalated) return { exitCode: ExitCodes.KILLED, exitReason: reason, ...base };
     if (code === null) {
-      return { exitCode: ExitCodes.KILLED, exitReason: this.exitReason ?? 'It ended while its worker was restarting, without an exit status', ...base };
+      return { exitCode: ExitCodes.KILLED, exitReason: reason ?? 'It ended while its worker was restarting, without an exit status', ...base };
     }
-    return { exitCode: code, exitReason: this.exitReason, ...base };
+    return { exitCode: code, exitReason: reason, ...base };
   }
 
   /** Memory from its cgroup, against the limit (without one it is not measured). */
@@ -142,9 +155,7 @@ export class AdoptedRun implements Execution {
     if (mem === null) return;
     this.mem = mem;
     this.maxMem = Math.max(this.maxMem, mem);
-    if (mem > this.job.mem * this.job.memGrace) {
-      this.kill(Reasons.memLimit(mem, this.job.mem, this.job.memGrace));
-    }
+    this.limits.checkMemory(mem);
   }
 
   /** CPU time since it started, from its cgroup; -1 without one. */
@@ -153,25 +164,15 @@ export class AdoptedRun implements Execution {
   }
 
   stats(): Stats {
-    return { realTime: this.elapsed(), userTime: this.userTime(), maxMem: this.maxMem, maxDisk: this.disk.max, mem: this.mem };
+    return { realTime: this.elapsed(), userTime: this.userTime(), maxMem: this.maxMem, maxDisk: this.limits.maxDisk, mem: this.mem };
   }
 
-  async sampleDisk(): Promise<void> {
-    if (this.ended) return;
-    const over = await this.disk.sample();
-    if (over) this.kill(over);
+  sampleDisk(): Promise<void> {
+    return this.limits.sampleDisk();
   }
 
   kill(reason: string): void {
-    if (this.ended) return;
-    if (this.exitReason === null) {
-      this.exitReason = reason;
-      this.signal('SIGTERM');
-    }
-    this.killTimer ??= setTimeout(() => {
-      this.escalated = true;
-      this.signal('SIGKILL');
-    }, this.env.killGraceMs);
+    this.kills.kill(reason);
   }
 
   private signal(sig: NodeJS.Signals): void {
@@ -179,9 +180,9 @@ export class AdoptedRun implements Execution {
       this.cg.signal(sig); // a cgroup's name is never reused: always the job's (each process once)
       if (sig !== 'SIGKILL') return;
     }
-    if (!shellAlive(this.rec)) return; // the group may be someone else's now
+    if (!shellAlive(this.shellRef)) return; // the group may be someone else's now
     try {
-      process.kill(-this.rec.pgid, sig);
+      process.kill(-this.shellRef.pgid, sig);
     } catch {
       // gone
     }
@@ -190,7 +191,7 @@ export class AdoptedRun implements Execution {
   dispose(): Promise<void> {
     this.stdout.close();
     this.stderr.close();
-    clearRecord(this.dir);
+    clearRunRecord(this.dir);
     return Promise.resolve();
   }
 }

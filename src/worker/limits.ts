@@ -1,5 +1,6 @@
-// What process and container runs share in enforcing a job's limits: a time limit timer that
-// holds any length, and the outPath's disk usage against the disk limit.
+// A job's limits, enforced the same way on every run: the time limit (a timer that holds any
+// length), the memory limit against what the run measured, and the disk limit against its
+// outPath. Going over one calls the run's kill with the reason (common/outcomes.ts).
 import type { Assignment } from '../protocol/jobState.js';
 import { diskUsageBeneath } from '../files/beneath.js';
 import { jobRel, jobRoot } from './jobFiles.js';
@@ -16,28 +17,52 @@ export function longTimeout(fn: () => void, ms: number): { clear(): void } {
   return { clear: () => clearTimeout(timer) };
 }
 
-/** Measures a job's outPath now and then; says when it holds more than the disk limit. */
-export class DiskWatch {
-  max = -1;
-  private busy = false;
+export class RunLimits {
+  /** The most the outPath held at a sample, in MB; -1 before the first. */
+  maxDisk = -1;
+  private measuring = false;
+  private timer: { clear(): void } | null = null;
+  private over = false;
 
+  /**
+   * @param elapsed seconds the job has run, for the time limit's reason
+   * @param exceeded the run's kill
+   */
   constructor(
     private readonly job: Assignment,
     private readonly basePath: string,
+    private readonly elapsed: () => number,
+    private readonly exceeded: (reason: string) => void,
   ) {}
 
-  /** The reason to kill the job, or null. */
-  async sample(): Promise<string | null> {
+  /** Starts (or starts again) the time limit, for a job that has already run `ranMs`. */
+  armTime(ranMs: number): void {
+    this.timer?.clear();
+    this.timer = longTimeout(() => this.exceeded(Reasons.timeLimit(this.elapsed(), this.job.time)), Math.max(0, this.job.time * 1000 - ranMs));
+  }
+
+  /** What the run measured just now, in MB. */
+  checkMemory(mb: number): void {
+    if (!this.over && mb > this.job.mem * this.job.memGrace) this.exceeded(Reasons.memLimit(mb, this.job.mem, this.job.memGrace));
+  }
+
+  /** Measures the outPath (through no link: a job could otherwise have a host directory measured). */
+  async sampleDisk(): Promise<void> {
     const { outPath } = this.job;
-    if (this.busy || !outPath) return null;
-    this.busy = true;
+    if (this.over || this.measuring || !outPath) return;
+    this.measuring = true;
     try {
-      // Through no link: a job could otherwise have a host directory measured.
       const mb = await diskUsageBeneath(jobRoot(this.job, this.basePath), jobRel(this.job, outPath));
-      this.max = Math.max(this.max, mb);
-      return mb > this.job.disk ? Reasons.diskLimit(mb, this.job.disk) : null;
+      this.maxDisk = Math.max(this.maxDisk, mb);
+      if (!this.over && mb > this.job.disk) this.exceeded(Reasons.diskLimit(mb, this.job.disk));
     } finally {
-      this.busy = false;
+      this.measuring = false;
     }
+  }
+
+  /** The run is over: nothing is enforced any more. */
+  end(): void {
+    this.over = true;
+    this.timer?.clear();
   }
 }

@@ -11,13 +11,14 @@ import type { Clock } from '../common/clock.js';
 import type { Assignment, Result, Stats } from '../protocol/jobState.js';
 import type { Execution } from './execution.js';
 import { jobRel, makeJobDirs, OutputFile, prepareJobFiles } from './jobFiles.js';
-import { DiskWatch, longTimeout } from './limits.js';
-import { bootId, clearRecord, EXIT_FILE, writeRecord, type ProcessRecord } from './processRecord.js';
+import { KillSequence } from './killSequence.js';
+import { RunLimits } from './limits.js';
+import { bootId, clearRunRecord, EXIT_FILE, writeRunRecord, type RunRecord } from './runRecord.js';
 import { join } from 'node:path';
 import { processTree, readStat, TICKS_PER_SECOND, type ProcInfo, type ProcTable } from './procTable.js';
 import type { ShellExit, SlotShell } from './slotShell.js';
 import type { CgroupHost, JobCgroup } from './cgroup.js';
-import { ExitCodes, Reasons } from '../common/outcomes.js';
+import { ExitCodes } from '../common/outcomes.js';
 
 export interface RunEnv {
   basePath: string;
@@ -79,20 +80,17 @@ export class JobRun implements Execution {
   readonly result: Promise<Result>;
   /** The job's subshell, once a /proc sample has seen it. */
   pid: number | null = null;
-  private exitReason: string | null = null;
-  /** What is on disk about this run (processRecord.ts), kept to be written again with a kill. */
-  private record: ProcessRecord;
-  private killTimer: NodeJS.Timeout | null = null;
-  private escalation: Promise<void> | null = null;
-  private readonly limitTimer: { clear(): void };
+  /** What is on disk about this run (runRecord.ts), kept to be written again with a kill. */
+  private record: RunRecord;
+  private readonly kills: KillSequence;
+  private readonly limits: RunLimits;
+  /** A TERM waiting for the slot shell to fork the job. */
   private termTimer: NodeJS.Timeout | null = null;
   private exited = false;
-  private escalated = false;
   private maxMem = -1;
   private userTime = 0;
   private tree: number[] = [];
   private mem = -1;
-  private readonly disk: DiskWatch;
   private readonly filesDir: string;
   /** The job's processes are the ones in it, wherever they went (cgroup.ts). */
   private readonly cg: JobCgroup | null;
@@ -108,28 +106,32 @@ export class JobRun implements Execution {
     makeJobDirs(job, env.basePath);
     const files = prepareJobFiles(env.basePath, job.handle, { fresh: true });
     this.filesDir = files.dir;
-    clearRecord(files.dir);
+    clearRunRecord(files.dir);
     this.stdout = new OutputFile(files.stdout, 0, undefined, job.logLimit);
     this.stderr = new OutputFile(files.stderr, 0, undefined, job.logLimit);
-    this.disk = new DiskWatch(job, env.basePath);
+    this.kills = new KillSequence(env.killGraceMs, env.clock, {
+      term: () => this.term(),
+      kill: () => this.killNow(),
+      began: (reason, killAt) => this.began(reason, killAt),
+    });
+    this.limits = new RunLimits(job, env.basePath, () => this.elapsed(), (reason) => this.kill(reason));
     const command = job.command.split('///').join(env.basePath.replace(/\/*$/, '/'));
     this.startedAt = env.clock.now();
     this.cg = env.cgroups ? env.cgroups.create(runName(job)) : null;
     // Before the timer: if this throws (disk full), no timer is left to kill a later job.
     this.record = {
-      job, startedAt: this.startedAt, pgid: shell.pid, shellStart: shell.startTicks, boot: bootId(),
-      ...(this.cg ? { cgroup: this.cg.name } : {}),
+      kind: 'process',
+      job,
+      startedAt: this.startedAt,
+      shell: { pgid: shell.pid, shellStart: shell.startTicks, boot: bootId(), ...(this.cg ? { cgroup: this.cg.name } : {}) },
     };
     try {
-      writeRecord(files.dir, this.record);
+      writeRunRecord(files.dir, this.record);
     } catch (e) {
       void this.cg?.destroy();
       throw e;
     }
-    this.limitTimer = longTimeout(
-      () => this.kill(Reasons.timeLimit(this.elapsed(), job.time)),
-      job.time * 1000,
-    );
+    this.limits.armTime(0);
     const exit = shell.run({
       handle: job.handle,
       // The shell changes into it by its physical path and checks it got there: a link
@@ -144,7 +146,8 @@ export class JobRun implements Execution {
     this.result = exit.then(async (e) => {
       // A kill is over when the whole tree is gone, not when its shell is: processes that
       // outlive TERM get the KILL, and the job reports it.
-      if (this.escalation) await Promise.race([this.escalation, this.treeGone(e)]);
+      const escalation = this.kills.escalation;
+      if (escalation) await Promise.race([escalation, this.treeGone(e)]);
       if (this.cg) {
         // What it left running (daemons, `setsid` children) ends with it, as under Slurm.
         this.userTime = Math.max(this.userTime, this.cg.userSeconds() ?? 0);
@@ -164,7 +167,7 @@ export class JobRun implements Execution {
   }
 
   stats(): Stats {
-    return { realTime: this.elapsed(), userTime: this.userTime, maxMem: this.maxMem, maxDisk: this.disk.max, mem: this.mem };
+    return { realTime: this.elapsed(), userTime: this.userTime, maxMem: this.maxMem, maxDisk: this.limits.maxDisk, mem: this.mem };
   }
 
   /** Measures the job (its cgroup, else its tree in a /proc snapshot) and enforces the memory limit. */
@@ -182,57 +185,51 @@ export class JobRun implements Execution {
     this.mem = mem;
     this.maxMem = Math.max(this.maxMem, mem);
     this.userTime = Math.max(this.userTime, user);
-    if (mem > this.job.mem * this.job.memGrace) {
-      this.kill(Reasons.memLimit(mem, this.job.mem, this.job.memGrace));
-    }
+    this.limits.checkMemory(mem);
   }
 
   /** Measures the job's outPath (under the scratch base) and enforces the disk limit. */
-  async sampleDisk(): Promise<void> {
-    if (this.exited) return;
-    const over = await this.disk.sample();
-    if (over) this.kill(over);
+  sampleDisk(): Promise<void> {
+    return this.limits.sampleDisk();
   }
 
   dispose(): Promise<void> {
     this.stdout.close();
     this.stderr.close();
-    clearRecord(this.filesDir);
+    clearRunRecord(this.filesDir);
     return Promise.resolve();
   }
 
-  /** TERM now, KILL after the grace period. The first reason given is the one reported. */
   kill(reason: string): void {
-    if (this.exited) return;
-    if (this.exitReason === null) {
-      this.exitReason = reason;
-      this.record = { ...this.record, killReason: reason, killAt: this.env.clock.now() + this.env.killGraceMs };
-      try {
-        writeRecord(this.filesDir, this.record);
-      } catch {
-        // without it, a worker restarted in the grace period reports the exit code alone
-      }
-      this.env.onKill?.();
-      if (hasChild(this.shell.pid)) this.signal('SIGTERM');
-      else {
-        // The slot shell has not forked the job yet: a TERM now would be lost (the shell
-        // ignores it), so it goes out as soon as the job's subshell exists. Once only: a
-        // job's own TERM handler must be left to clean up.
-        this.termTimer = setInterval(() => {
-          if (!hasChild(this.shell.pid) && this.shell.busy) return;
-          clearInterval(this.termTimer!);
-          this.signal('SIGTERM');
-        }, 20);
-      }
+    this.kills.kill(reason);
+  }
+
+  private began(reason: string, killAt: number): void {
+    this.record = { ...this.record, kill: { reason, at: killAt } };
+    try {
+      writeRunRecord(this.filesDir, this.record);
+    } catch {
+      // without it, a worker restarted in the grace period reports the exit code alone
     }
-    this.escalation ??= new Promise((resolve) => {
-      this.killTimer = setTimeout(() => {
-        if (this.termTimer) clearInterval(this.termTimer);
-        this.escalated = true;
-        this.signal('SIGKILL');
-        resolve();
-      }, this.env.killGraceMs);
-    });
+    this.env.onKill?.();
+  }
+
+  private term(): void {
+    if (hasChild(this.shell.pid)) return this.signal('SIGTERM');
+    // The slot shell has not forked the job yet: a TERM now would be lost (the shell
+    // ignores it), so it goes out as soon as the job's subshell exists. Once only: a
+    // job's own TERM handler must be left to clean up.
+    this.termTimer = setInterval(() => {
+      if (!hasChild(this.shell.pid) && this.shell.busy) return;
+      clearInterval(this.termTimer!);
+      this.signal('SIGTERM');
+    }, 20);
+  }
+
+  private killNow(): boolean {
+    if (this.termTimer) clearInterval(this.termTimer);
+    this.signal('SIGKILL');
+    return true;
   }
 
   /** Resolves once no process of the job is left (zombies do not count). */
@@ -264,18 +261,19 @@ export class JobRun implements Execution {
   }
 
   private finish(code: number, shellDied: boolean): Result {
-    this.limitTimer.clear();
-    if (this.killTimer) clearTimeout(this.killTimer);
+    this.kills.end();
+    this.limits.end();
     if (this.termTimer) clearInterval(this.termTimer);
     this.exited = true;
-    if (shellDied && !this.escalated) this.exitReason ??= 'The job ended its own shell';
+    const escalated = this.kills.escalated;
+    const reason = this.kills.reason ?? (shellDied && !escalated ? 'The job ended its own shell' : null);
     return {
-      exitCode: this.escalated ? KILL_CODE : code,
-      exitReason: this.exitReason,
+      exitCode: escalated ? KILL_CODE : code,
+      exitReason: reason,
       realTime: this.elapsed(),
       userTime: this.userTime,
       maxMem: this.maxMem,
-      maxDisk: this.disk.max,
+      maxDisk: this.limits.maxDisk,
     };
   }
 }

@@ -41,7 +41,7 @@ t.test('a worker restarted during a kill’s grace period keeps its reason and i
   // Over its time limit at 2 s; it ignores the TERM, so only the KILL 6 s later ends it.
   const h = c.add(['-shareWorkingPath', '-time', '2s', '-add', "trap '' TERM; sleep 60"]);
   await c.waitForStatus(h, ['running']);
-  await waitFor('the TERM', () => readFileSync(join(c.dir, 'scratch-rw', '.q', 'jobs', h, 'process.json'), 'utf8').includes('killReason'), 10_000, 100);
+  await waitFor('the TERM', () => readFileSync(join(c.dir, 'scratch-rw', '.q', 'jobs', h, 'run.json'), 'utf8').includes('"kill"'), 10_000, 100);
   await w.stop('SIGKILL');
   await new Promise((r) => setTimeout(r, 1500));
   await c.startWorker('rw', opts);

@@ -23,22 +23,24 @@
 // ENGINE_SHUTDOWN_S, the engine is to blame (`engineLost`, counted like a lost worker); if
 // it stays, someone ran `docker stop` or `docker kill`, and the reason says so. A signal from
 // inside the container leaves no event: that exit code is the job's own, reported at once.
-import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { isInside } from '../../files/paths.js';
 import { dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Clock } from '../../common/clock.js';
 import { formatSize } from '../../common/units.js';
-import { AssignmentSchema, type Assignment, type Result, type Stats } from '../../protocol/jobState.js';
+import type { Assignment, Result, Stats } from '../../protocol/jobState.js';
 import type { Execution } from '../execution.js';
+import { readRunRecord, writeRunRecord, type RunRecord } from '../runRecord.js';
 import { jobFilesDir, jobRel, jobRoot, makeJobDirs, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
-import { DiskWatch, longTimeout } from '../limits.js';
+import { KillSequence } from '../killSequence.js';
+import { RunLimits } from '../limits.js';
 import { boundPaths, containerSpec, LABELS, memoryLimitBytes, type ContainerPlace } from './containerSpec.js';
 import { PinnedMounts } from './pinnedMounts.js';
 import { openDirBeneath } from '../../files/beneath.js';
 import { engineMessage, isNotFound, isUnreachable, type DockerEngine } from './engine.js';
 import { FrameSplitter, parseStatsFrame } from './stats.js';
-import { ExitCodes, Reasons, signalName } from '../../common/outcomes.js';
+import { ExitCodes, signalName } from '../../common/outcomes.js';
 
 export interface ContainerEnv {
   basePath: string;
@@ -69,21 +71,7 @@ const ENGINE_SHUTDOWN_S = 15;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Records beside the job's output files (not mounted in the container) for a restarted worker. */
-const JOB_FILE = 'job.json';
-const SENT_FILE = 'sent.json';
-const KILL_FILE = 'kill.json';
-
 class Killed extends Error {}
-
-/** A JSON file checked by `accept`; null when missing, unreadable or refused. */
-function readJson<T>(path: string, accept: (v: unknown) => T | null): T | null {
-  try {
-    return accept(JSON.parse(readFileSync(path, 'utf8')));
-  } catch {
-    return null;
-  }
-}
 
 /** A stopped container that never ran reports a start time of year 1. */
 function startTime(state: { StartedAt?: string }): number | null {
@@ -95,7 +83,6 @@ interface Adopted {
   id: string;
   startedAt: number;
   running: boolean;
-  sent: { stdout: number; stderr: number };
   killReason: string | null;
 }
 
@@ -116,19 +103,16 @@ export class ContainerRun implements Execution {
   private container: Dockerode.Container | null = null;
   private running = false;
   private ended = false;
-  private escalated = false;
-  /** The grace period ran out before the container was running: KILL it once it is. */
-  private killDue = false;
+  /** Why it ended, when that is not a kill q began (OOM, a signal from outside). */
   private exitReason: string | null = null;
-  private killTimer: NodeJS.Timeout | null = null;
-  private limitTimer: { clear(): void } | null = null;
+  private readonly kills: KillSequence;
+  private readonly limits: RunLimits;
   private onKill: (() => void) | null = null;
   private readonly killed: Promise<never>;
   private stream: { destroy(): void } | null = null;
   private mem = -1;
   private maxMem = -1;
   private userTime = 0;
-  private readonly disk: DiskWatch;
   private readonly files: JobFiles;
   /** Seconds the container ran, from the engine's own start and finish times. */
   private ranFor: number | null = null;
@@ -140,11 +124,28 @@ export class ContainerRun implements Execution {
     adopt: Adopted | null,
   ) {
     this.files = prepareJobFiles(env.basePath, job.handle, { fresh: adopt === null, create: true, owner: env.owner });
-    const save = () =>
-      writeFileSync(join(this.files.dir, SENT_FILE), JSON.stringify({ lease: job.lease, stdout: this.stdout.pos, stderr: this.stderr.pos }));
-    this.stdout = new OutputFile(this.files.stdout, adopt?.sent.stdout ?? 0, save, job.logLimit);
-    this.stderr = new OutputFile(this.files.stderr, adopt?.sent.stderr ?? 0, save, job.logLimit);
-    this.disk = new DiskWatch(job, env.basePath);
+    // Sent from the start; the master's welcome then says how much of each it already has.
+    this.stdout = new OutputFile(this.files.stdout, 0, undefined, job.logLimit);
+    this.stderr = new OutputFile(this.files.stderr, 0, undefined, job.logLimit);
+    this.kills = new KillSequence(env.killGraceMs, env.clock, {
+      term: () => {
+        if (this.running) this.signal('SIGTERM');
+      },
+      kill: () => {
+        if (!this.running) return false; // KILLed once it runs
+        this.signal('SIGKILL');
+        return true;
+      },
+      began: (reason, at) => {
+        try {
+          writeRunRecord(this.files.dir, { ...this.record(), kill: { reason, at } });
+        } catch {
+          // without the record, a restarted worker reports the exit code alone
+        }
+        this.onKill?.();
+      },
+    });
+    this.limits = new RunLimits(job, env.basePath, () => this.elapsed(), (reason) => this.kill(reason));
     this.startedAt = adopt?.startedAt ?? env.clock.now();
     this.killed = new Promise<never>((_, reject) => {
       this.onKill = () => reject(new Killed());
@@ -155,7 +156,6 @@ export class ContainerRun implements Execution {
     if (!adopt || adopt.running) this.armTimeLimit();
     let life: Promise<Result>;
     if (adopt) {
-      this.exitReason = adopt.killReason; // a kill from before the restart stays the reason
       life = this.resume(env.engine.api.getContainer(adopt.id), adopt);
     } else {
       life = this.launch();
@@ -180,35 +180,27 @@ export class ContainerRun implements Execution {
   static async adopt(info: Dockerode.ContainerInfo, env: ContainerEnv): Promise<ContainerRun | null> {
     const handle = info.Labels[LABELS.job] ?? '';
     const lease = info.Labels[LABELS.lease] ?? '';
-    const dir = jobFilesDir(env.basePath, handle);
-    const job = readJson(join(dir, JOB_FILE), (v) => {
-      const parsed = AssignmentSchema.safeParse(v);
-      return parsed.success && parsed.data.lease === lease ? parsed.data : null;
-    });
-    if (!job) return null;
+    const rec = readRunRecord(jobFilesDir(env.basePath, handle));
+    if (rec?.kind !== 'container' || rec.job.lease !== lease) return null;
+    const job = rec.job;
     const state = (await env.engine.api.getContainer(info.Id).inspect()).State;
     const startedAt = startTime(state);
     if (state.Status === 'created' || startedAt === null) return null;
-    // What was sent before the restart is not sent again; without a record, all of it is.
-    const ofLease = (v: unknown) => ((v as { lease?: unknown }).lease === lease ? (v as Record<string, unknown>) : null);
-    const sent = readJson(join(dir, SENT_FILE), ofLease);
-    const kill = readJson(join(dir, KILL_FILE), ofLease);
-    return new ContainerRun(job, info.Image, env, {
-      id: info.Id,
-      startedAt,
-      running: state.Running,
-      sent: { stdout: Number(sent?.stdout) || 0, stderr: Number(sent?.stderr) || 0 },
-      killReason: typeof kill?.reason === 'string' ? kill.reason : null,
-    });
+    return new ContainerRun(job, info.Image, env, { id: info.Id, startedAt, running: state.Running, killReason: rec.kill?.reason ?? null });
+  }
+
+  /** What a restarted worker needs to take it back (the container itself is found by its labels). */
+  private record(): RunRecord {
+    return { kind: 'container', job: this.job, startedAt: this.startedAt };
   }
 
   private armTimeLimit(): void {
-    this.limitTimer?.clear();
-    const ran = this.env.clock.now() - this.startedAt;
-    this.limitTimer = longTimeout(
-      () => this.kill(Reasons.timeLimit(this.elapsed(), this.job.time)),
-      Math.max(0, this.job.time * 1000 - ran),
-    );
+    this.limits.armTime(this.env.clock.now() - this.startedAt);
+  }
+
+  /** What the result will say, as things stand: a kill's reason first. */
+  private why(): string | null {
+    return this.kills.reason ?? this.exitReason;
   }
 
   private elapsed(): number {
@@ -242,7 +234,7 @@ export class ContainerRun implements Execution {
     if (!job.shareWorkingPath) {
       for (const p of job.realtimeInPaths) openDirBeneath(env.basePath, jobRel(job, dirname(p)), { create: true }).close();
     }
-    writeFileSync(join(this.files.dir, JOB_FILE), JSON.stringify(job));
+    writeRunRecord(this.files.dir, this.record());
     try {
       await this.step(env.engine.ensureImage(this.image));
     } catch (e) {
@@ -299,7 +291,7 @@ export class ContainerRun implements Execution {
       return this.finish(ENGINE_ERROR_CODE, `Could not create its container: ${engineMessage(e)}`);
     }
     this.container = container;
-    if (this.exitReason !== null) return this.finish(KILLED_BEFORE_START, null);
+    if (this.kills.reason !== null) return this.finish(KILLED_BEFORE_START, null);
     try {
       await container.start();
     } catch (e) {
@@ -312,24 +304,17 @@ export class ContainerRun implements Execution {
     await pins.release();
     this.startedAt = env.clock.now();
     this.armTimeLimit();
-    if (this.killDue) {
-      this.escalated = true;
-      this.signal('SIGKILL');
-    } else if (this.exitReason !== null) {
-      this.signal('SIGTERM'); // killed while it started
-    }
+    this.kills.reachable(); // a kill that came while it started goes out now
     return this.watch(container);
   }
 
   private async resume(container: Dockerode.Container, adopted: Adopted): Promise<Result> {
     this.container = container;
     this.running = adopted.running;
-    if (adopted.running && this.exitReason !== null) {
-      // The worker died during a kill's grace period: the kill goes on.
-      const reason = this.exitReason;
-      this.exitReason = null;
-      this.kill(reason);
-    }
+    // The worker died during a kill's grace period: the kill goes on (or, if it has ended,
+    // its reason stays the one reported).
+    if (adopted.running && adopted.killReason !== null) this.kill(adopted.killReason);
+    else this.kills.keep(adopted.killReason);
     return this.watch(container);
   }
 
@@ -349,19 +334,19 @@ export class ContainerRun implements Execution {
     const ran = (Date.parse(state.FinishedAt) - started) / 1000;
     if (Number.isFinite(ran) && ran >= 0) this.ranFor = ran;
     const code = state.ExitCode;
-    if (state.OOMKilled && code !== 0 && this.exitReason === null) {
+    if (state.OOMKilled && code !== 0 && this.why() === null) {
       // The last stats frame may predate the spike, so what it used is the limit it hit.
       this.exitReason =
         `Memory limit exceeded: reached the container's ${formatSize(memoryLimitBytes(this.job) / 1048576)}, ` +
         `limit ${formatSize(this.job.mem)} * ${this.job.memGrace}`;
     }
-    if (code > 128 && this.exitReason === null) {
+    if (code > 128 && this.why() === null) {
       const by = await this.signalledBy(container.id, started);
       if (by !== null && typeof by === 'object') {
         this.engineLost = { why: 'the Docker engine stopped while its container ran', ran: true };
         return this.finish(code, this.engineLost.why);
       }
-      if (typeof by === 'string' && this.exitReason === null) this.exitReason = by;
+      if (typeof by === 'string' && this.why() === null) this.exitReason = by;
     }
     return this.finish(code, null);
   }
@@ -416,35 +401,15 @@ export class ContainerRun implements Execution {
   sample(): void {}
 
   stats(): Stats {
-    return { realTime: this.elapsed(), userTime: this.userTime, maxMem: this.maxMem, maxDisk: this.disk.max, mem: this.mem };
+    return { realTime: this.elapsed(), userTime: this.userTime, maxMem: this.maxMem, maxDisk: this.limits.maxDisk, mem: this.mem };
   }
 
-  async sampleDisk(): Promise<void> {
-    if (this.ended) return;
-    const over = await this.disk.sample();
-    if (over) this.kill(over);
+  sampleDisk(): Promise<void> {
+    return this.limits.sampleDisk();
   }
 
   kill(reason: string): void {
-    if (this.ended) return;
-    if (this.exitReason === null) {
-      this.exitReason = reason;
-      try {
-        writeFileSync(join(this.files.dir, KILL_FILE), JSON.stringify({ lease: this.job.lease, reason }));
-      } catch {
-        // without the record, a restarted worker reports the exit code alone
-      }
-      this.onKill?.();
-      if (this.running) this.signal('SIGTERM');
-    }
-    this.killTimer ??= setTimeout(() => {
-      if (this.running) {
-        this.escalated = true;
-        this.signal('SIGKILL');
-      } else {
-        this.killDue = true;
-      }
-    }, this.env.killGraceMs);
+    this.kills.kill(reason);
   }
 
   private signal(signal: 'SIGTERM' | 'SIGKILL'): void {
@@ -461,16 +426,16 @@ export class ContainerRun implements Execution {
   private finish(code: number, reason: string | null): Result {
     this.ended = true;
     this.running = false;
-    this.limitTimer?.clear();
-    if (this.killTimer) clearTimeout(this.killTimer);
+    this.kills.end();
+    this.limits.end();
     this.stream?.destroy();
     return {
-      exitCode: this.escalated ? KILL_CODE : code,
-      exitReason: this.exitReason ?? reason,
+      exitCode: this.kills.escalated ? KILL_CODE : code,
+      exitReason: this.why() ?? reason,
       realTime: this.elapsed(),
       userTime: this.userTime,
       maxMem: this.maxMem,
-      maxDisk: this.disk.max,
+      maxDisk: this.limits.maxDisk,
     };
   }
 
