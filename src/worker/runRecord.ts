@@ -9,7 +9,7 @@
 // Written whole to a temporary file and renamed, so a worker killed while writing leaves the
 // old record or the new one, never half of one. Records of the previous layout (process.json
 // for processes; job.json + kill.json for containers) are still read, and removed with it.
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssignmentSchema, type Assignment } from '../protocol/jobState.js';
 
@@ -141,7 +141,16 @@ export function readExit(dir: string): number | null {
   }
 }
 
+const RECORD_FILES = new Set<string>([RUN_FILE, `${RUN_FILE}.tmp`, EXIT_FILE, ...Object.values(LEGACY)]);
+
 /** Removes the record (of either layout) and the exit status. */
 export function clearRunRecord(dir: string): void {
-  for (const f of [RUN_FILE, `${RUN_FILE}.tmp`, EXIT_FILE, ...Object.values(LEGACY)]) rmSync(join(dir, f), { force: true });
+  // One listing, then only what is there: this runs twice for every job a worker runs.
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const f of names) if (RECORD_FILES.has(f)) rmSync(join(dir, f), { force: true });
 }
