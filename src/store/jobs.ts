@@ -5,8 +5,9 @@
 //     ▲                 │                   │                   │
 //     └──── requeue (worker lost, gave it back, lease expired) ─┘    rerun: done | failed ──▶ ready
 //
-// `claim` is one transaction: it picks the best fitting ready job (lowest priority number,
-// then oldest), records the worker, a fresh lease and attempt + 1. Every later event from the
+// `claim` picks the best fitting ready job (lowest priority number, then oldest) by its
+// requirement class (readyClasses.ts), then in one conditional update records the worker, a
+// fresh lease and attempt + 1. Every later event from the
 // worker names that lease and is applied only while it is still the job's lease, so a worker
 // that lost its job (requeued, deleted, reassigned) cannot overwrite what happened since.
 // `finish` clears the lease, which makes a repeated result a no-op.
@@ -15,6 +16,7 @@ import type { Db } from './db.js';
 import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
 import type { JobStatus, JobView, Result, Stats } from '../protocol/jobState.js';
 import { ExitCodes, Reasons } from '../common/outcomes.js';
+import { ReadyClasses, requirementOf, type WorkerFit } from './readyClasses.js';
 
 export const Status = {
   ready: 'ready',
@@ -52,22 +54,8 @@ interface JobRow {
   cur_mem: number;
 }
 
-export interface ClaimLimits {
-  worker: string;
-  host: string;
-  /** MB the job may reserve on this worker. */
-  memBudget: number;
-  /** Longest job (seconds) the worker accepts; null = any. */
-  maxTime: number | null;
-  /** The worker reaches a Docker engine. */
-  docker: boolean;
-  /** The worker takes jobs that name no image. */
-  bare: boolean;
-  /** CPUs and GPUs not yet promised to its jobs. */
-  cpuBudget: number;
-  gpuBudget: number;
-  queues: readonly string[];
-}
+/** A worker asking for a job: what it can take, and its host for the table. */
+export type ClaimLimits = WorkerFit & { host: string };
 
 export interface Claimed {
   handle: string;
@@ -108,20 +96,15 @@ function toView(r: JobRow): JobView {
 
 export class JobStore {
   private readonly s;
+  /** Which ready jobs a worker could take, by requirement class (readyClasses.ts). */
+  readonly ready: ReadyClasses;
 
   constructor(private readonly db: Db) {
+    this.ready = new ReadyClasses(db);
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at)
-                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @docker, @cpus, @gpus, @queue, @retries, @spec, @now)`),
-      pick: p(`SELECT handle, spec, attempt FROM jobs
-               WHERE status = 'ready' AND mem <= @memBudget
-                 AND (@maxTime IS NULL OR time_limit <= @maxTime)
-                 AND (worker_pin IS NULL OR worker_pin = @worker)
-                 AND (docker = 0 OR @docker = 1) AND (docker = 1 OR @bare = 1)
-                 AND (cpus IS NULL OR cpus <= @cpuBudget) AND gpus <= @gpuBudget
-                 AND (queue IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
-               ORDER BY priority, seq LIMIT 1`),
+      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at, class)
+                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @docker, @cpus, @gpus, @queue, @retries, @spec, @now, @class)`),
       claim: p(`UPDATE jobs SET status = 'assigned', worker = @worker, worker_host = @host, lease = @lease,
                   attempt = attempt + 1, started_at = NULL, finished_at = NULL, exit_code = NULL,
                   exit_reason = NULL, real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1
@@ -148,7 +131,8 @@ export class JobStore {
       requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1,
                     lost = lost + @lost, attempt = attempt - (@neverRan = 1 AND status = 'assigned')
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
-                    AND kill_reason IS NULL AND (@lost = 0 OR lost < retries)`),
+                    AND kill_reason IS NULL AND (@lost = 0 OR lost < retries)
+                  RETURNING class`),
       failLost: p(`UPDATE jobs SET status = 'failed', lease = NULL, finished_at = @now, exit_code = ${ExitCodes.NOT_PROVIDED}, cur_mem = -1,
                      lost = lost + 1, exit_reason = '${Reasons.workerLost}' || @why || ' (' || (lost + 1) || ' times; -retries ' || retries || ')'
                    WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')
@@ -163,7 +147,8 @@ export class JobStore {
       rerun: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, kill_reason = NULL, lost = 0,
                   started_at = NULL, finished_at = NULL, exit_code = NULL, exit_reason = NULL,
                   real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1, log_dropped = 0
-                WHERE handle = @handle AND status IN ('done', 'failed')`),
+                WHERE handle = @handle AND status IN ('done', 'failed')
+                RETURNING class`),
       setLogDropped: p(`UPDATE jobs SET log_dropped = @bytes WHERE handle = @handle`),
       delete: p(`DELETE FROM jobs WHERE handle = @handle`),
       get: p(`SELECT * FROM jobs WHERE handle = ?`),
@@ -178,56 +163,60 @@ export class JobStore {
 
   /** Adds jobs in one transaction (one commit for a whole batch) and returns their handles. */
   insert(specs: readonly JobSpec[], now: number): string[] {
-    return this.db.transaction(() => {
-      const handles: string[] = [];
-      for (const spec of specs) {
-        for (let tries = 0; ; tries++) {
-          const handle = `J-${newHandle()}`;
-          try {
-            this.s.insert.run({
-              handle,
-              priority: spec.priority,
-              time: spec.time,
-              mem: spec.mem,
-              pin: spec.workerHandle,
-              docker: spec.dockerImage ? 1 : 0,
-              cpus: spec.cpus,
-              gpus: spec.gpus,
-              queue: spec.queue,
-              retries: spec.retries,
-              spec: JSON.stringify(spec),
-              now,
-            });
-            handles.push(handle);
-            break;
-          } catch (e) {
-            // 36^6 handles: a clash is rare but possible in a long-lived table.
-            if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE' || tries > 20) throw e;
+    const classes = new Set<number>();
+    let handles: string[];
+    try {
+      handles = this.db.transaction(() => {
+        const added: string[] = [];
+        for (const spec of specs) {
+          const cls = this.ready.classOf(requirementOf(spec));
+          classes.add(cls);
+          for (let tries = 0; ; tries++) {
+            const handle = `J-${newHandle()}`;
+            try {
+              this.s.insert.run({
+                handle,
+                priority: spec.priority,
+                time: spec.time,
+                mem: spec.mem,
+                pin: spec.workerHandle,
+                docker: spec.dockerImage ? 1 : 0,
+                cpus: spec.cpus,
+                gpus: spec.gpus,
+                queue: spec.queue,
+                retries: spec.retries,
+                spec: JSON.stringify(spec),
+                now,
+                class: cls,
+              });
+              added.push(handle);
+              break;
+            } catch (e) {
+              // 36^6 handles: a clash is rare but possible in a long-lived table.
+              if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE' || tries > 20) throw e;
+            }
           }
         }
-      }
-      return handles;
-    })();
+        return added;
+      })();
+    } catch (e) {
+      this.ready.reload(); // classes it made are gone with the transaction
+      throw e;
+    }
+    for (const c of classes) this.ready.mark(c);
+    return handles;
   }
 
-  /** Picks the best fitting ready job for a worker and assigns it, in one transaction. */
+  /**
+   * Picks the best ready job this worker can take and assigns it. The pick reads only the
+   * heads of the classes that fit (readyClasses.ts); the claim is one conditional update.
+   */
   claim(limits: ClaimLimits): Claimed | undefined {
-    return this.db.transaction((): Claimed | undefined => {
-      const row = this.s.pick.get({
-        memBudget: limits.memBudget,
-        maxTime: limits.maxTime,
-        worker: limits.worker,
-        docker: limits.docker ? 1 : 0,
-        bare: limits.bare ? 1 : 0,
-        cpuBudget: limits.cpuBudget,
-        gpuBudget: limits.gpuBudget,
-        queues: JSON.stringify(limits.queues),
-      }) as { handle: string; spec: string; attempt: number } | undefined;
-      if (!row) return undefined;
-      const lease = nanoid(12);
-      this.s.claim.run({ handle: row.handle, worker: limits.worker, host: limits.host, lease });
-      return { handle: row.handle, lease, attempt: row.attempt + 1, spec: { ...JOB_SPEC_DEFAULTS, ...(JSON.parse(row.spec) as JobSpec) } };
-    })();
+    const head = this.ready.best(limits);
+    if (!head) return undefined;
+    const lease = nanoid(12);
+    if (this.s.claim.run({ handle: head.handle, worker: limits.worker, host: limits.host, lease }).changes !== 1) return undefined;
+    return { handle: head.handle, lease, attempt: head.attempt + 1, spec: { ...JOB_SPEC_DEFAULTS, ...(JSON.parse(head.spec) as JobSpec) } };
   }
 
   /** The worker is fetching the job's inputs. False when the lease is no longer current. */
@@ -279,7 +268,11 @@ export class JobStore {
     return this.db.transaction(() => {
       // neverRan: its worker says it never had it (an assignment lost with a master killed
       // right after the claim): that attempt did not happen.
-      if (this.s.requeue.run({ handle, lease, lost: lost ? 1 : 0, neverRan: neverRan ? 1 : 0 }).changes === 1) return { requeued: true };
+      const back = this.s.requeue.get({ handle, lease, lost: lost ? 1 : 0, neverRan: neverRan ? 1 : 0 }) as { class: number | null } | undefined;
+      if (back) {
+        this.ready.mark(back.class);
+        return { requeued: true };
+      }
       let row = this.s.failKilled.get({ handle, lease, now }) as JobRow | undefined;
       if (!row && lost) row = this.s.failLost.get({ handle, lease, now, why: lost.why }) as JobRow | undefined;
       return { requeued: false, failed: row && toView(row) };
@@ -298,7 +291,13 @@ export class JobStore {
 
   /** Finished jobs go back to ready; others are left alone. Returns the handles changed. */
   rerun(handles: readonly string[]): string[] {
-    return this.db.transaction(() => handles.filter((handle) => this.s.rerun.run({ handle }).changes === 1))();
+    return this.db.transaction(() =>
+      handles.filter((handle) => {
+        const back = this.s.rerun.get({ handle }) as { class: number | null } | undefined;
+        this.ready.mark(back?.class ?? null);
+        return back !== undefined;
+      }),
+    )();
   }
 
   delete(handles: readonly string[]): string[] {

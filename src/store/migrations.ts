@@ -54,4 +54,25 @@ export const migrations: readonly string[] = [
    ALTER TABLE jobs ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;`,
   // 6: how much of an ended job's output was dropped from the middle of its log (-logLimit).
   `ALTER TABLE jobs ADD COLUMN log_dropped INTEGER NOT NULL DEFAULT 0;`,
+  // 7: requirement classes (store/readyClasses.ts). Jobs that need the same of a worker share a
+  // class; the pick looks at the head of each class that fits, through an index of ready jobs
+  // by class, so jobs no worker can take cost it nothing.
+  `CREATE TABLE classes (
+     id          INTEGER PRIMARY KEY,
+     key         TEXT NOT NULL UNIQUE,
+     mem         INTEGER NOT NULL,
+     time_limit  INTEGER NOT NULL,
+     worker_pin  TEXT,
+     docker      INTEGER NOT NULL,
+     cpus        REAL,
+     gpus        INTEGER NOT NULL,
+     queue       TEXT
+   );
+   INSERT OR IGNORE INTO classes (key, mem, time_limit, worker_pin, docker, cpus, gpus, queue)
+     SELECT json_array(mem, time_limit, worker_pin, docker, cpus, gpus, queue), mem, time_limit, worker_pin, docker, cpus, gpus, queue
+     FROM jobs GROUP BY 1;
+   ALTER TABLE jobs ADD COLUMN class INTEGER;
+   UPDATE jobs SET class = (SELECT id FROM classes
+     WHERE key = json_array(jobs.mem, jobs.time_limit, jobs.worker_pin, jobs.docker, jobs.cpus, jobs.gpus, jobs.queue));
+   CREATE INDEX jobs_ready ON jobs(class, priority, seq) WHERE status = 'ready';`,
 ];
