@@ -6,6 +6,7 @@
 //   docker       one trivial Docker job at a time through q, against `docker run --rm` of the
 //                same command, alternating: median seconds per job (needs an engine and the
 //                image of scripts/test-images.sh; skipped with a message otherwise)
+// `npm run bench -- scale` runs scale.ts instead: a million jobs, a thousand workers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -173,7 +174,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
+// `npm run bench -- scale`: the master at scale (scale.ts) instead.
+const run = process.argv.includes('scale') ? import('./scale.js').then(() => undefined) : main();
+run.catch((e) => {
   console.error(`bench failed: ${(e as Error).message}`);
   process.exitCode = 1;
 });

@@ -1,7 +1,8 @@
 // Pushes work: whenever a job may have become runnable (added, rerun, a slot freed, a worker
 // arrived) `kick` schedules one pass on the next turn of the event loop, so a burst of events
-// costs one pass. A pass fills every free slot with the best fitting job (store.claim).
-// Nothing here polls.
+// costs one pass. A pass fills every free slot with the best fitting job (store.claim). A
+// heartbeat `offer`s only its own worker: with 1,000 workers, their heartbeats cost 1,000
+// one-worker fills, not 1,000 full passes. Nothing here polls.
 import { systemClock, type Clock } from '../common/clock.js';
 import { lowOnDisk } from '../protocol/resources.js';
 import type { JobStore } from '../store/jobs.js';
@@ -9,6 +10,10 @@ import type { WorkerRegistry, WorkerSession } from './registry.js';
 
 export class Scheduler {
   private pending = false;
+  /** Workers that may take more since the last pass (a heartbeat), when no full pass is due. */
+  private readonly offers = new Set<WorkerSession>();
+  /** A full pass is due (anything may have become runnable), not only the offers. */
+  private full = false;
   private rotate = 0;
 
   constructor(
@@ -19,12 +24,31 @@ export class Scheduler {
   ) {}
 
   kick(): void {
+    this.schedule();
+  }
+
+  /**
+   * One worker may take more than before (its heartbeat said it has more free memory): a
+   * pass for it alone, so that 1,000 heartbeating workers do not cost 1,000 full passes.
+   */
+  offer(w: WorkerSession): void {
+    this.offers.add(w);
+    this.schedule(true);
+  }
+
+  private schedule(onlyOffers = false): void {
+    if (!onlyOffers) this.full = true;
     if (this.pending) return;
     this.pending = true;
     setImmediate(() => {
       this.pending = false;
+      const full = this.full;
+      this.full = false;
+      const offered = [...this.offers];
+      this.offers.clear();
       try {
-        this.pass();
+        if (full) this.pass();
+        else this.fill(offered.filter((w) => this.workers.get(w.handle) === w && w.socket !== null && w.socket.readyState === w.socket.OPEN));
       } catch (e) {
         // The database is locked or the disk is full: the jobs wait, the master goes on, and
         // the pass is tried again shortly.
@@ -56,7 +80,10 @@ export class Scheduler {
     if (workers.length === 0) return;
     // Start each pass at a different worker so that one does not take every job of a burst.
     this.rotate = (this.rotate + 1) % workers.length;
-    const order = [...workers.slice(this.rotate), ...workers.slice(0, this.rotate)];
+    this.fill([...workers.slice(this.rotate), ...workers.slice(0, this.rotate)]);
+  }
+
+  private fill(order: readonly WorkerSession[]): void {
     let progress = true;
     // Round-robin one job per worker per round, until no worker takes one.
     while (progress) {

@@ -34,7 +34,7 @@ export class WorkerLink {
       case 'heartbeat':
         s.resources = msg.resources;
         hub.workers.persistSometimes(s, Date.now());
-        hub.scheduler.kick(); // free memory may have grown
+        hub.scheduler.offer(s); // its free memory may have grown
         return;
       case 'started':
         if (!hub.jobs.markRunning(msg.handle, msg.lease, hub.clock.now())) this.leaseGone(s, msg.handle, msg.lease);

@@ -58,3 +58,26 @@ t.test('an open socket gets the job', async (t) => {
   t.equal(sent.length, 1);
   t.equal(jobs.get(handle)!.status, 'assigned');
 });
+
+t.test("a heartbeat offers only its own worker: the others' claims are not tried", async (t) => {
+  const { jobs, session, sent, handle, scheduler } = setUp(OPEN);
+  // A full pass would try every worker; an offer tries the one that heartbeated.
+  const calls: string[] = [];
+  const claim = jobs.claim.bind(jobs);
+  jobs.claim = (limits) => {
+    calls.push(limits.worker);
+    return claim(limits);
+  };
+  const other = { ...session, handle: 'w2', jobs: new Map() };
+  (scheduler as unknown as { workers: WorkerRegistry }).workers.add(other);
+  scheduler.offer(session);
+  await new Promise((r) => setImmediate(r));
+  t.same(calls.filter((w) => w === 'w2'), [], 'w2 was not asked');
+  t.ok(calls.includes('w1'));
+  t.equal(sent.length, 1);
+  t.equal(jobs.get(handle)!.status, 'assigned');
+  calls.length = 0;
+  scheduler.kick();
+  await new Promise((r) => setImmediate(r));
+  t.ok(calls.includes('w2'), 'a kick is a full pass');
+});

@@ -1,0 +1,309 @@
+// `npm run bench -- scale`: the master at scale, on this machine, with real master (and
+// worker) processes on loopback. Builds the big cases itself and prints figures; asserts
+// nothing. `--q DIR` measures the q checkout in DIR instead (built), so that two versions
+// can be compared by the same script: everything goes through the wire protocol, and history
+// rows are made finished with one SQL update while that master is stopped.
+//
+//   throughput     1,000 `true` jobs through one worker with -slots 4, with no backlog and
+//                  with --backlog (1,000,000) ready jobs no worker can take (-queue nobody)
+//   claim          one job at a time into the idle worker beside the backlog: submit → start
+//   many workers   the master's CPU per job for a steady stream of jobs into 10 and into 1,000
+//                  simulated workers (one process, real sockets)
+//   open           a master restarted on the table of --backlog finished jobs: spawn → first answer
+//   listings       -list status:running and -list J-… beside them; a full -list (time to its
+//                  first row, rows/s)
+//   memory, stall  the master's peak RSS; the longest answer to a one-job request sent every
+//                  20 ms throughout (what a stalled event loop makes every client wait)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { WebSocket } from 'ws';
+import { Connection } from '../client/connection.js';
+import { makeJobSpec, type JobSpec } from '../protocol/jobSpec.js';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+};
+const Q_DIR = arg('q', fileURLToPath(new URL('../..', import.meta.url)));
+const BIN_Q = join(Q_DIR, 'bin', 'q');
+const BACKLOG = Number(arg('backlog', '1000000'));
+const N = Number(arg('jobs', '1000'));
+const SIM = Number(arg('workers', '1000'));
+const ADD_BATCH = 10_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function spec(command: string, over: Partial<JobSpec> = {}): JobSpec {
+  return makeJobSpec({ command, workingPath: '/bench', time: 3600, mem: 64, disk: 1024, ...over });
+}
+
+interface Proc {
+  p: ChildProcess;
+  out: string;
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv): Proc {
+  const p = spawn(process.execPath, [BIN_Q, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = { p, out: '' };
+  p.stdout.on('data', (d: Buffer) => (proc.out += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (proc.out += d.toString()));
+  return proc;
+}
+
+async function waitFor<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** CPU seconds a process has used (user + system). */
+function cpuOf(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+class Bench {
+  readonly dir = mkdtempSync(join(tmpdir(), 'q-scale-'));
+  readonly env: NodeJS.ProcessEnv = { ...process.env, Q_STATE: join(this.dir, 'state') };
+  master: Proc | null = null;
+  worker: Proc | null = null;
+  port = 0;
+  token = '';
+  conn: Connection | null = null;
+  /** Answer times of the stall probe, ms. */
+  private probeMax = 0;
+  private probing = false;
+  peakRss = 0;
+
+  async startMaster(): Promise<number> {
+    const t0 = performance.now();
+    const m = start(['-mode', 'master', '-masterPort', String(this.port)], this.env);
+    this.master = m;
+    this.port = Number((await waitFor('the master', () => /port (\d+)/.exec(m.out)?.[1])));
+    this.token = readFileSync(join(this.dir, 'state', 'token'), 'utf8').trim();
+    this.conn = await Connection.open({ host: '127.0.0.1', port: this.port, token: this.token, timeoutMs: 120_000 });
+    await this.conn.request({ type: 'list', specs: ['J-000000'] }, 'jobs');
+    return performance.now() - t0;
+  }
+
+  async stopMaster(): Promise<void> {
+    this.conn?.close();
+    const m = this.master!;
+    this.peakRss = Math.max(this.peakRss, peakRssMb(m.p.pid!));
+    m.p.kill('SIGTERM');
+    await new Promise((r) => m.p.once('exit', r));
+    this.master = null;
+  }
+
+  async startWorker(): Promise<void> {
+    this.worker = start(['-mode', 'worker', '-masterPort', String(this.port), '-slots', '4', '-handle', 'bench', '-basePath', join(this.dir, 'scratch')], this.env);
+    await waitFor('the worker', async () => (await this.conn!.request({ type: 'workers' }, 'workerList')).workers.some((w) => w.connected && w.handle === 'bench') || undefined);
+  }
+
+  async stopWorker(): Promise<void> {
+    const w = this.worker!;
+    w.p.kill('SIGTERM');
+    await new Promise((r) => w.p.once('exit', r));
+    this.worker = null;
+  }
+
+  /** A one-job request every 20 ms, on its own connection: the longest answer is the longest stall. */
+  async probe(): Promise<void> {
+    this.probing = true;
+    const c = await Connection.open({ host: '127.0.0.1', port: this.port, token: this.token, timeoutMs: 120_000 });
+    while (this.probing && this.master) {
+      const t0 = performance.now();
+      try {
+        await c.request({ type: 'list', specs: ['J-000000'] }, 'jobs');
+      } catch {
+        break; // the master is being restarted
+      }
+      this.probeMax = Math.max(this.probeMax, performance.now() - t0);
+      await sleep(20);
+    }
+    c.close();
+  }
+
+  stopProbe(): number {
+    this.probing = false;
+    return this.probeMax;
+  }
+
+  async add(jobs: JobSpec[]): Promise<string[]> {
+    const handles: string[] = [];
+    for (let i = 0; i < jobs.length; i += ADD_BATCH) {
+      handles.push(...(await this.conn!.request({ type: 'add', jobs: jobs.slice(i, i + ADD_BATCH) }, 'added')).handles);
+    }
+    return handles;
+  }
+
+  async finished(handles: string[]): Promise<number> {
+    for (let i = handles.length - 1; i >= 0; ) {
+      const [job] = (await this.conn!.request({ type: 'list', specs: [handles[i]!] }, 'jobs')).jobs;
+      if (job?.status === 'done' || job?.status === 'failed') i--;
+      else await sleep(20);
+    }
+    let last = 0;
+    for (let i = 0; i < handles.length; i += 1000) {
+      const { jobs } = await this.conn!.request({ type: 'list', specs: handles.slice(i, i + 1000) }, 'jobs');
+      for (const j of jobs) last = Math.max(last, j.finishedAt ?? 0);
+    }
+    return last;
+  }
+
+  async throughput(): Promise<number> {
+    const t0 = Date.now();
+    const handles = await this.add(Array.from({ length: N }, () => spec('true')));
+    const last = await this.finished(handles);
+    await this.conn!.request({ type: 'delete', specs: handles.slice(0, 1000) }, 'affected');
+    return N / ((last - t0) / 1000);
+  }
+
+  async claimLatency(n: number): Promise<number> {
+    const lat: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const [h] = await this.add([spec('true')]);
+      const job = await waitFor('a start', async () => {
+        const [j] = (await this.conn!.request({ type: 'list', specs: [h!] }, 'jobs')).jobs;
+        return j?.startedAt ? j : undefined;
+      });
+      lat.push(job.startedAt! - job.createdAt);
+      await this.finished([h!]);
+    }
+    return median(lat);
+  }
+
+  /** Master CPU seconds per job for a steady stream into `count` simulated workers. */
+  async simulated(count: number, jobs: number): Promise<number> {
+    const socks = await simulateWorkers(this.port, this.token, count);
+    await waitFor('simulated workers', async () => (await this.conn!.request({ type: 'workers' }, 'workerList')).workers.filter((w) => w.connected && w.handle.startsWith('sim-')).length >= count || undefined, 120_000);
+    await sleep(500);
+    const pid = this.master!.p.pid!;
+    const cpu0 = cpuOf(pid);
+    const handles: string[] = [];
+    for (let i = 0; i < jobs; i += 50) {
+      handles.push(...(await this.add(Array.from({ length: 50 }, () => spec('true')))));
+      await sleep(50);
+    }
+    await this.finished(handles);
+    const perJob = (cpuOf(pid) - cpu0) / jobs;
+    for (const s of socks) s.close();
+    await waitFor('simulated workers gone', async () => (await this.conn!.request({ type: 'workers' }, 'workerList')).workers.every((w) => !w.connected || !w.handle.startsWith('sim-')) || undefined);
+    await this.conn!.request({ type: 'delete', specs: handles.slice(0, 1000) }, 'affected');
+    return perJob;
+  }
+
+  /** `q -list` as a user runs it: time to its first row, and rows per second. */
+  async fullList(): Promise<{ firstMs: number; rows: number; rowsPerS: number }> {
+    const t0 = performance.now();
+    const p = spawn(process.execPath, [BIN_Q, '-masterPort', String(this.port), '-list', '-tabs'], { env: this.env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let first = 0;
+    let lines = 0;
+    p.stdout.on('data', (d: Buffer) => {
+      if (!first) first = performance.now() - t0;
+      for (const b of d) if (b === 10) lines++;
+    });
+    await new Promise((r) => p.once('exit', r));
+    const total = (performance.now() - t0) / 1000;
+    return { firstMs: first, rows: lines, rowsPerS: lines / total };
+  }
+
+  async listLatency(specs: string[]): Promise<number> {
+    const times: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const t0 = performance.now();
+      await this.conn!.request({ type: 'list', specs }, 'jobs');
+      times.push(performance.now() - t0);
+    }
+    return median(times);
+  }
+}
+
+/** `count` workers in this process: each says hello, heartbeats, and finishes what it is given at once. */
+async function simulateWorkers(port: number, token: string, count: number): Promise<WebSocket[]> {
+  const resources = { hostname: 'sim', cpus: 4, cpuSpeed: 2000, freeMem: 8000, freeDisk: 100_000, busyProcesses: [] };
+  const socks: WebSocket[] = [];
+  for (let i = 0; i < count; i++) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { headers: { authorization: `Bearer ${token}`, 'x-q-role': 'worker' }, perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ type: 'workerHello', handle: `sim-${i}`, slots: 1, maxTime: null, resources, running: [] }));
+    const beat = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: 'heartbeat', resources })), 5000);
+    ws.on('close', () => clearInterval(beat));
+    ws.on('message', (data, binary) => {
+      if (binary) return;
+      const msg = JSON.parse((data as Buffer).toString()) as { type: string; job?: { handle: string; lease: string } };
+      if (msg.type !== 'assign' || !msg.job) return;
+      const { handle, lease } = msg.job;
+      ws.send(JSON.stringify({ type: 'started', handle, lease }));
+      ws.send(JSON.stringify({ type: 'finished', handle, lease, result: { exitCode: 0, exitReason: null, realTime: 0.01, userTime: 0, maxMem: 1, maxDisk: 0 } }));
+    });
+    socks.push(ws);
+  }
+  return socks;
+}
+
+async function main(): Promise<void> {
+  const b = new Bench();
+  try {
+    console.log(`q scale bench: ${Q_DIR}, backlog ${BACKLOG}, ${N} jobs, node ${process.version}`);
+    await b.startMaster();
+    void b.probe();
+    await b.startWorker();
+    const plain = await b.throughput();
+    const a0 = performance.now();
+    await b.add(Array.from({ length: BACKLOG }, () => spec('true', { queue: 'nobody' })));
+    const addS = (performance.now() - a0) / 1000;
+    const backed = await b.throughput();
+    console.log(`throughput: ${plain.toFixed(0)} jobs/s with no backlog, ${backed.toFixed(0)} jobs/s beside ${BACKLOG} unrunnable ready jobs: ratio ${(backed / plain).toFixed(2)} (backlog added in ${addS.toFixed(1)} s)`);
+    console.log(`claim: submit → start p50 ${(await b.claimLatency(50)).toFixed(0)} ms beside the backlog (ms clock, 50 jobs one at a time)`);
+    await b.stopWorker();
+    const few = await b.simulated(10, 2000);
+    const many = await b.simulated(SIM, 2000);
+    console.log(`many workers: master CPU ${(few * 1000).toFixed(2)} ms/job with 10 simulated workers, ${(many * 1000).toFixed(2)} ms/job with ${SIM}: ratio ${(many / few).toFixed(2)}`);
+    b.stopProbe();
+    await b.stopMaster();
+    // The backlog becomes history: finished jobs, as months of use leave them.
+    const db = new Database(join(b.dir, 'state', 'q.db'));
+    db.exec(`UPDATE jobs SET status = 'done', exit_code = 0, started_at = created_at, finished_at = created_at + 1000 WHERE status = 'ready'`);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const someone = (db.prepare(`SELECT handle FROM jobs ORDER BY seq DESC LIMIT 1`).get() as { handle: string } | undefined)?.handle;
+    db.close();
+    const openMs = await b.startMaster();
+    void b.probe();
+    console.log(`open: a master on ${BACKLOG} finished jobs answers ${openMs.toFixed(0)} ms after it is started`);
+    const running = await b.listLatency(['status:running']);
+    const one = someone ? await b.listLatency([someone]) : NaN;
+    console.log(`listings: -list status:running ${running.toFixed(1)} ms, -list ${someone ?? '?'} ${one.toFixed(1)} ms (medians of 15, request → answer)`);
+    const full = await b.fullList();
+    console.log(`full -list: first row after ${full.firstMs.toFixed(0)} ms, ${full.rows} rows at ${full.rowsPerS.toFixed(0)} rows/s (whole client process)`);
+    const stall = b.stopProbe();
+    await b.stopMaster();
+    console.log(`master: peak RSS ${b.peakRss.toFixed(0)} MB; longest answer to a one-job request sent every 20 ms: ${stall.toFixed(0)} ms`);
+  } finally {
+    for (const p of [b.worker, b.master]) if (p && p.p.exitCode === null) p.p.kill('SIGKILL');
+    await sleep(300);
+    rmSync(b.dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench failed: ${(e as Error).message}`);
+  process.exitCode = 1;
+});
