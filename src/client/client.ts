@@ -6,10 +6,10 @@ import type { Parsed } from '../cli/parse.js';
 import { ErrorCodes, QError } from '../common/errors.js';
 import type { JobSpec } from '../protocol/jobSpec.js';
 import type { JobView } from '../protocol/jobState.js';
-import { Connection, type Target } from './connection.js';
+import { Connection, listPages, type Target } from './connection.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
 import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
-import { LIST_COLUMNS, WORKER_COLUMNS, jobRow, renderInfo, renderTable, workerRow } from './render.js';
+import { JsonArrayStream, LIST_COLUMNS, TableStream, WORKER_COLUMNS, jobRow, renderInfo, renderTable, workerRow } from './render.js';
 import { signalExitCode } from '../common/outcomes.js';
 
 const ADD_BATCH = 5000;
@@ -171,14 +171,20 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     }
     if (p.bool('saveState')) io.out((await conn.request({ type: 'saveState' }, 'ok')).message);
     if (p.given.has('list')) {
-      const { jobs } = await conn.request({ type: 'list', specs: p.list('list') ?? [] }, 'jobs');
-      if (json) io.out(JSON.stringify(jobs, null, 2));
-      else if (jobs.length || table.headers) io.out(renderTable(LIST_COLUMNS, jobs.map((j) => jobRow(j, table.tabs)), table));
+      const rows = new TableStream(LIST_COLUMNS, table, (t) => io.out(t));
+      const array = new JsonArrayStream((t) => io.out(t));
+      await listPages(conn, p.list('list') ?? [], (jobs, last) => {
+        if (json) array.items(jobs, last);
+        else rows.rows(jobs.map((j) => jobRow(j, table.tabs)));
+      });
+      if (!json) rows.end();
     }
     if (p.given.has('info')) {
-      const { jobs } = await conn.request({ type: 'list', specs: p.list('info') ?? [] }, 'jobs');
-      if (json) io.out(JSON.stringify(jobs, null, 2));
-      else for (const j of jobs) io.out(renderInfo(j, io.cwd));
+      const array = new JsonArrayStream((t) => io.out(t));
+      await listPages(conn, p.list('info') ?? [], (jobs, last) => {
+        if (json) array.items(jobs, last);
+        else for (const j of jobs) io.out(renderInfo(j, io.cwd));
+      });
     }
     if (p.given.has('log')) {
       const lines = (name: 'head' | 'tail') => {

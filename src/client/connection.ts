@@ -6,6 +6,7 @@ import { WebSocket } from 'ws';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { ClientResponseSchema, type ClientRequestBody, type ClientResponse } from '../protocol/clientMessages.js';
 import { decode, encode } from '../protocol/codec.js';
+import type { JobView } from '../protocol/jobState.js';
 
 export interface Target {
   host: string;
@@ -119,4 +120,22 @@ export class Connection {
   close(): void {
     this.ws.close();
   }
+}
+
+/**
+ * A listing as the master sends it, page by page (`last` on the final call). A master from
+ * before pages answers with one `jobs`: that is one last page.
+ */
+export async function listPages(conn: Connection, specs: string[], onPage: (jobs: JobView[], last: boolean) => void): Promise<void> {
+  await conn.stream({ type: 'list', specs, page: true }, (msg) => {
+    if (msg.type === 'jobsPage') {
+      onPage(msg.jobs, msg.last);
+      return msg.last;
+    }
+    if (msg.type === 'jobs') {
+      onPage(msg.jobs, true);
+      return true;
+    }
+    throw new QError(ErrorCodes.BAD_MESSAGE, `unexpected answer ${msg.type} to list`);
+  });
 }

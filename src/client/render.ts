@@ -138,3 +138,65 @@ export function workerRow(w: WorkerView, now: number): string[] {
     r.isolation ?? 'unknown',
   ];
 }
+
+/**
+ * A table printed as its rows arrive (a paged listing). Columns are as wide as the widest
+ * cell seen so far, so a listing that comes in one page prints as renderTable does; a later
+ * page with a wider cell widens that column from there on.
+ */
+export class TableStream {
+  private widths: number[] | null = null;
+
+  constructor(
+    private readonly header: readonly string[],
+    private readonly opts: { tabs: boolean; headers: boolean },
+    private readonly out: (text: string) => void,
+  ) {}
+
+  rows(rows: string[][]): void {
+    if (rows.length) this.print(rows);
+  }
+
+  private print(rows: string[][]): void {
+    const first = this.widths === null;
+    const all = first && this.opts.headers ? [[...this.header], ...rows] : rows;
+    if (this.opts.tabs) {
+      this.widths ??= [];
+      if (all.length) this.out(all.map((r) => r.join('\t')).join('\n'));
+      return;
+    }
+    const widths = (this.widths ??= this.header.map(() => 0));
+    for (const r of all) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+    if (all.length) this.out(all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n'));
+  }
+
+  /** No row came: the header alone, when headers are asked for. */
+  end(): void {
+    if (this.widths === null && this.opts.headers) this.print([]);
+  }
+}
+
+/** A JSON array printed as its items arrive, exactly as JSON.stringify(items, null, 2) prints it whole. */
+export class JsonArrayStream {
+  private pending: string | null = null;
+  private started = false;
+
+  constructor(private readonly out: (text: string) => void) {}
+
+  items(values: readonly unknown[], last: boolean): void {
+    const lines: string[] = [];
+    for (const v of values) {
+      if (this.pending !== null) lines.push(this.pending + ',');
+      this.pending = JSON.stringify(v, null, 2).replace(/^/gm, '  ');
+    }
+    if (last) {
+      if (this.pending === null) return this.out(this.started ? ']' : '[]');
+      lines.push(this.pending);
+      this.out((this.started ? '' : '[\n') + lines.join('\n') + '\n]');
+      return;
+    }
+    if (lines.length === 0) return;
+    this.out((this.started ? '' : '[\n') + lines.join('\n'));
+    this.started = true;
+  }
+}

@@ -7,7 +7,8 @@
 // The master is found as q's client finds it: Q_MASTER_HOST / Q_MASTER_PORT, the token from
 // --token, Q_TOKEN or the state directory (--state, Q_STATE, ~/.q).
 import yargs from 'yargs';
-import { Connection } from '../client/connection.js';
+import { Connection, listPages } from '../client/connection.js';
+import type { JobView } from '../protocol/jobState.js';
 import { jobRow, renderTable, LIST_COLUMNS } from '../client/render.js';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { isQError } from '../common/errors.js';
@@ -98,7 +99,8 @@ async function run(argv: string[]): Promise<Out> {
     case 'info': {
       const conn = await connect();
       try {
-        const { jobs } = await conn.request({ type: 'list', specs: rest }, 'jobs');
+        const jobs: JobView[] = [];
+        await listPages(conn, rest, (page) => void jobs.push(...page));
         const raw = jobs.length ? renderTable(LIST_COLUMNS, jobs.map((j) => jobRow(j, true)), { tabs: true, headers: false }) + '\n' : '';
         return { raw, infos: jobs.map(infoOf) };
       } finally {

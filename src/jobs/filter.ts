@@ -1,17 +1,52 @@
 // SPEC filters of -list/-info/-kill/-delete/-rerun.
 //   `all` matches every job. `KEY:VALUE` with KEY in status, handle, tag, cmd (an argument
-//   equal to VALUE), outPath (ends with /VALUE); a bare VALUE is tried against each.
+//   equal to VALUE), outPath (ends with /VALUE); a bare VALUE is tried against each. Also
+//   queue:NAME and worker:HANDLE (never tried for a bare value).
 //   Commas inside one argument AND terms; separate arguments OR them.
 import type { JobView } from '../protocol/jobState.js';
 
 type Term = { key: string | null; value: string };
 
 const BARE_KEYS = ['status', 'handle', 'outPath', 'tag', 'cmd'];
+/** Keys only ever given as `KEY:VALUE` (a bare value is not tried against them). */
+const KEYS = [...BARE_KEYS, 'queue', 'worker'];
+/** Keys the store answers from an index (store/jobPages.ts). */
+export const INDEXED_KEYS = ['status', 'handle', 'tag', 'queue', 'worker'] as const;
+export type IndexedKey = (typeof INDEXED_KEYS)[number];
+export interface IndexTerm {
+  key: IndexedKey;
+  value: string;
+}
 
 /** `KEY:VALUE` for a known key; anything else (`host:8080`) is a bare value. */
 function parseTerm(text: string): Term {
   const m = /^(\w+):(.+)$/.exec(text);
-  return m && BARE_KEYS.includes(m[1]!) ? { key: m[1]!, value: m[2]! } : { key: null, value: text };
+  if (m && KEYS.includes(m[1]!)) return { key: m[1]!, value: m[2]! };
+  // A bare handle is one: it is answered by the index like `handle:` is.
+  if (/^J-[0-9a-z]{6}$/.test(text)) return { key: 'handle', value: text };
+  return { key: null, value: text };
+}
+
+function clausesOf(specs: readonly string[]): Term[][] {
+  return specs.map((s) => s.split(',').filter(Boolean).map(parseTerm)).filter((c) => c.length > 0);
+}
+
+/**
+ * How the store can find what these SPECs match without reading every row: one indexed term
+ * per clause (a clause's other terms are checked on the rows it finds). Null when some clause
+ * has none (`all`, a bare value, `cmd:`, `outPath:`): then every row is read, page by page.
+ */
+export function indexTerms(specs: readonly string[]): IndexTerm[] | null {
+  const clauses = clausesOf(specs);
+  const terms: IndexTerm[] = [];
+  for (const clause of clauses) {
+    // The most selective first: a handle is one row; a status may be most of the table.
+    const order: IndexedKey[] = ['handle', 'worker', 'tag', 'queue', 'status'];
+    const best = order.map((k) => clause.find((t) => t.key === k)).find((t) => t !== undefined);
+    if (!best) return null;
+    terms.push({ key: best.key as IndexedKey, value: best.value });
+  }
+  return terms;
 }
 
 /** The command's arguments as the submitter wrote them (split on whitespace). */
@@ -31,6 +66,10 @@ function test(job: JobView, key: string, value: string): boolean {
       return commandArgs(job).includes(value);
     case 'outPath':
       return job.outPath !== null && job.outPath.endsWith('/' + value.replace(/^\/+/, ''));
+    case 'queue':
+      return job.queue === value;
+    case 'worker':
+      return job.worker === value;
     default:
       return false;
   }
@@ -47,6 +86,6 @@ function termMatches(job: JobView, term: Term): boolean {
 
 /** A predicate for a list of SPEC arguments. An empty list matches nothing. */
 export function compileSpecs(specs: readonly string[]): (job: JobView) => boolean {
-  const clauses = specs.map((s) => s.split(',').filter(Boolean).map(parseTerm)).filter((c) => c.length > 0);
+  const clauses = clausesOf(specs);
   return (job) => clauses.some((clause) => clause.every((term) => termMatches(job, term)));
 }

@@ -1,12 +1,12 @@
 // Answers client requests. Each handler commits before it answers, so an acknowledged
 // change survives a master that is killed right after.
-import { compileSpecs } from '../jobs/filter.js';
-import { JobStatuses, type JobStatus, type JobView } from '../protocol/jobState.js';
+import type { JobView } from '../protocol/jobState.js';
 import { type ClientRequest, type ClientResponse } from '../protocol/clientMessages.js';
 import { FINISHED_STATUSES } from '../store/jobs.js';
 import type { Hub } from './hub.js';
 import { deleteJobs, killJobs, rerunJobs } from './lifecycle.js';
 import { sendLog } from './logStream.js';
+import { matchingJobs, streamListing } from './listing.js';
 import { ErrorCodes } from '../common/errors.js';
 
 export type Reply = (msg: ClientResponse) => void;
@@ -18,20 +18,6 @@ export interface ClientScope {
   buffered: () => number;
 }
 
-function matching(hub: Hub, specs: readonly string[]): JobView[] {
-  // `status:X` and handles alone (what pollers ask) are answered by an index, not a table scan.
-  const statuses = specs.map((s) => /^status:(\w+)$/.exec(s)?.[1]);
-  if (specs.length && statuses.every((s) => s && (JobStatuses as readonly string[]).includes(s))) {
-    return hub.jobs.withStatus(statuses as JobStatus[]);
-  }
-  const handles = specs.map((s) => /^(?:handle:)?(J-[0-9a-z]{6})$/.exec(s)?.[1]);
-  if (specs.length && handles.every(Boolean)) {
-    return [...new Set(handles)].map((h) => hub.jobs.get(h!)).filter((j): j is JobView => j !== undefined);
-  }
-  const match = compileSpecs(specs);
-  return hub.jobs.all().filter(match);
-}
-
 export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope: ClientScope): void {
   switch (req.type) {
     case 'add': {
@@ -41,22 +27,32 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       return;
     }
     case 'list': {
-      const jobs = req.specs.length === 0 ? hub.jobs.all() : matching(hub, req.specs);
-      reply({ type: 'jobs', id: req.id, jobs });
+      const failed = (e: Error) => reply({ type: 'error', id: req.id, code: ErrorCodes.STORE, message: e.message });
+      if (req.page === true) {
+        streamListing(hub, req.specs, { page: (jobs, last) => reply({ type: 'jobsPage', id: req.id, jobs, last }), failed }, scope);
+        return;
+      }
+      // A client of before pages: one answer, still read a page a turn.
+      const jobs: JobView[] = [];
+      const page = (part: JobView[], last: boolean) => {
+        jobs.push(...part);
+        if (last) reply({ type: 'jobs', id: req.id, jobs });
+      };
+      streamListing(hub, req.specs, { page, failed }, { buffered: () => (scope.buffered() === Infinity ? Infinity : 0) });
       return;
     }
     case 'kill': {
-      const matched = matching(hub, req.specs);
+      const matched = matchingJobs(hub, req.specs);
       reply({ type: 'affected', id: req.id, handles: killJobs(hub, matched, req.queued), matched: matched.length });
       return;
     }
     case 'delete': {
-      const matched = matching(hub, req.specs);
+      const matched = matchingJobs(hub, req.specs);
       reply({ type: 'affected', id: req.id, handles: deleteJobs(hub, matched), matched: matched.length });
       return;
     }
     case 'rerun': {
-      const matched = matching(hub, req.specs);
+      const matched = matchingJobs(hub, req.specs);
       reply({ type: 'affected', id: req.id, handles: rerunJobs(hub, matched), matched: matched.length });
       return;
     }

@@ -10,7 +10,8 @@ import { ErrorCodes, type ErrorCode } from '../common/errors.js';
 
 export const ClientRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(MAX_JOBS_PER_ADD) }),
-  z.object({ type: z.literal('list'), id, specs }),
+  // page: the answer comes as `jobsPage`s while the master reads them (else one `jobs`).
+  z.object({ type: z.literal('list'), id, specs, page: z.boolean().optional() }),
   // queued: also end matching jobs that have not started (they fail, exit code 143).
   z.object({ type: z.literal('kill'), id, specs, queued: z.boolean().default(false) }),
   z.object({ type: z.literal('delete'), id, specs }),
@@ -35,6 +36,8 @@ export const ErrorCodeSchema = z.enum(Object.values(ErrorCodes) as [ErrorCode, .
 export const ClientResponseSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('added'), id, handles: z.array(handle) }),
   z.object({ type: z.literal('jobs'), id, jobs: z.array(JobViewSchema) }),
+  // One page of a paged listing, in table order; `last` on the final one (which may be empty).
+  z.object({ type: z.literal('jobsPage'), id, jobs: z.array(JobViewSchema), last: z.boolean() }),
   z.object({ type: z.literal('affected'), id, handles: z.array(handle), matched: z.number().int() }),
   // `now`: the master's clock, which `lastSeen` is on (the client's may differ).
   z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema), now: z.number().optional() }),

@@ -17,6 +17,8 @@ import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
 import type { JobStatus, JobView, Result, Stats } from '../protocol/jobState.js';
 import { ExitCodes, Reasons } from '../common/outcomes.js';
 import { ReadyClasses, requirementOf, type WorkerFit } from './readyClasses.js';
+import { toView, type JobRow } from './jobRow.js';
+import { JobPages } from './jobPages.js';
 
 export const Status = {
   ready: 'ready',
@@ -31,28 +33,6 @@ export const ACTIVE_STATUSES: readonly JobStatus[] = [Status.assigned, Status.in
 export const FINISHED_STATUSES: readonly JobStatus[] = [Status.done, Status.failed];
 
 const newHandle = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 6);
-
-interface JobRow {
-  seq: number;
-  handle: string;
-  status: JobStatus;
-  spec: string;
-  created_at: number;
-  worker: string | null;
-  worker_host: string | null;
-  lease: string | null;
-  attempt: number;
-  started_at: number | null;
-  finished_at: number | null;
-  exit_code: number | null;
-  exit_reason: string | null;
-  real_time: number;
-  user_time: number;
-  max_mem: number;
-  max_disk: number;
-  log_dropped: number;
-  cur_mem: number;
-}
 
 /** A worker asking for a job: what it can take, and its host for the table. */
 export type ClaimLimits = WorkerFit & { host: string };
@@ -70,37 +50,16 @@ export interface FinishOutcome {
 }
 
 
-function toView(r: JobRow): JobView {
-  const spec = JSON.parse(r.spec) as JobSpec;
-  return {
-    ...JOB_SPEC_DEFAULTS, // fields added since a row was stored
-    ...spec,
-    handle: r.handle,
-    status: r.status,
-    createdAt: r.created_at,
-    worker: r.worker,
-    workerHostname: r.worker_host,
-    attempt: r.attempt,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    exitCode: r.exit_code,
-    exitReason: r.exit_reason,
-    realTime: r.real_time,
-    userTime: r.user_time,
-    maxMem: r.max_mem,
-    maxDisk: r.max_disk,
-    curMem: r.cur_mem,
-    logDropped: r.log_dropped,
-  };
-}
-
 export class JobStore {
   private readonly s;
   /** Which ready jobs a worker could take, by requirement class (readyClasses.ts). */
   readonly ready: ReadyClasses;
+  /** Listings a page at a time (jobPages.ts). */
+  readonly pages: JobPages;
 
   constructor(private readonly db: Db) {
     this.ready = new ReadyClasses(db);
+    this.pages = new JobPages(db);
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at, class)

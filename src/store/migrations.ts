@@ -75,4 +75,22 @@ export const migrations: readonly string[] = [
    UPDATE jobs SET class = (SELECT id FROM classes
      WHERE key = json_array(jobs.mem, jobs.time_limit, jobs.worker_pin, jobs.docker, jobs.cpus, jobs.gpus, jobs.queue));
    CREATE INDEX jobs_ready ON jobs(class, priority, seq) WHERE status = 'ready';`,
+  // 8: listings by index (store/jobPages.ts): by status, queue and tag in table order, and the
+  // finished jobs by when they finished (-keepFinished). Tags get a table of their own, kept
+  // by triggers, since they live inside the spec.
+  `CREATE INDEX jobs_status ON jobs(status);
+   CREATE INDEX jobs_queue ON jobs(queue) WHERE queue IS NOT NULL;
+   CREATE INDEX jobs_finished ON jobs(finished_at) WHERE status IN ('done', 'failed');
+   CREATE TABLE job_tags (
+     tag  TEXT NOT NULL,
+     seq  INTEGER NOT NULL,
+     PRIMARY KEY (tag, seq)
+   ) WITHOUT ROWID;
+   INSERT OR IGNORE INTO job_tags (tag, seq) SELECT t.value, jobs.seq FROM jobs, json_each(jobs.spec, '$.tags') AS t;
+   CREATE TRIGGER job_tags_add AFTER INSERT ON jobs BEGIN
+     INSERT OR IGNORE INTO job_tags (tag, seq) SELECT value, NEW.seq FROM json_each(NEW.spec, '$.tags');
+   END;
+   CREATE TRIGGER job_tags_drop AFTER DELETE ON jobs BEGIN
+     DELETE FROM job_tags WHERE seq = OLD.seq AND tag IN (SELECT value FROM json_each(OLD.spec, '$.tags'));
+   END;`,
 ];

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 export const BIN_Q = fileURLToPath(new URL('../../bin/q', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
-interface Teardown {
+export interface Teardown {
   teardown(fn: () => unknown): void;
 }
 

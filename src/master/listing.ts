@@ -1,0 +1,62 @@
+// A listing sent while it is read: a page of rows a turn of the event loop, each page sent
+// before the next is read, and none read while the client has not taken the last ones. So
+// the master's memory holds about one page whatever the answer's size, a client that stops
+// reading costs it nothing, and an add or a heartbeat that arrives meanwhile is answered
+// between two pages.
+import { compileSpecs, indexTerms } from '../jobs/filter.js';
+import type { JobView } from '../protocol/jobState.js';
+import type { Hub } from './hub.js';
+import type { ClientScope } from './requests.js';
+
+/** Rows per page: a few milliseconds of reading and encoding. */
+export const PAGE_ROWS = 500;
+/** Bytes the client may have waiting before the next page is read. */
+const CLIENT_BACKLOG_BYTES = 1024 * 1024;
+const WAIT_MS = 10;
+
+export interface ListingSink {
+  page(jobs: JobView[], last: boolean): void;
+  failed(e: Error): void;
+}
+
+/** What `specs` match (none: every job), page by page into `sink`. */
+export function streamListing(hub: Hub, specs: readonly string[], sink: ListingSink, scope: Pick<ClientScope, 'buffered'>): void {
+  const all = specs.length === 0;
+  const terms = all ? null : indexTerms(specs);
+  const keep = all ? () => true : compileSpecs(specs);
+  let after = 0;
+  const step = () => {
+    const waiting = scope.buffered();
+    if (waiting === Infinity) return; // the client went
+    if (waiting > CLIENT_BACKLOG_BYTES) {
+      setTimeout(step, WAIT_MS);
+      return;
+    }
+    let next: number | null;
+    try {
+      const page = hub.jobs.pages.page(terms, after, PAGE_ROWS, keep);
+      next = page.next;
+      sink.page(page.jobs, next === null);
+    } catch (e) {
+      sink.failed(e as Error);
+      return;
+    }
+    if (next === null) return;
+    after = next;
+    setImmediate(step);
+  };
+  step();
+}
+
+/** Every job `specs` match, read through the same indexes (for kill, delete and rerun). */
+export function matchingJobs(hub: Hub, specs: readonly string[]): JobView[] {
+  const terms = indexTerms(specs);
+  const keep = compileSpecs(specs);
+  const out: JobView[] = [];
+  for (let after = 0; ; ) {
+    const page = hub.jobs.pages.page(terms, after, PAGE_ROWS * 4, keep);
+    out.push(...page.jobs);
+    if (page.next === null) return out;
+    after = page.next;
+  }
+}

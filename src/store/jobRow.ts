@@ -1,0 +1,49 @@
+// A row of the job table as SQLite returns it, and the view of it that crosses the wire.
+import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
+import type { JobStatus, JobView } from '../protocol/jobState.js';
+
+export interface JobRow {
+  seq: number;
+  handle: string;
+  status: JobStatus;
+  spec: string;
+  created_at: number;
+  worker: string | null;
+  worker_host: string | null;
+  lease: string | null;
+  attempt: number;
+  started_at: number | null;
+  finished_at: number | null;
+  exit_code: number | null;
+  exit_reason: string | null;
+  real_time: number;
+  user_time: number;
+  max_mem: number;
+  max_disk: number;
+  log_dropped: number;
+  cur_mem: number;
+}
+
+export function toView(r: JobRow): JobView {
+  const spec = JSON.parse(r.spec) as JobSpec;
+  return {
+    ...JOB_SPEC_DEFAULTS, // fields added since a row was stored
+    ...spec,
+    handle: r.handle,
+    status: r.status,
+    createdAt: r.created_at,
+    worker: r.worker,
+    workerHostname: r.worker_host,
+    attempt: r.attempt,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    exitCode: r.exit_code,
+    exitReason: r.exit_reason,
+    realTime: r.real_time,
+    userTime: r.user_time,
+    maxMem: r.max_mem,
+    maxDisk: r.max_disk,
+    curMem: r.cur_mem,
+    logDropped: r.log_dropped,
+  };
+}
