@@ -103,6 +103,7 @@ async function runMaster(p: Parsed): Promise<number> {
     port: port(p),
     token: p.str('token'),
     heartbeatTimeoutMs: parseTime(p.str('heartbeatTimeout') ?? '30s', '-heartbeatTimeout') * 1000,
+    keepFinishedMs: p.str('keepFinished') === undefined ? null : parseTime(p.str('keepFinished')!, '-keepFinished') * 1000,
     durable: p.bool('durable'),
     localWorkerArgs: p.bool('localWorker') ? workerPassThrough(p) : null,
   }).catch((e: NodeJS.ErrnoException) => {

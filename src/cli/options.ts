@@ -89,6 +89,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'netInterface', kind: 'value', modes: master, describe: 'address to listen on (default 127.0.0.1)' },
   { name: 'localWorker', kind: 'bool', modes: master, describe: 'also start a worker on this machine' },
   { name: 'heartbeatTimeout', kind: 'value', modes: master, describe: 'a worker silent this long is lost (default 30s)' },
+  { name: 'keepFinished', kind: 'value', modes: master, describe: 'remove finished jobs (and their logs) this long after they end, e.g. 30d (default: keep all)' },
   { name: 'durable', kind: 'bool', modes: master, describe: 'fsync every commit (survive power loss, slower)' },
 
   // Worker (and the master's local worker)

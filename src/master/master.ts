@@ -15,6 +15,7 @@ import { LogSpool } from './logs.js';
 import { WorkerRegistry } from './registry.js';
 import { Scheduler } from './scheduler.js';
 import { StallWatch } from './stallWatch.js';
+import { Pruner } from './pruner.js';
 import { OutputSink } from './files/outputs.js';
 import { RealtimeFeed, REALTIME_MS } from './files/realtime.js';
 import { listen } from './server.js';
@@ -26,6 +27,8 @@ export interface MasterOptions {
   port: number;
   token?: string;
   heartbeatTimeoutMs: number;
+  /** Finished jobs older than this (ms) are removed with their logs; null keeps everything. */
+  keepFinishedMs?: number | null;
   durable: boolean;
   /** Certificate and key: the master speaks wss:// only. */
   tls?: { cert: Buffer; key: Buffer } | null;
@@ -92,6 +95,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     Math.min(5000, opts.heartbeatTimeoutMs / 3),
   );
   sweep.unref();
+  const pruner = opts.keepFinishedMs ? new Pruner(hub, opts.keepFinishedMs) : null;
+  pruner?.start();
   const realtime = new RealtimeFeed(hub);
   const feed = setInterval(guarded('Sending realtime inputs', () => realtime.tick()), REALTIME_MS);
   feed.unref();
@@ -116,6 +121,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     log('Saving state and shutting down master...');
     closing = (async () => {
       clearInterval(sweep);
+      pruner?.close();
       stall.close();
       clearInterval(feed);
       if (localWorker?.pid && localWorker.exitCode === null) {

@@ -117,6 +117,8 @@ export class JobStore {
       activeOf: p(`SELECT * FROM jobs WHERE worker = ? AND status IN ('assigned', 'init', 'running') ORDER BY seq`),
       active: p(`SELECT * FROM jobs WHERE status IN ('assigned', 'init', 'running') ORDER BY seq`),
       count: p(`SELECT count(*) AS n FROM jobs`),
+      finishedBefore: p(`SELECT handle FROM jobs INDEXED BY jobs_finished
+                         WHERE status IN ('done', 'failed') AND finished_at < @cutoff ORDER BY finished_at LIMIT @limit`),
     };
   }
 
@@ -293,6 +295,11 @@ export class JobStore {
 
   active(): (JobView & { lease: string })[] {
     return (this.s.active.all() as JobRow[]).map((r) => ({ ...toView(r), lease: r.lease ?? '' }));
+  }
+
+  /** Up to `limit` finished jobs that ended before `cutoff` (ms), oldest first (-keepFinished). */
+  finishedBefore(cutoff: number, limit: number): string[] {
+    return (this.s.finishedBefore.all({ cutoff, limit }) as { handle: string }[]).map((r) => r.handle);
   }
 
   count(): number {
