@@ -20,7 +20,7 @@ export class Pruner {
   ) {}
 
   start(): void {
-    this.run();
+    void this.run();
     this.timer = setInterval(() => this.run(), PRUNE_EVERY_MS);
     this.timer.unref();
   }

@@ -1,12 +1,13 @@
 // Where a job lives on its worker: the directory it runs in, and BASE/.q/jobs/HANDLE holding
 // its stdout and stderr, which the worker reads from while the job writes.
 import { spawn } from 'node:child_process';
-import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
+import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { logKeeps } from '../common/logLimit.js';
 import { openDirBeneath } from '../files/beneath.js';
 import { isCleanAbsolute, isInside } from '../files/paths.js';
 import type { Assignment } from '../protocol/jobState.js';
+import { readRunRecord } from './runRecord.js';
 
 /**
  * The directory every path of a job is resolved beneath: the scratch base when the job's
@@ -78,6 +79,37 @@ export function makeJobDirs(job: Assignment, basePath: string, owner: [number, n
 
 export function jobFilesDir(basePath: string, handle: string): string {
   return join(basePath, '.q', 'jobs', handle);
+}
+
+/** A job's files here (its output copies and run record), once nothing of it is left to send. */
+export function removeJobFiles(basePath: string, handle: string): void {
+  rmSync(jobFilesDir(basePath, handle), { recursive: true, force: true });
+}
+
+/** Directories removed per turn by the start-up sweep. */
+const SWEEP_BATCH = 200;
+
+/**
+ * Removes the files of jobs this worker no longer holds (`held` says which it does), a batch a
+ * turn: what an earlier version, which kept every job's files, left behind. A directory with
+ * a run record is kept (its run is taken back, or its container's record is its own).
+ */
+export function sweepJobFiles(basePath: string, held: (handle: string) => boolean): void {
+  const root = join(basePath, '.q', 'jobs');
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  const step = () => {
+    for (const name of names.splice(0, SWEEP_BATCH)) {
+      if (!/^J-[0-9a-z]{6}$/.test(name) || held(name) || readRunRecord(join(root, name)) !== null) continue;
+      rmSync(join(root, name), { recursive: true, force: true });
+    }
+    if (names.length) setImmediate(step);
+  };
+  setImmediate(step);
 }
 
 export interface JobFiles {

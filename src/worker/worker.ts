@@ -26,7 +26,7 @@ import { Delivery } from './delivery.js';
 import { HeldJob, Phases } from './heldJob.js';
 import { MasterLink } from './link.js';
 import { Stager } from './files/stager.js';
-import { checkJobPaths, jobRel } from './jobFiles.js';
+import { checkJobPaths, jobRel, removeJobFiles, sweepJobFiles } from './jobFiles.js';
 import { readProcTable, type ProcTable } from './procTable.js';
 import { ProcessSide } from './processSide.js';
 import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
@@ -118,6 +118,8 @@ export class Worker {
     }
     this.docker.describe();
     for (const run of await this.docker.adopt((lease) => this.held.has(lease))) this.holdTakenBack(run);
+    // Files of jobs a version that kept them all left behind: in the background, a few at a time.
+    sweepJobFiles(this.opts.basePath, (handle) => [...this.held.values()].some((h) => h.handle === handle));
     this.link.connect();
     this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs));
     this.timers.push(setInterval(() => this.processes.sample(this.runs().map((h) => h.run)), SAMPLE_MS));
@@ -215,11 +217,19 @@ export class Worker {
     }
   }
 
+  /**
+   * Nothing more of this job is to be sent (its result was acknowledged, or it was taken
+   * away): its run lets go, and its files here go, unless a newer copy of it holds them now.
+   */
   private forget(h: HeldJob): void {
     const run = h.setModeGone();
     this.held.delete(h.lease);
-    if (!run) return;
-    const done = run.dispose().catch((e: Error) => this.log(`Could not clean up after ${h.handle}: ${e.message}`));
+    const cleanup = run ? run.dispose() : Promise.resolve();
+    const done = cleanup
+      .then(() => {
+        if (![...this.held.values()].some((o) => o.handle === h.handle)) removeJobFiles(this.opts.basePath, h.handle);
+      })
+      .catch((e: Error) => this.log(`Could not clean up after ${h.handle}: ${e.message}`));
     this.disposing.add(done);
     void done.finally(() => this.disposing.delete(done));
   }
