@@ -12,7 +12,16 @@ export interface OpenOptions {
    * process, which is what `kill -9` of the master needs, at a fraction of the cost.
    */
   synchronous?: 'FULL' | 'NORMAL';
+  /** Bytes the WAL file is cut back to after a checkpoint (default WAL_SIZE_LIMIT). */
+  walSizeLimit?: number;
 }
+
+/**
+ * SQLite checkpoints the WAL every 1,000 pages by itself, and then reuses the file from its
+ * start, but never shrinks it: one add of 100,000 jobs would leave a WAL of that size for
+ * good. Past a checkpoint it is cut back to this.
+ */
+export const WAL_SIZE_LIMIT = 32 * 1024 * 1024;
 
 export function openDb(path: string, opts: OpenOptions = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -20,6 +29,7 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
+  db.pragma(`journal_size_limit = ${opts.walSizeLimit ?? WAL_SIZE_LIMIT}`);
   // Another process (a backup, a second master by mistake) may hold the lock. A short wait
   // rides out a brief hold; a long one must not stall the master, whose event loop waits
   // with it: the write fails instead and its caller is told.
