@@ -33,7 +33,7 @@ const BIN_Q = join(Q_DIR, 'bin', 'q');
 const BACKLOG = Number(arg('backlog', '1000000'));
 const N = Number(arg('jobs', '1000'));
 const SIM = Number(arg('workers', '1000'));
-const ADD_BATCH = 10_000;
+const ADD_BATCH = 1000; // as the client sends them
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
