@@ -12,8 +12,8 @@ import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/
 import { JsonArrayStream, LIST_COLUMNS, TableStream, WORKER_COLUMNS, jobRow, renderInfo, renderTable, workerRow } from './render.js';
 import { signalExitCode } from '../common/outcomes.js';
 
-// About 40 ms of the master's time each (decode and insert): big adds never hold it up long.
-const ADD_BATCH = 1000;
+// About 20 ms of the master's time each (decode and insert): big adds never hold it up long.
+const ADD_BATCH = 500;
 
 export interface ClientIo {
   out(text: string): void;

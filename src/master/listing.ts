@@ -21,7 +21,19 @@ export interface ListingSink {
 
 /** What `specs` match (none: every job), page by page into `sink`. */
 export function streamListing(hub: Hub, specs: readonly string[], sink: ListingSink, scope: Pick<ClientScope, 'buffered'>): void {
-  const all = specs.length === 0;
+  readPages(hub, specs, specs.length === 0, sink, scope);
+}
+
+/**
+ * `-kill`, `-delete`, `-rerun`: `act` on each page of what `specs` match (none: nothing), a
+ * page a turn, so that `-delete all` of a million jobs never holds the master for long.
+ */
+export function actOnPages(hub: Hub, specs: readonly string[], act: (jobs: JobView[]) => void, end: () => void, failed: (e: Error) => void): void {
+  if (specs.length === 0) return end();
+  readPages(hub, specs, false, { page: (jobs, last) => (act(jobs), last && end()), failed }, { buffered: () => 0 });
+}
+
+function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: ListingSink, scope: Pick<ClientScope, 'buffered'>): void {
   const terms = all ? null : indexTerms(specs);
   const keep = all ? () => true : compileSpecs(specs);
   let after = 0;
@@ -46,17 +58,4 @@ export function streamListing(hub: Hub, specs: readonly string[], sink: ListingS
     setImmediate(step);
   };
   step();
-}
-
-/** Every job `specs` match, read through the same indexes (for kill, delete and rerun). */
-export function matchingJobs(hub: Hub, specs: readonly string[]): JobView[] {
-  const terms = indexTerms(specs);
-  const keep = compileSpecs(specs);
-  const out: JobView[] = [];
-  for (let after = 0; ; ) {
-    const page = hub.jobs.pages.page(terms, after, PAGE_ROWS * 4, keep);
-    out.push(...page.jobs);
-    if (page.next === null) return out;
-    after = page.next;
-  }
 }

@@ -6,7 +6,7 @@ import { FINISHED_STATUSES } from '../store/jobs.js';
 import type { Hub } from './hub.js';
 import { deleteJobs, killJobs, rerunJobs } from './lifecycle.js';
 import { sendLog } from './logStream.js';
-import { matchingJobs, streamListing } from './listing.js';
+import { actOnPages, streamListing } from './listing.js';
 import { ErrorCodes } from '../common/errors.js';
 
 export type Reply = (msg: ClientResponse) => void;
@@ -41,19 +41,19 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       streamListing(hub, req.specs, { page, failed }, { buffered: () => (scope.buffered() === Infinity ? Infinity : 0) });
       return;
     }
-    case 'kill': {
-      const matched = matchingJobs(hub, req.specs);
-      reply({ type: 'affected', id: req.id, handles: killJobs(hub, matched, req.queued), matched: matched.length });
-      return;
-    }
-    case 'delete': {
-      const matched = matchingJobs(hub, req.specs);
-      reply({ type: 'affected', id: req.id, handles: deleteJobs(hub, matched), matched: matched.length });
-      return;
-    }
+    case 'kill':
+    case 'delete':
     case 'rerun': {
-      const matched = matchingJobs(hub, req.specs);
-      reply({ type: 'affected', id: req.id, handles: rerunJobs(hub, matched), matched: matched.length });
+      const handles: string[] = [];
+      let matched = 0;
+      const act = (jobs: JobView[]) => {
+        matched += jobs.length;
+        if (req.type === 'kill') handles.push(...killJobs(hub, jobs, req.queued));
+        else if (req.type === 'delete') handles.push(...deleteJobs(hub, jobs));
+        else handles.push(...rerunJobs(hub, jobs));
+      };
+      const end = () => reply({ type: 'affected', id: req.id, handles, matched });
+      actOnPages(hub, req.specs, act, end, (e) => reply({ type: 'error', id: req.id, code: ErrorCodes.STORE, message: e.message }));
       return;
     }
     case 'workers':

@@ -8,6 +8,7 @@
 // second time. So a worker's silence counts only from when the master was listening: a gap
 // between two looks at the clock longer than STALL_MS marks the moment listening resumed, and
 // every worker gets a full timeout from there.
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Clock } from '../common/clock.js';
 
 /** A gap this long between ticks is a stall of the master, not of its workers. */
@@ -19,6 +20,8 @@ export class StallWatch {
   /** When the master last resumed listening after a stall (or started). */
   resumedAt: number;
   private readonly timer: NodeJS.Timeout;
+  /** Every delay of the loop, for the longest one (said at shutdown; the scale bench reads it). */
+  private readonly delays: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(
     private readonly clock: Clock,
@@ -27,6 +30,12 @@ export class StallWatch {
     this.last = this.resumedAt = clock.now();
     this.timer = setInterval(() => this.note(), TICK_MS);
     this.timer.unref();
+    this.delays.enable();
+  }
+
+  /** The longest the event loop was held up since start, in ms. */
+  get longestDelayMs(): number {
+    return this.delays.max / 1e6;
   }
 
   /** Looks at the clock; call it first in anything that judges silence. */
@@ -42,5 +51,7 @@ export class StallWatch {
 
   close(): void {
     clearInterval(this.timer);
+    this.delays.disable();
+    this.log(`Longest event-loop delay: ${Math.round(this.longestDelayMs)} ms`);
   }
 }

@@ -14,9 +14,11 @@ export interface Page {
   next: number | null;
 }
 
+// One query per value, each walking its index in table order (`key = ? AND seq > ?` needs no
+// sort), except handles: each names at most one row, so all of them go in one `IN` query.
 const BY: Record<IndexedKey, string> = {
   status: `SELECT * FROM jobs INDEXED BY jobs_status WHERE status = @value AND seq > @after ORDER BY seq LIMIT @limit`,
-  handle: `SELECT * FROM jobs WHERE handle = @value AND seq > @after LIMIT @limit`,
+  handle: `SELECT * FROM jobs WHERE handle IN (SELECT value FROM json_each(@value)) AND seq > @after ORDER BY seq LIMIT @limit`,
   tag: `SELECT jobs.* FROM job_tags JOIN jobs USING (seq) WHERE job_tags.tag = @value AND job_tags.seq > @after ORDER BY job_tags.seq LIMIT @limit`,
   queue: `SELECT * FROM jobs INDEXED BY jobs_queue WHERE queue = @value AND seq > @after ORDER BY seq LIMIT @limit`,
   worker: `SELECT * FROM jobs INDEXED BY jobs_worker WHERE worker = @value AND worker IS NOT NULL AND seq > @after ORDER BY seq LIMIT @limit`,
@@ -41,9 +43,12 @@ export class JobPages {
     let rows: JobRow[];
     if (terms === null) rows = this.scan.all({ after, limit }) as JobRow[];
     else {
-      // Each term's next rows, merged in table order: the union's next `limit` are among them.
+      // Each query's next rows, merged in table order: the union's next `limit` are among them.
+      const handles = terms.filter((t) => t.key === 'handle').map((t) => t.value);
+      const queries = terms.filter((t) => t.key !== 'handle').map((t) => ({ key: t.key, value: t.value }));
+      if (handles.length) queries.push({ key: 'handle', value: JSON.stringify(handles) });
       const merged = new Map<number, JobRow>();
-      for (const t of terms) for (const r of this.by[t.key].all({ value: t.value, after, limit }) as JobRow[]) merged.set(r.seq, r);
+      for (const q of queries) for (const r of this.by[q.key].all({ value: q.value, after, limit }) as JobRow[]) merged.set(r.seq, r);
       rows = [...merged.values()].sort((a, b) => a.seq - b.seq).slice(0, limit);
     }
     this.rowsRead += rows.length;
