@@ -10,6 +10,8 @@ import type { ClientScope } from './requests.js';
 
 /** Rows per page: a few milliseconds of reading and encoding. */
 export const PAGE_ROWS = 500;
+/** Rows per turn for -kill, -delete, -rerun: each row costs more (a delete removes its log files). */
+export const ACTION_ROWS = 100;
 /** Bytes the client may have waiting before the next page is read. */
 const CLIENT_BACKLOG_BYTES = 1024 * 1024;
 const WAIT_MS = 10;
@@ -21,7 +23,7 @@ export interface ListingSink {
 
 /** What `specs` match (none: every job), page by page into `sink`. */
 export function streamListing(hub: Hub, specs: readonly string[], sink: ListingSink, scope: Pick<ClientScope, 'buffered'>): void {
-  readPages(hub, specs, specs.length === 0, sink, scope);
+  readPages(hub, specs, specs.length === 0, sink, scope, PAGE_ROWS);
 }
 
 /**
@@ -30,10 +32,10 @@ export function streamListing(hub: Hub, specs: readonly string[], sink: ListingS
  */
 export function actOnPages(hub: Hub, specs: readonly string[], act: (jobs: JobView[]) => void, end: () => void, failed: (e: Error) => void): void {
   if (specs.length === 0) return end();
-  readPages(hub, specs, false, { page: (jobs, last) => (act(jobs), last && end()), failed }, { buffered: () => 0 });
+  readPages(hub, specs, false, { page: (jobs, last) => (act(jobs), last && end()), failed }, { buffered: () => 0 }, ACTION_ROWS);
 }
 
-function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: ListingSink, scope: Pick<ClientScope, 'buffered'>): void {
+function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: ListingSink, scope: Pick<ClientScope, 'buffered'>, rows: number): void {
   const terms = all ? null : indexTerms(specs);
   const keep = all ? () => true : compileSpecs(specs);
   let after = 0;
@@ -46,7 +48,7 @@ function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: Listi
     }
     let next: number | null;
     try {
-      const page = hub.jobs.pages.page(terms, after, PAGE_ROWS, keep);
+      const page = hub.jobs.pages.page(terms, after, rows, keep);
       next = page.next;
       sink.page(page.jobs, next === null);
     } catch (e) {
