@@ -6,7 +6,7 @@
 import type { Db } from './db.js';
 import type { IndexTerm, IndexedKey } from '../jobs/filter.js';
 import type { JobView } from '../protocol/jobState.js';
-import { toView, type JobRow } from './jobRow.js';
+import { toView, VIEW_COLUMNS, type JobRow } from './jobRow.js';
 
 export interface Page {
   jobs: JobView[];
@@ -16,12 +16,14 @@ export interface Page {
 
 // One query per value, each walking its index in table order (`key = ? AND seq > ?` needs no
 // sort), except handles: each names at most one row, so all of them go in one `IN` query.
+const C = VIEW_COLUMNS;
+const J = VIEW_COLUMNS.split(', ').map((c) => `jobs.${c}`).join(', ');
 const BY: Record<IndexedKey, string> = {
-  status: `SELECT * FROM jobs INDEXED BY jobs_status WHERE status = @value AND seq > @after ORDER BY seq LIMIT @limit`,
-  handle: `SELECT * FROM jobs WHERE handle IN (SELECT value FROM json_each(@value)) AND seq > @after ORDER BY seq LIMIT @limit`,
-  tag: `SELECT jobs.* FROM job_tags JOIN jobs USING (seq) WHERE job_tags.tag = @value AND job_tags.seq > @after ORDER BY job_tags.seq LIMIT @limit`,
-  queue: `SELECT * FROM jobs INDEXED BY jobs_queue WHERE queue = @value AND seq > @after ORDER BY seq LIMIT @limit`,
-  worker: `SELECT * FROM jobs INDEXED BY jobs_worker WHERE worker = @value AND worker IS NOT NULL AND seq > @after ORDER BY seq LIMIT @limit`,
+  status: `SELECT ${C} FROM jobs INDEXED BY jobs_status WHERE status = @value AND seq > @after ORDER BY seq LIMIT @limit`,
+  handle: `SELECT ${C} FROM jobs WHERE handle IN (SELECT value FROM json_each(@value)) AND seq > @after ORDER BY seq LIMIT @limit`,
+  tag: `SELECT ${J} FROM job_tags JOIN jobs USING (seq) WHERE job_tags.tag = @value AND job_tags.seq > @after ORDER BY job_tags.seq LIMIT @limit`,
+  queue: `SELECT ${C} FROM jobs INDEXED BY jobs_queue WHERE queue = @value AND seq > @after ORDER BY seq LIMIT @limit`,
+  worker: `SELECT ${C} FROM jobs INDEXED BY jobs_worker WHERE worker = @value AND worker IS NOT NULL AND seq > @after ORDER BY seq LIMIT @limit`,
 };
 
 export class JobPages {
@@ -32,7 +34,7 @@ export class JobPages {
 
   constructor(db: Db) {
     this.by = Object.fromEntries(Object.entries(BY).map(([k, sql]) => [k, db.prepare(sql)])) as Record<IndexedKey, ReturnType<Db['prepare']>>;
-    this.scan = db.prepare(`SELECT * FROM jobs WHERE seq > @after ORDER BY seq LIMIT @limit`);
+    this.scan = db.prepare(`SELECT ${C} FROM jobs WHERE seq > @after ORDER BY seq LIMIT @limit`);
   }
 
   /**
