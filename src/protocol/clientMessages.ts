@@ -1,6 +1,7 @@
 // What a client asks the master, and its answers: a request carries an `id`, and the answer
 // carries the same `id` (or is an `error`). `log` with follow streams `logData`, then `logEnd`.
 import { z } from 'zod';
+import { wire } from './wire.js';
 import { MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { handle, id, specs } from './fields.js';
 import { JobSpecSchema } from './jobSpec.js';
@@ -8,24 +9,26 @@ import { JobStatuses, JobViewSchema } from './jobState.js';
 import { WorkerViewSchema } from './resources.js';
 import { ErrorCodes, type ErrorCode } from '../common/errors.js';
 
-export const ClientRequestSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(MAX_JOBS_PER_ADD) }),
-  // page: the answer comes as `jobsPage`s while the master reads them (else one `jobs`).
-  z.object({ type: z.literal('list'), id, specs, page: z.boolean().optional() }),
-  // queued: also end matching jobs that have not started (they fail, exit code 143).
-  z.object({ type: z.literal('kill'), id, specs, queued: z.boolean().default(false) }),
-  z.object({ type: z.literal('delete'), id, specs }),
-  z.object({ type: z.literal('rerun'), id, specs }),
-  z.object({ type: z.literal('workers'), id }),
-  z.object({
-    type: z.literal('log'), id, handle: z.string().max(64), follow: z.boolean(),
-    /** Only the first / last N lines (-head / -tail). */
-    head: z.number().int().positive().max(1e9).optional(),
-    tail: z.number().int().positive().max(1e9).optional(),
-  }),
-  z.object({ type: z.literal('saveState'), id }),
-  z.object({ type: z.literal('shutdown'), id }),
-]);
+export const ClientRequestSchema = wire(
+  z.discriminatedUnion('type', [
+    z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(MAX_JOBS_PER_ADD) }),
+    // page: the answer comes as `jobsPage`s while the master reads them (else one `jobs`).
+    z.object({ type: z.literal('list'), id, specs, page: z.boolean().optional() }),
+    // queued: also end matching jobs that have not started (they fail, exit code 143).
+    z.object({ type: z.literal('kill'), id, specs, queued: z.boolean().default(false) }),
+    z.object({ type: z.literal('delete'), id, specs }),
+    z.object({ type: z.literal('rerun'), id, specs }),
+    z.object({ type: z.literal('workers'), id }),
+    z.object({
+      type: z.literal('log'), id, handle: z.string().max(64), follow: z.boolean(),
+      /** Only the first / last N lines (-head / -tail). */
+      head: z.number().int().positive().max(1e9).optional(),
+      tail: z.number().int().positive().max(1e9).optional(),
+    }),
+    z.object({ type: z.literal('saveState'), id }),
+    z.object({ type: z.literal('shutdown'), id }),
+  ]),
+);
 export type ClientRequest = z.infer<typeof ClientRequestSchema>;
 /** A request before the connection numbers it. */
 export type ClientRequestBody = ClientRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
@@ -33,18 +36,20 @@ export type ClientRequestBody = ClientRequest extends infer R ? (R extends unkno
 /** Error codes on the wire: the same list the CLI's errors use (common/errors.ts). */
 export const ErrorCodeSchema = z.enum(Object.values(ErrorCodes) as [ErrorCode, ...ErrorCode[]]);
 
-export const ClientResponseSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('added'), id, handles: z.array(handle) }),
-  z.object({ type: z.literal('jobs'), id, jobs: z.array(JobViewSchema) }),
-  // One page of a paged listing, in table order; `last` on the final one (which may be empty).
-  z.object({ type: z.literal('jobsPage'), id, jobs: z.array(JobViewSchema), last: z.boolean() }),
-  z.object({ type: z.literal('affected'), id, handles: z.array(handle), matched: z.number().int() }),
-  // `now`: the master's clock, which `lastSeen` is on (the client's may differ).
-  z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema), now: z.number().optional() }),
-  z.object({ type: z.literal('logData'), id, data: z.string() }),
-  // `deleted`: the job followed was deleted under it.
-  z.object({ type: z.literal('logEnd'), id, status: z.enum([...JobStatuses, 'deleted']) }),
-  z.object({ type: z.literal('ok'), id, message: z.string() }),
-  z.object({ type: z.literal('error'), id: id.nullable(), code: ErrorCodeSchema, message: z.string() }),
-]);
+export const ClientResponseSchema = wire(
+  z.discriminatedUnion('type', [
+    z.object({ type: z.literal('added'), id, handles: z.array(handle) }),
+    z.object({ type: z.literal('jobs'), id, jobs: z.array(JobViewSchema) }),
+    // One page of a paged listing, in table order; `last` on the final one (which may be empty).
+    z.object({ type: z.literal('jobsPage'), id, jobs: z.array(JobViewSchema), last: z.boolean() }),
+    z.object({ type: z.literal('affected'), id, handles: z.array(handle), matched: z.number().int() }),
+    // `now`: the master's clock, which `lastSeen` is on (the client's may differ).
+    z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema), now: z.number().optional() }),
+    z.object({ type: z.literal('logData'), id, data: z.string() }),
+    // `deleted`: the job followed was deleted under it.
+    z.object({ type: z.literal('logEnd'), id, status: z.enum([...JobStatuses, 'deleted']) }),
+    z.object({ type: z.literal('ok'), id, message: z.string() }),
+    z.object({ type: z.literal('error'), id: id.nullable(), code: ErrorCodeSchema, message: z.string() }),
+  ]),
+);
 export type ClientResponse = z.infer<typeof ClientResponseSchema>;

@@ -4,6 +4,7 @@
 // `welcome` (reconciliation), then `assign`, `killJob`, `resultAck`, `leaseGone`, and the
 // file manifests.
 import { z } from 'zod';
+import { wire } from './wire.js';
 import { MAX_FRAME_BYTES } from '../common/limits.js';
 import { ErrorCodeSchema } from './clientMessages.js';
 import { handle, lease, path, relPath } from './fields.js';
@@ -23,61 +24,65 @@ export const ManifestEntrySchema = z.discriminatedUnion('type', [
 ]);
 export type ManifestEntry = z.infer<typeof ManifestEntrySchema>;
 
-export const WorkerMessageSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('workerHello'),
-    handle: z.string().min(1).max(256),
-    slots: z.number().int().positive().max(10_000),
-    maxTime: z.number().int().positive().nullable(),
-    resources: ResourcesSchema,
-    running: z.array(runningJob).max(10_000),
-  }),
-  z.object({ type: z.literal('heartbeat'), resources: ResourcesSchema }),
-  z.object({ type: z.literal('started'), handle, lease }),
-  z.object({ type: z.literal('progress'), handle, lease, stats: StatsSchema }),
-  z.object({
-    type: z.literal('output'),
-    handle,
-    lease,
-    stream: z.enum(['stdout', 'stderr']),
-    /** Where this chunk starts in its stream: a chunk sent twice is kept once. */
-    offset: z.number().int().nonnegative(),
-    data: z.string().max(MAX_FRAME_BYTES), // base64: output need not be text
-  }),
-  z.object({ type: z.literal('finished'), handle, lease, result: ResultSchema }),
-  // The worker is stopping: no more jobs for it. It gives back the ones it held with release.
-  // `lost` says why a job that had started cannot go on here for a cause not its own (the
-  // Docker engine stopped under it): counted against its -retries, like a lost worker.
-  z.object({ type: z.literal('stopping') }),
-  z.object({ type: z.literal('release'), handle, lease, lost: z.string().max(1000).optional() }),
-  // Files. staging: the job waits for its inputs (status init). fetch: inputs the worker
-  // lacks, by submitter-side path; each comes back as inChunk frames. outDir: a directory of
-  // the job's outputs (relative to its outPath); files come as outChunk frames.
-  z.object({ type: z.literal('staging'), handle, lease }),
-  z.object({ type: z.literal('fetch'), handle, lease, paths: z.array(path).min(1).max(10_000) }),
-  z.object({ type: z.literal('outDir'), handle, lease, path: relPath }),
-]);
+export const WorkerMessageSchema = wire(
+  z.discriminatedUnion('type', [
+    z.object({
+      type: z.literal('workerHello'),
+      handle: z.string().min(1).max(256),
+      slots: z.number().int().positive().max(10_000),
+      maxTime: z.number().int().positive().nullable(),
+      resources: ResourcesSchema,
+      running: z.array(runningJob).max(10_000),
+    }),
+    z.object({ type: z.literal('heartbeat'), resources: ResourcesSchema }),
+    z.object({ type: z.literal('started'), handle, lease }),
+    z.object({ type: z.literal('progress'), handle, lease, stats: StatsSchema }),
+    z.object({
+      type: z.literal('output'),
+      handle,
+      lease,
+      stream: z.enum(['stdout', 'stderr']),
+      /** Where this chunk starts in its stream: a chunk sent twice is kept once. */
+      offset: z.number().int().nonnegative(),
+      data: z.string().max(MAX_FRAME_BYTES), // base64: output need not be text
+    }),
+    z.object({ type: z.literal('finished'), handle, lease, result: ResultSchema }),
+    // The worker is stopping: no more jobs for it. It gives back the ones it held with release.
+    // `lost` says why a job that had started cannot go on here for a cause not its own (the
+    // Docker engine stopped under it): counted against its -retries, like a lost worker.
+    z.object({ type: z.literal('stopping') }),
+    z.object({ type: z.literal('release'), handle, lease, lost: z.string().max(1000).optional() }),
+    // Files. staging: the job waits for its inputs (status init). fetch: inputs the worker
+    // lacks, by submitter-side path; each comes back as inChunk frames. outDir: a directory of
+    // the job's outputs (relative to its outPath); files come as outChunk frames.
+    z.object({ type: z.literal('staging'), handle, lease }),
+    z.object({ type: z.literal('fetch'), handle, lease, paths: z.array(path).min(1).max(10_000) }),
+    z.object({ type: z.literal('outDir'), handle, lease, path: relPath }),
+  ]),
+);
 export type WorkerMessage = z.infer<typeof WorkerMessageSchema>;
 
-export const MasterToWorkerSchema = z.discriminatedUnion('type', [
-  // drop: jobs no longer this worker's. resume: how much of each kept job's output the master
-  // has; the worker sends on from there.
-  z.object({
-    type: z.literal('welcome'),
-    drop: z.array(runningJob),
-    resume: z
-      .array(z.object({ lease, stdout: z.number().int().nonnegative(), stderr: z.number().int().nonnegative() }))
-      .max(10_000)
-      .default([]),
-  }),
-  z.object({ type: z.literal('assign'), job: AssignmentSchema }),
-  z.object({ type: z.literal('killJob'), handle, lease, reason: z.string() }),
-  z.object({ type: z.literal('resultAck'), handle, lease, applied: z.boolean() }),
-  z.object({ type: z.literal('leaseGone'), handle, lease }),
-  // What the job's inputs are on the master (sent in parts after assign); the worker fetches
-  // the files whose size or mtime it does not have. stageError: an input cannot be read.
-  z.object({ type: z.literal('manifest'), handle, lease, entries: z.array(ManifestEntrySchema).max(10_000), last: z.boolean() }),
-  z.object({ type: z.literal('stageError'), handle, lease, message: z.string().max(4096) }),
-  z.object({ type: z.literal('error'), id: z.null(), code: ErrorCodeSchema, message: z.string() }),
-]);
+export const MasterToWorkerSchema = wire(
+  z.discriminatedUnion('type', [
+    // drop: jobs no longer this worker's. resume: how much of each kept job's output the master
+    // has; the worker sends on from there.
+    z.object({
+      type: z.literal('welcome'),
+      drop: z.array(runningJob),
+      resume: z
+        .array(z.object({ lease, stdout: z.number().int().nonnegative(), stderr: z.number().int().nonnegative() }))
+        .max(10_000)
+        .default([]),
+    }),
+    z.object({ type: z.literal('assign'), job: AssignmentSchema }),
+    z.object({ type: z.literal('killJob'), handle, lease, reason: z.string() }),
+    z.object({ type: z.literal('resultAck'), handle, lease, applied: z.boolean() }),
+    z.object({ type: z.literal('leaseGone'), handle, lease }),
+    // What the job's inputs are on the master (sent in parts after assign); the worker fetches
+    // the files whose size or mtime it does not have. stageError: an input cannot be read.
+    z.object({ type: z.literal('manifest'), handle, lease, entries: z.array(ManifestEntrySchema).max(10_000), last: z.boolean() }),
+    z.object({ type: z.literal('stageError'), handle, lease, message: z.string().max(4096) }),
+    z.object({ type: z.literal('error'), id: z.null(), code: ErrorCodeSchema, message: z.string() }),
+  ]),
+);
 export type MasterToWorker = z.infer<typeof MasterToWorkerSchema>;
