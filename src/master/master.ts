@@ -130,6 +130,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
         await exited;
       }
       await net.close();
+      workers.flush();
       jobs.checkpoint();
       db.close();
       lock.release();

@@ -13,7 +13,7 @@ export class WorkerStore {
   private readonly allStmt;
   private readonly deleteStmt;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.upsertStmt = db.prepare(
       `INSERT INTO workers (handle, info, last_seen) VALUES (@handle, @info, @lastSeen)
        ON CONFLICT(handle) DO UPDATE SET info = excluded.info, last_seen = excluded.last_seen`,
@@ -24,6 +24,13 @@ export class WorkerStore {
 
   save(rec: WorkerRecord): void {
     this.upsertStmt.run(rec);
+  }
+
+  /** Many at once, one transaction. */
+  saveAll(recs: readonly WorkerRecord[]): void {
+    this.db.transaction(() => {
+      for (const r of recs) this.upsertStmt.run(r);
+    })();
   }
 
   all(): WorkerRecord[] {
