@@ -4,6 +4,7 @@
 //   queue:NAME and worker:HANDLE (never tried for a bare value).
 //   Commas inside one argument AND terms; separate arguments OR them.
 import type { JobView } from '../protocol/jobState.js';
+import { HANDLE_PATTERN } from '../protocol/fields.js';
 
 type Term = { key: string | null; value: string };
 
@@ -23,7 +24,7 @@ function parseTerm(text: string): Term {
   const m = /^(\w+):(.+)$/.exec(text);
   if (m && KEYS.includes(m[1]!)) return { key: m[1]!, value: m[2]! };
   // A bare handle is one: it is answered by the index like `handle:` is.
-  if (/^J-[0-9a-z]{6}$/.test(text)) return { key: 'handle', value: text };
+  if (HANDLE_PATTERN.test(text)) return { key: 'handle', value: text };
   return { key: null, value: text };
 }
 

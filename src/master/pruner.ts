@@ -11,8 +11,6 @@ const PRUNE_EVERY_MS = 60_000;
 export class Pruner {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
-  /** Jobs removed so far (for the log and tests). */
-  removed = 0;
 
   constructor(
     private readonly hub: Hub,
@@ -45,7 +43,6 @@ export class Pruner {
         count += batch.length;
         if (batch.length === PRUNE_BATCH) return void setImmediate(step);
         this.running = false;
-        this.removed += count;
         if (count > 0) this.hub.log(`Removed ${count} finished jobs older than -keepFinished, with their logs`);
         resolve(count);
       };

@@ -55,7 +55,12 @@ export class WorkerRegistry {
 
   /** Sessions whose socket is open: one that is closing can take nothing more. */
   connected(): WorkerSession[] {
-    return [...this.sessions.values()].filter((s) => s.socket !== null && s.socket.readyState === s.socket.OPEN);
+    return [...this.sessions.values()].filter((s) => this.isConnected(s));
+  }
+
+  /** The live session of its worker (not one a newer connection replaced), with its socket open. */
+  isConnected(s: WorkerSession): boolean {
+    return this.sessions.get(s.handle) === s && s.socket !== null && s.socket.readyState === s.socket.OPEN;
   }
 
   all(): WorkerSession[] {

@@ -48,7 +48,7 @@ export class Scheduler {
       this.offers.clear();
       try {
         if (full) this.pass();
-        else this.fill(offered.filter((w) => this.workers.get(w.handle) === w && w.socket !== null && w.socket.readyState === w.socket.OPEN));
+        else this.fill(offered.filter((w) => this.workers.isConnected(w)));
       } catch (e) {
         // The database is locked or the disk is full: the jobs wait, the master goes on, and
         // the pass is tried again shortly.

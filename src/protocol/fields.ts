@@ -1,7 +1,9 @@
 // Field schemas every kind of message shares.
 import { z } from 'zod';
 
-export const handle = z.string().regex(/^J-[0-9a-z]{6}$/);
+/** A job's handle: `J-` and six of [0-9a-z]. */
+export const HANDLE_PATTERN = /^J-[0-9a-z]{6}$/;
+export const handle = z.string().regex(HANDLE_PATTERN);
 export const lease = z.string().min(1).max(64);
 /** A request's number on its connection. */
 export const id = z.number().int().nonnegative();

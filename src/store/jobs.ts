@@ -111,8 +111,6 @@ export class JobStore {
       setLogDropped: p(`UPDATE jobs SET log_dropped = @bytes WHERE handle = @handle`),
       delete: p(`DELETE FROM jobs WHERE handle = @handle`),
       get: p(`SELECT * FROM jobs WHERE handle = ?`),
-      all: p(`SELECT * FROM jobs ORDER BY seq`),
-      byStatus: p(`SELECT * FROM jobs WHERE status IN (SELECT value FROM json_each(?)) ORDER BY seq`),
       leaseOf: p(`SELECT lease, status FROM jobs WHERE handle = ?`),
       activeOf: p(`SELECT * FROM jobs WHERE worker = ? AND status IN ('assigned', 'init', 'running') ORDER BY seq`),
       active: p(`SELECT * FROM jobs WHERE status IN ('assigned', 'init', 'running') ORDER BY seq`),
@@ -273,15 +271,6 @@ export class JobStore {
   /** The job's current lease and status, without decoding its spec. */
   leaseOf(handle: string): { lease: string | null; status: JobStatus } | undefined {
     return this.s.leaseOf.get(handle) as { lease: string | null; status: JobStatus } | undefined;
-  }
-
-  all(): JobView[] {
-    return (this.s.all.all() as JobRow[]).map(toView);
-  }
-
-  /** Jobs in any of these statuses, without decoding the rest of the table. */
-  withStatus(statuses: readonly JobStatus[]): JobView[] {
-    return (this.s.byStatus.all(JSON.stringify(statuses)) as JobRow[]).map(toView);
   }
 
   /** The jobs the table gives a worker, with their leases and any kill asked of them. */

@@ -8,6 +8,7 @@ import { openDirBeneath } from '../files/beneath.js';
 import { isCleanAbsolute, isInside } from '../files/paths.js';
 import type { Assignment } from '../protocol/jobState.js';
 import { readRunRecord } from './runRecord.js';
+import { HANDLE_PATTERN } from '../protocol/fields.js';
 
 /**
  * The directory every path of a job is resolved beneath: the scratch base when the job's
@@ -104,7 +105,7 @@ export function sweepJobFiles(basePath: string, held: (handle: string) => boolea
   }
   const step = () => {
     for (const name of names.splice(0, SWEEP_BATCH)) {
-      if (!/^J-[0-9a-z]{6}$/.test(name) || held(name) || readRunRecord(join(root, name)) !== null) continue;
+      if (!HANDLE_PATTERN.test(name) || held(name) || readRunRecord(join(root, name)) !== null) continue;
       rmSync(join(root, name), { recursive: true, force: true });
     }
     if (names.length) setImmediate(step);

@@ -119,7 +119,7 @@ export class Worker {
     this.docker.describe();
     for (const run of await this.docker.adopt((lease) => this.held.has(lease))) this.holdTakenBack(run);
     // Files of jobs a version that kept them all left behind: in the background, a few at a time.
-    sweepJobFiles(this.opts.basePath, (handle) => [...this.held.values()].some((h) => h.handle === handle));
+    sweepJobFiles(this.opts.basePath, (handle) => this.copiesOf(handle).length > 0);
     this.link.connect();
     this.timers.push(setInterval(() => this.heartbeat(), this.opts.heartbeatMs));
     this.timers.push(setInterval(() => this.processes.sample(this.runs().map((h) => h.run)), SAMPLE_MS));
@@ -227,7 +227,7 @@ export class Worker {
     const cleanup = run ? run.dispose() : Promise.resolve();
     const done = cleanup
       .then(() => {
-        if (![...this.held.values()].some((o) => o.handle === h.handle)) removeJobFiles(this.opts.basePath, h.handle);
+        if (this.copiesOf(h.handle).length === 0) removeJobFiles(this.opts.basePath, h.handle);
       })
       .catch((e: Error) => this.log(`Could not clean up after ${h.handle}: ${e.message}`));
     this.disposing.add(done);
@@ -269,7 +269,7 @@ export class Worker {
     }
     if (this.held.has(job.lease)) return; // a repeated message
     // Older copies of this job (we were apart, the master gave it again): they go.
-    const older = [...this.held.values()].filter((o) => o.handle === job.handle);
+    const older = this.copiesOf(job.handle);
     for (const o of older) this.drop(o.lease);
     const dying = older.map((o) => o.run?.result).filter((r): r is Promise<Result> => r !== undefined);
     const h = HeldJob.assigned(job, dying.length > 0);
@@ -394,6 +394,11 @@ export class Worker {
   private heartbeat(): void {
     const probed = this.stopped ? Promise.resolve() : this.docker.probe((lease) => this.held.has(lease));
     void probed.then(() => this.link.send({ type: 'heartbeat', resources: this.resources() }));
+  }
+
+  /** The copies of a job this worker holds (more than one only while an old one dies). */
+  private copiesOf(handle: string): HeldJob[] {
+    return [...this.held.values()].filter((h) => h.handle === handle);
   }
 
   private runs(): (HeldJob & { run: Execution })[] {
