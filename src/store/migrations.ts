@@ -93,4 +93,7 @@ export const migrations: readonly string[] = [
    CREATE TRIGGER job_tags_drop AFTER DELETE ON jobs BEGIN
      DELETE FROM job_tags WHERE seq = OLD.seq AND tag IN (SELECT value FROM json_each(OLD.spec, '$.tags'));
    END;`,
+  // 9: the pick reads jobs_ready (7) and listings jobs_status (8): the first pick index is read
+  // by nothing and was only written, on every change of a job's status.
+  `DROP INDEX jobs_pick;`,
 ];
