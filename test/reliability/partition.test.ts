@@ -83,7 +83,9 @@ t.test('a job that starts while its worker is cut off is shown running once the 
   await w.waitForOutput(/=====/);
   await waitFor('the worker connected', () => /^pw\t.*\tidle\t/m.test(c.q(['-w', '-tabs']).stdout));
   // The first copy ignores TERM, so the second waits on the worker for the whole grace period.
-  const h = c.add(['-shareWorkingPath', '-add', "trap '' TERM; sleep 15"]);
+  // Both sleep far longer than the reconnect can take (up to 15 s, below): a copy that ended
+  // before the worker was back would be reported done, never running (a red CI once).
+  const h = c.add(['-shareWorkingPath', '-add', "trap '' TERM; sleep 90"]);
   await c.waitForStatus(h, ['running']);
   freeze(t, w.pid);
   await c.master!.waitForOutput(new RegExp(`Requeued ${h}: worker pw not heard from`), 15_000);
