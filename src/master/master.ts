@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../common/clock.js';
 import { ensureToken } from '../common/config.js';
 import { openDb } from '../store/db.js';
 import { lockState } from '../store/stateLock.js';
+import { Checkpointer } from '../store/checkpointer.js';
 import { JobStore } from '../store/jobs.js';
 import { WorkerStore } from '../store/workers.js';
 import type { Hub } from './hub.js';
@@ -51,7 +52,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const token = ensureToken(opts.token, opts.stateDir);
   const lock = lockState(opts.stateDir);
-  const db = openDb(join(opts.stateDir, 'q.db'), { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
+  const dbPath = join(opts.stateDir, 'q.db');
+  const db = openDb(dbPath, { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
+  const checkpoints = new Checkpointer(db, dbPath, log);
   const jobs = new JobStore(db);
   const workers = new WorkerRegistry(new WorkerStore(db));
   const scheduler = new Scheduler(jobs, workers, log, clock);
@@ -131,6 +134,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       }
       await net.close();
       workers.flush();
+      await checkpoints.close();
       jobs.checkpoint();
       db.close();
       lock.release();

@@ -1,10 +1,12 @@
 // The database stays healthy under load: the WAL file is bounded (cut back after the
-// checkpoints SQLite makes by itself), and -saveState's checkpoint empties it.
+// checkpoints SQLite makes by itself, or the master's checkpoint thread makes), and
+// -saveState's checkpoint empties it.
 import t from 'tap';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../../src/store/db.js';
 import { JobStore } from '../../src/store/jobs.js';
+import { Checkpointer } from '../../src/store/checkpointer.js';
 import { makeJobSpec } from '../../src/protocol/jobSpec.js';
 
 const walSize = (path: string) => statSync(`${path}-wal`).size;
@@ -23,4 +25,46 @@ t.test('a big add grows the WAL; the load after it brings it back under the limi
   t.ok(walSize(path) <= 2 * LIMIT, `under load the WAL stays bounded (${walSize(path)} bytes)`);
   jobs.checkpoint();
   t.equal(walSize(path), 0, '-saveState: folded in and emptied');
+});
+
+t.test('the checkpoint thread: the master never checkpoints, and the WAL is still cut back', async (t) => {
+  const path = join(t.testdir(), 'q.db');
+  const LIMIT = 1024 * 1024;
+  const db = openDb(path, { walSizeLimit: LIMIT });
+  const jobs = new JobStore(db);
+  const logged: string[] = [];
+  const checkpoints = new Checkpointer(db, path, (l) => logged.push(l), 20);
+  t.teardown(() => checkpoints.close());
+  t.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0, "the master's connection leaves them to the thread");
+  const spec = makeJobSpec({ command: 'echo a fairly long command line to fill pages', workingPath: '/tmp' });
+  // The thread's next checkpoint copied the whole WAL into the database.
+  const caughtUp = async () => {
+    const r = await checkpoints.next();
+    return r !== null && r.checkpointed === r.log;
+  };
+  jobs.insert(Array.from({ length: 30_000 }, () => spec), 0);
+  t.ok(walSize(path) > 4 * LIMIT, 'one big transaction: the WAL holds it');
+  t.ok(await caughtUp(), 'the thread copied it into the database');
+  const handles = jobs.insert(Array.from({ length: 100 }, () => spec), 0);
+  t.ok(walSize(path) <= LIMIT, `the next commit starts the WAL again, cut back (${walSize(path)} bytes)`);
+  for (let round = 0; round < 20; round++) {
+    for (const h of handles) jobs.setLogDropped(h, round);
+    await new Promise((r) => setImmediate(r));
+  }
+  t.ok(await caughtUp(), 'it keeps up under load');
+  jobs.setLogDropped(handles[0]!, 99);
+  t.ok(walSize(path) <= LIMIT, `still bounded (${walSize(path)} bytes)`);
+  t.same(logged, [], 'no fall-back');
+  t.equal(jobs.get(handles[0]!)?.logDropped, 99, 'what was written is read back');
+});
+
+t.test('a checkpoint thread that cannot run hands checkpoints back to SQLite, and says so', async (t) => {
+  const dir = t.testdir();
+  const db = openDb(join(dir, 'q.db'));
+  const logged: string[] = [];
+  const checkpoints = new Checkpointer(db, join(dir, 'missing.db'), (l) => logged.push(l), 20);
+  t.teardown(() => checkpoints.close());
+  for (let i = 0; i < 500 && logged.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.match(logged, [/Checkpoints off the event loop stopped/], 'one line in the log');
+  t.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'SQLite checkpoints by itself again');
 });
