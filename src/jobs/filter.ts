@@ -87,6 +87,13 @@ function termMatches(job: JobView, term: Term): boolean {
 
 /** A predicate for a list of SPEC arguments. An empty list matches nothing. */
 export function compileSpecs(specs: readonly string[]): (job: JobView) => boolean {
-  const clauses = clausesOf(specs);
-  return (job) => clauses.some((clause) => clause.every((term) => termMatches(job, term)));
+  // A clause that is one handle is a set lookup: -delete of 1,000 handles checked each row
+  // against all 1,000 (60 ms a page).
+  const handles = new Set<string>();
+  const clauses: Term[][] = [];
+  for (const clause of clausesOf(specs)) {
+    if (clause.length === 1 && clause[0]!.key === 'handle') handles.add(clause[0]!.value);
+    else clauses.push(clause);
+  }
+  return (job) => handles.has(job.handle) || clauses.some((clause) => clause.every((term) => termMatches(job, term)));
 }
