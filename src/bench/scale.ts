@@ -13,7 +13,8 @@
 //   listings       -list status:running and -list J-… beside them; a full -list (time to its
 //                  first row, rows/s)
 //   memory, stall  the master's peak RSS; the longest answer to a one-job request sent every
-//                  20 ms throughout (what a stalled event loop makes every client wait)
+//                  20 ms throughout by a process of its own (probe.ts): what a stalled event
+//                  loop makes every client wait
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,7 @@ const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1]! : fallback;
 };
+const HERE = fileURLToPath(new URL('.', import.meta.url));
 const Q_DIR = arg('q', fileURLToPath(new URL('../..', import.meta.url)));
 const BIN_Q = join(Q_DIR, 'bin', 'q');
 const BACKLOG = Number(arg('backlog', '1000000'));
@@ -86,7 +88,8 @@ class Bench {
   conn: Connection | null = null;
   /** Answer times of the stall probe, ms. */
   private probeMax = 0;
-  private probing = false;
+  private prober: ChildProcess | null = null;
+  private probing: Promise<void> = Promise.resolve();
   peakRss = 0;
   /** The longest event-loop delay the master itself measured (-1: it does not say). */
   loopMax = -1;
@@ -129,25 +132,21 @@ class Bench {
     this.worker = null;
   }
 
-  /** A one-job request every 20 ms, on its own connection: the longest answer is the longest stall. */
-  async probe(): Promise<void> {
-    this.probing = true;
-    const c = await Connection.open({ host: '127.0.0.1', port: this.port, token: this.token, timeoutMs: 120_000 });
-    while (this.probing && this.master) {
-      const t0 = performance.now();
-      try {
-        await c.request({ type: 'list', specs: ['J-000000'] }, 'jobs');
-      } catch {
-        break; // the master is being restarted
-      }
-      this.probeMax = Math.max(this.probeMax, performance.now() - t0);
-      await sleep(20);
-    }
-    c.close();
+  /** The stall probe (probe.ts), beside this process: the longest answer is the longest stall. */
+  probe(): void {
+    const p = spawn(process.execPath, [join(HERE, 'probe.js'), String(this.port), this.token], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    this.probing = new Promise<void>((r) => p.once('exit', () => r())).then(() => {
+      this.probeMax = Math.max(this.probeMax, Number(out.trim()) || 0);
+    });
+    this.prober = p;
   }
 
-  stopProbe(): number {
-    this.probing = false;
+  async stopProbe(): Promise<number> {
+    this.prober?.kill('SIGTERM');
+    await this.probing;
+    this.prober = null;
     return this.probeMax;
   }
 
@@ -223,7 +222,7 @@ class Bench {
     let lines = 0;
     p.stdout.on('data', (d: Buffer) => {
       if (!first) first = performance.now() - t0;
-      for (const b of d) if (b === 10) lines++;
+      for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
     });
     await new Promise((r) => p.once('exit', r));
     const total = (performance.now() - t0) / 1000;
@@ -272,7 +271,7 @@ async function main(): Promise<void> {
   try {
     console.log(`q scale bench: ${Q_DIR}, backlog ${BACKLOG}, ${N} jobs, node ${process.version}`);
     await b.startMaster();
-    void b.probe();
+    b.probe();
     await b.startWorker();
     const plain = await b.throughput();
     const a0 = performance.now();
@@ -287,7 +286,7 @@ async function main(): Promise<void> {
       const many = await b.simulated(SIM, 2000);
       console.log(`many workers: master CPU ${(few * 1000).toFixed(2)} ms/job with 10 simulated workers, ${(many * 1000).toFixed(2)} ms/job with ${SIM}: ratio ${(many / few).toFixed(2)}`);
     } else console.log('many workers: skipped (--workers 0)');
-    b.stopProbe();
+    await b.stopProbe();
     await b.stopMaster();
     // The backlog becomes history: finished jobs, as months of use leave them.
     const db = new Database(join(b.dir, 'state', 'q.db'));
@@ -296,19 +295,20 @@ async function main(): Promise<void> {
     const someone = (db.prepare(`SELECT handle FROM jobs ORDER BY seq DESC LIMIT 1`).get() as { handle: string } | undefined)?.handle;
     db.close();
     const openMs = await b.startMaster();
-    void b.probe();
+    b.probe();
     console.log(`open: a master on ${BACKLOG} finished jobs answers ${openMs.toFixed(0)} ms after it is started`);
     const running = await b.listLatency(['status:running']);
     const one = someone ? await b.listLatency([someone]) : NaN;
     console.log(`listings: -list status:running ${running.toFixed(1)} ms, -list ${someone ?? '?'} ${one.toFixed(1)} ms (medians of 15, request → answer)`);
     const full = await b.fullList();
     console.log(`full -list: first row after ${full.firstMs.toFixed(0)} ms, ${full.rows} rows at ${full.rowsPerS.toFixed(0)} rows/s (whole client process)`);
-    const stall = b.stopProbe();
+    const stall = await b.stopProbe();
     await b.stopMaster();
     const loop = b.loopMax < 0 ? 'not measured by this version' : `${b.loopMax} ms`;
     console.log(`master: peak RSS ${b.peakRss.toFixed(0)} MB; longest event-loop delay ${loop}; longest answer to a one-job request sent every 20 ms: ${stall.toFixed(0)} ms`);
     for (const s of b.stalls) console.log(`  stall after: ${s}`);
   } finally {
+    await b.stopProbe();
     for (const p of [b.worker, b.master]) if (p && p.p.exitCode === null) p.p.kill('SIGKILL');
     await sleep(300);
     rmSync(b.dir, { recursive: true, force: true });
