@@ -6,10 +6,10 @@ import type { Parsed } from '../cli/parse.js';
 import { ErrorCodes, QError } from '../common/errors.js';
 import type { JobSpec } from '../protocol/jobSpec.js';
 import type { JobView } from '../protocol/jobState.js';
-import { Connection, listPages, type Target } from './connection.js';
+import { Connection, listPages, listRows, type Target } from './connection.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
 import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
-import { JsonArrayStream, LIST_COLUMNS, TableStream, WORKER_COLUMNS, jobRow, renderInfo, renderTable, workerRow } from './render.js';
+import { JsonArrayStream, LIST_COLUMNS, TableStream, WORKER_COLUMNS, listCells, renderInfo, renderTable, workerRow } from './render.js';
 import { signalExitCode } from '../common/outcomes.js';
 
 // About 20 ms of the master's time each (decode and insert): big adds never hold it up long.
@@ -174,11 +174,11 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     if (p.given.has('list')) {
       const rows = new TableStream(LIST_COLUMNS, table, (t) => io.out(t));
       const array = new JsonArrayStream((t) => io.out(t));
-      await listPages(conn, p.list('list') ?? [], (jobs, last) => {
-        if (json) array.items(jobs, last);
-        else rows.rows(jobs.map((j) => jobRow(j, table.tabs)));
-      });
-      if (!json) rows.end();
+      if (json) await listPages(conn, p.list('list') ?? [], (jobs, last) => array.items(jobs, last));
+      else {
+        await listRows(conn, p.list('list') ?? [], (part) => rows.rows(part.map((r) => listCells(r, table.tabs))));
+        rows.end();
+      }
     }
     if (p.given.has('info')) {
       const array = new JsonArrayStream((t) => io.out(t));

@@ -7,6 +7,7 @@ import { ErrorCodes, QError } from '../common/errors.js';
 import { ClientResponseSchema, type ClientRequestBody, type ClientResponse } from '../protocol/clientMessages.js';
 import { decode, encode } from '../protocol/codec.js';
 import type { JobView } from '../protocol/jobState.js';
+import { listRowOf, type ListRow } from '../protocol/listRow.js';
 
 export interface Target {
   host: string;
@@ -120,6 +121,25 @@ export class Connection {
   close(): void {
     this.ws.close();
   }
+}
+
+/**
+ * -list's rows as the master sends them, page by page (`last` on the final call). A master
+ * from before rows answers with pages of views, or one `jobs`: their rows are cut from them.
+ */
+export async function listRows(conn: Connection, specs: string[], onRows: (rows: ListRow[], last: boolean) => void): Promise<void> {
+  await conn.stream({ type: 'list', specs, page: true, rows: true }, (msg) => {
+    if (msg.type === 'jobRows') {
+      onRows(msg.rows, msg.last);
+      return msg.last;
+    }
+    if (msg.type === 'jobsPage' || msg.type === 'jobs') {
+      const last = msg.type === 'jobs' || msg.last;
+      onRows(msg.jobs.map(listRowOf), last);
+      return last;
+    }
+    throw new QError(ErrorCodes.BAD_MESSAGE, `unexpected answer ${msg.type} to list`);
+  });
 }
 
 /**

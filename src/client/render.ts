@@ -5,6 +5,7 @@ import { basename, relative } from 'node:path';
 import { formatSize, formatTime } from '../common/units.js';
 import { lowOnDisk, type WorkerView } from '../protocol/resources.js';
 import { type JobView } from '../protocol/jobState.js';
+import { listRowOf, type ListRow } from '../protocol/listRow.js';
 import { droppedNote } from '../common/logLimit.js';
 
 export const LIST_COLUMNS = [
@@ -41,9 +42,9 @@ export function shortenCommand(command: string): string {
   return command.length <= 77 ? command : `${command.slice(0, 38)}...${command.slice(-38)}`;
 }
 
-function workerCell(job: JobView): string {
-  if (!job.worker) return '';
-  return job.workerHostname ? `${job.worker} ${job.workerHostname}` : job.worker;
+function workerCell(worker: string | null, hostname: string | null): string {
+  if (!worker) return '';
+  return hostname ? `${worker} ${hostname}` : worker;
 }
 
 /** Tabs and newlines inside a cell would break a tab-separated row. */
@@ -52,18 +53,24 @@ function cell(s: string): string {
 }
 
 export function jobRow(job: JobView, raw: boolean): string[] {
+  return listCells(listRowOf(job), raw);
+}
+
+/** The cells of a -list row, in LIST_COLUMNS order. */
+export function listCells(row: ListRow, raw: boolean): string[] {
+  const [handle, worker, hostname, status, exitCode, exitReason, realTime, maxMem, maxDisk, outPath, command] = row;
   const n = (v: number) => String(v < 0 ? -1 : Math.round(v));
   return [
-    job.handle,
-    workerCell(job),
-    job.status,
-    job.exitCode === null ? '' : String(job.exitCode),
-    cell(job.exitReason ?? ''),
-    raw ? n(job.realTime) : job.realTime < 0 ? '' : formatTime(job.realTime),
-    raw ? n(job.maxMem) : job.maxMem < 0 ? '' : formatSize(job.maxMem),
-    raw ? n(job.maxDisk) : job.maxDisk < 0 ? '' : formatSize(job.maxDisk),
-    job.outPath ? basename(job.outPath) : '',
-    cell(shortenCommand(job.command)),
+    handle,
+    workerCell(worker, hostname),
+    status,
+    exitCode === null ? '' : String(exitCode),
+    cell(exitReason ?? ''),
+    raw ? n(realTime) : realTime < 0 ? '' : formatTime(realTime),
+    raw ? n(maxMem) : maxMem < 0 ? '' : formatSize(maxMem),
+    raw ? n(maxDisk) : maxDisk < 0 ? '' : formatSize(maxDisk),
+    outPath ? basename(outPath) : '',
+    cell(shortenCommand(command)),
   ];
 }
 

@@ -50,6 +50,23 @@ export function indexTerms(specs: readonly string[]): IndexTerm[] | null {
   return terms;
 }
 
+/**
+ * The SPECs when the store can answer them in one query with nothing left to check on its
+ * rows: every job (no SPECs, or `all`), any number of handles, or one status, tag, queue
+ * or worker. Null otherwise (the rows are then checked one by one).
+ */
+export function exactTerms(specs: readonly string[]): 'all' | IndexTerm[] | null {
+  if (specs.length === 0) return 'all';
+  const clauses = clausesOf(specs);
+  if (clauses.length === 0) return null; // `-list ,`: matches nothing, the slow path says so
+  if (clauses.some((c) => c.length === 1 && c[0]!.key === null && c[0]!.value === 'all')) return 'all';
+  if (clauses.some((c) => c.length !== 1)) return null;
+  const terms = clauses.map((c) => c[0]!);
+  if (terms.every((t) => t.key === 'handle')) return terms as IndexTerm[];
+  const [only] = terms;
+  return terms.length === 1 && only!.key !== null && (INDEXED_KEYS as readonly string[]).includes(only!.key) ? [only as IndexTerm] : null;
+}
+
 /** The command's arguments as the submitter wrote them (split on whitespace). */
 function commandArgs(job: JobView): string[] {
   return job.command.split(/\s+/).filter(Boolean);

@@ -3,13 +3,16 @@
 // the master's memory holds about one page whatever the answer's size, a client that stops
 // reading costs it nothing, and an add or a heartbeat that arrives meanwhile is answered
 // between two pages.
-import { compileSpecs, indexTerms } from '../jobs/filter.js';
+import { compileSpecs, exactTerms, indexTerms } from '../jobs/filter.js';
 import type { JobView } from '../protocol/jobState.js';
+import { listRowOf, type ListRow } from '../protocol/listRow.js';
 import type { Hub } from './hub.js';
 import type { ClientScope } from './requests.js';
 
 /** Rows per page: a few milliseconds of reading and encoding. */
 export const PAGE_ROWS = 500;
+/** -list's rows per page, written by the store as JSON: about 2 ms of the master's time. */
+export const ROW_PAGE_ROWS = 1000;
 /** Rows per turn for -kill, -delete, -rerun: each row costs more (a delete removes its log files). */
 export const ACTION_ROWS = 100;
 /** Bytes the client may have waiting before the next page is read. */
@@ -17,13 +20,64 @@ const CLIENT_BACKLOG_BYTES = 1024 * 1024;
 const WAIT_MS = 10;
 
 export interface ListingSink {
-  page(jobs: JobView[], last: boolean): void;
-  failed(e: Error): void;
+  page: (jobs: JobView[], last: boolean) => void;
+  failed: (e: Error) => void;
 }
 
 /** What `specs` match (none: every job), page by page into `sink`. */
 export function streamListing(hub: Hub, specs: readonly string[], sink: ListingSink, scope: Pick<ClientScope, 'buffered'>): void {
   readPages(hub, specs, specs.length === 0, sink, scope, PAGE_ROWS);
+}
+
+export interface RowSink {
+  /** A page as JSON the store wrote (an array of ListRows). */
+  json: (rowsJson: string, last: boolean) => void;
+  rows: (rows: ListRow[], last: boolean) => void;
+  failed: (e: Error) => void;
+}
+
+/**
+ * -list's rows for what `specs` match (none: every job), page by page into `sink`. SPECs the
+ * store answers exactly come as its JSON; any other is read as views, checked, and cut down.
+ */
+export function streamRows(hub: Hub, specs: readonly string[], sink: RowSink, scope: Pick<ClientScope, 'buffered'>): void {
+  const terms = exactTerms(specs);
+  if (terms === null) {
+    const page = (jobs: JobView[], last: boolean) => sink.rows(jobs.map(listRowOf), last);
+    return readPages(hub, specs, false, { page, failed: sink.failed }, scope, PAGE_ROWS);
+  }
+  let after = 0;
+  paced(scope, () => {
+    const page = hub.jobs.pages.rowPage(terms, after, ROW_PAGE_ROWS);
+    sink.json(page.json, page.next === null);
+    if (page.next === null) return false;
+    after = page.next;
+    return true;
+  }, sink.failed);
+}
+
+/**
+ * Runs `step` a turn at a time while it returns true, waiting while the client has more than
+ * CLIENT_BACKLOG_BYTES to read; stops when the client goes or `step` throws (`failed`).
+ */
+function paced(scope: Pick<ClientScope, 'buffered'>, step: () => boolean, failed: (e: Error) => void): void {
+  const turn = () => {
+    const waiting = scope.buffered();
+    if (waiting === Infinity) return; // the client went
+    if (waiting > CLIENT_BACKLOG_BYTES) {
+      setTimeout(turn, WAIT_MS);
+      return;
+    }
+    let more: boolean;
+    try {
+      more = step();
+    } catch (e) {
+      failed(e as Error);
+      return;
+    }
+    if (more) setImmediate(turn);
+  };
+  turn();
 }
 
 /**
@@ -39,25 +93,11 @@ function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: Listi
   const terms = all ? null : indexTerms(specs);
   const keep = all ? () => true : compileSpecs(specs);
   let after = 0;
-  const step = () => {
-    const waiting = scope.buffered();
-    if (waiting === Infinity) return; // the client went
-    if (waiting > CLIENT_BACKLOG_BYTES) {
-      setTimeout(step, WAIT_MS);
-      return;
-    }
-    let next: number | null;
-    try {
-      const page = hub.jobs.pages.page(terms, after, rows, keep);
-      next = page.next;
-      sink.page(page.jobs, next === null);
-    } catch (e) {
-      sink.failed(e as Error);
-      return;
-    }
-    if (next === null) return;
-    after = next;
-    setImmediate(step);
-  };
-  step();
+  paced(scope, () => {
+    const page = hub.jobs.pages.page(terms, after, rows, keep);
+    sink.page(page.jobs, page.next === null);
+    if (page.next === null) return false;
+    after = page.next;
+    return true;
+  }, sink.failed);
 }

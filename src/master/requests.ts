@@ -6,7 +6,8 @@ import { FINISHED_STATUSES } from '../store/jobs.js';
 import type { Hub } from './hub.js';
 import { deleteJobs, killJobs, rerunJobs } from './lifecycle.js';
 import { sendLog } from './logStream.js';
-import { actOnPages, streamListing } from './listing.js';
+import { actOnPages, streamListing, streamRows } from './listing.js';
+import type { ListRow } from '../protocol/listRow.js';
 import { ErrorCodes } from '../common/errors.js';
 
 export type Reply = (msg: ClientResponse) => void;
@@ -16,6 +17,8 @@ export interface ClientScope {
   onClose: (fn: () => void) => void;
   /** Bytes waiting in the client's socket (Infinity once it is closed): long answers wait on it. */
   buffered: () => number;
+  /** Sends a `jobRows` answer around rows the store wrote as JSON (codec.ts encodeJobRows). */
+  sendRows: (id: number, rowsJson: string, last: boolean) => void;
 }
 
 export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope: ClientScope): void {
@@ -28,6 +31,15 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
     }
     case 'list': {
       const failed = (e: Error) => reply({ type: 'error', id: req.id, code: ErrorCodes.STORE, message: e.message });
+      if (req.rows === true) {
+        const sink = {
+          json: (rowsJson: string, last: boolean) => scope.sendRows(req.id, rowsJson, last),
+          rows: (rows: ListRow[], last: boolean) => reply({ type: 'jobRows', id: req.id, rows, last }),
+          failed,
+        };
+        streamRows(hub, req.specs, sink, scope);
+        return;
+      }
       if (req.page === true) {
         streamListing(hub, req.specs, { page: (jobs, last) => reply({ type: 'jobsPage', id: req.id, jobs, last }), failed }, scope);
         return;

@@ -7,7 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { ClientRequestSchema, type ClientResponse } from '../protocol/clientMessages.js';
-import { MAX_FRAME_BYTES, decode, encode } from '../protocol/codec.js';
+import { MAX_FRAME_BYTES, decode, encode, encodeJobRows } from '../protocol/codec.js';
 import { WorkerMessageSchema } from '../protocol/workerMessages.js';
 import { decodeChunk } from '../protocol/frames.js';
 import { AuthGuard } from './authGuard.js';
@@ -114,6 +114,7 @@ function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue): void 
         handleRequest(hub, req, reply, {
           onClose: (fn) => closers.push(fn),
           buffered: () => (socket.readyState === socket.OPEN ? socket.bufferedAmount : Infinity),
+          sendRows: (id, rowsJson, last) => socket.readyState === socket.OPEN && socket.send(encodeJobRows(id, rowsJson, last)),
         });
       } catch (e) {
         // A store error (disk full, database locked) is the caller's answer, not the master's end.

@@ -6,14 +6,16 @@ import { MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { handle, id, specs } from './fields.js';
 import { JobSpecSchema } from './jobSpec.js';
 import { JobStatuses, JobViewSchema } from './jobState.js';
+import { ListRowSchema } from './listRow.js';
 import { WorkerViewSchema } from './resources.js';
 import { ErrorCodes, type ErrorCode } from '../common/errors.js';
 
 export const ClientRequestSchema = wire(
   z.discriminatedUnion('type', [
     z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(MAX_JOBS_PER_ADD) }),
-    // page: the answer comes as `jobsPage`s while the master reads them (else one `jobs`).
-    z.object({ type: z.literal('list'), id, specs, page: z.boolean().optional() }),
+    // page: the answer comes as `jobsPage`s while the master reads them (else one `jobs`);
+    // rows: as `jobRows`, only what -list's table shows (a master from before answers with pages).
+    z.object({ type: z.literal('list'), id, specs, page: z.boolean().optional(), rows: z.boolean().optional() }),
     // queued: also end matching jobs that have not started (they fail, exit code 143).
     z.object({ type: z.literal('kill'), id, specs, queued: z.boolean().default(false) }),
     z.object({ type: z.literal('delete'), id, specs }),
@@ -42,6 +44,8 @@ export const ClientResponseSchema = wire(
     z.object({ type: z.literal('jobs'), id, jobs: z.array(JobViewSchema) }),
     // One page of a paged listing, in table order; `last` on the final one (which may be empty).
     z.object({ type: z.literal('jobsPage'), id, jobs: z.array(JobViewSchema), last: z.boolean() }),
+    // The same, for `rows`: the table's rows, in table order.
+    z.object({ type: z.literal('jobRows'), id, rows: z.array(ListRowSchema), last: z.boolean() }),
     z.object({ type: z.literal('affected'), id, handles: z.array(handle), matched: z.number().int() }),
     // `now`: the master's clock, which `lastSeen` is on (the client's may differ).
     z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema), now: z.number().optional() }),

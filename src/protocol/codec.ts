@@ -54,3 +54,12 @@ export function decode<T>(schema: z.ZodType<T>, raw: unknown, maxBytes = MAX_FRA
 export function encode(msg: ClientRequest | ClientResponse | WorkerMessage | MasterToWorker): string {
   return JSON.stringify(msg);
 }
+
+/**
+ * A `jobRows` answer around rows the store wrote as JSON (a JSON array of ListRows), spliced
+ * in rather than parsed and written again: the one answer not built from an object, and
+ * checked at the client like every other.
+ */
+export function encodeJobRows(id: number, rowsJson: string, last: boolean): string {
+  return `{"type":"jobRows","id":${id},"rows":${rowsJson},"last":${last}}`;
+}

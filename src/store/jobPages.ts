@@ -8,6 +8,13 @@ import type { IndexTerm, IndexedKey } from '../jobs/filter.js';
 import type { JobView } from '../protocol/jobState.js';
 import { toView, VIEW_COLUMNS, type JobRow } from './jobRow.js';
 
+/** A page of -list's rows, as JSON the store wrote (an array of protocol/listRow.ts ListRows). */
+export interface RowPage {
+  json: string;
+  rows: number;
+  next: number | null;
+}
+
 export interface Page {
   jobs: JobView[];
   /** Where the next page goes on from; null when this was the last. */
@@ -16,15 +23,27 @@ export interface Page {
 
 // One query per value, each walking its index in table order (`key = ? AND seq > ?` needs no
 // sort), except handles: each names at most one row, so all of them go in one `IN` query.
-const C = VIEW_COLUMNS;
-const J = VIEW_COLUMNS.split(', ').map((c) => `jobs.${c}`).join(', ');
-const BY: Record<IndexedKey, string> = {
-  status: `SELECT ${C} FROM jobs INDEXED BY jobs_status WHERE status = @value AND seq > @after ORDER BY seq LIMIT @limit`,
-  handle: `SELECT ${C} FROM jobs WHERE handle IN (SELECT value FROM json_each(@value)) AND seq > @after ORDER BY seq LIMIT @limit`,
-  tag: `SELECT ${J} FROM job_tags JOIN jobs USING (seq) WHERE job_tags.tag = @value AND job_tags.seq > @after ORDER BY job_tags.seq LIMIT @limit`,
-  queue: `SELECT ${C} FROM jobs INDEXED BY jobs_queue WHERE queue = @value AND seq > @after ORDER BY seq LIMIT @limit`,
-  worker: `SELECT ${C} FROM jobs INDEXED BY jobs_worker WHERE worker = @value AND worker IS NOT NULL AND seq > @after ORDER BY seq LIMIT @limit`,
+const byKey = (columns: string): Record<IndexedKey, string> => {
+  const C = columns;
+  const J = columns.split(', ').map((c) => `jobs.${c}`).join(', ');
+  return {
+    status: `SELECT ${C} FROM jobs INDEXED BY jobs_status WHERE status = @value AND seq > @after ORDER BY seq LIMIT @limit`,
+    handle: `SELECT ${C} FROM jobs WHERE handle IN (SELECT value FROM json_each(@value)) AND seq > @after ORDER BY seq LIMIT @limit`,
+    tag: `SELECT ${J} FROM job_tags JOIN jobs USING (seq) WHERE job_tags.tag = @value AND job_tags.seq > @after ORDER BY job_tags.seq LIMIT @limit`,
+    queue: `SELECT ${C} FROM jobs INDEXED BY jobs_queue WHERE queue = @value AND seq > @after ORDER BY seq LIMIT @limit`,
+    worker: `SELECT ${C} FROM jobs INDEXED BY jobs_worker WHERE worker = @value AND worker IS NOT NULL AND seq > @after ORDER BY seq LIMIT @limit`,
+  };
 };
+const BY = byKey(VIEW_COLUMNS);
+const SCAN = (columns: string) => `SELECT ${columns} FROM jobs WHERE seq > @after ORDER BY seq LIMIT @limit`;
+
+// -list's rows are written as JSON by SQLite, a page in one string: no row becomes a
+// JavaScript object on the master (2 µs a row, against 11.5 for a view read and encoded).
+// The order of json_array's values is ListRow's (protocol/listRow.ts).
+const ROW_COLUMNS = 'seq, handle, worker, worker_host, status, exit_code, exit_reason, real_time, max_mem, max_disk, spec';
+const ROWS_JSON =
+  "json_group_array(json_array(handle, worker, worker_host, status, exit_code, exit_reason, real_time, max_mem, max_disk, spec ->> '$.outPath', spec ->> '$.command') ORDER BY seq)";
+const asRows = (inner: string) => `SELECT ${ROWS_JSON} AS json, count(*) AS rows, max(seq) AS last FROM (${inner})`;
 
 export class JobPages {
   private readonly by;
@@ -32,9 +51,34 @@ export class JobPages {
   /** Rows read from the table by pages (tests count them: a listing costs what it returns). */
   rowsRead = 0;
 
+  private readonly rowsBy;
+  private readonly rowsScan;
+
   constructor(db: Db) {
-    this.by = Object.fromEntries(Object.entries(BY).map(([k, sql]) => [k, db.prepare(sql)])) as Record<IndexedKey, ReturnType<Db['prepare']>>;
-    this.scan = db.prepare(`SELECT ${C} FROM jobs WHERE seq > @after ORDER BY seq LIMIT @limit`);
+    const prepare = (queries: Record<IndexedKey, string>) =>
+      Object.fromEntries(Object.entries(queries).map(([k, sql]) => [k, db.prepare(sql)])) as Record<IndexedKey, ReturnType<Db['prepare']>>;
+    this.by = prepare(BY);
+    this.scan = db.prepare(SCAN(VIEW_COLUMNS));
+    this.rowsBy = prepare(Object.fromEntries(Object.entries(byKey(ROW_COLUMNS)).map(([k, sql]) => [k, asRows(sql)])) as Record<IndexedKey, string>);
+    this.rowsScan = db.prepare(asRows(SCAN(ROW_COLUMNS)));
+  }
+
+  /**
+   * Up to `limit` of -list's rows after `after`: every job (`all`), or what one term names
+   * (handles: all of them in one term's query). The SPECs must be exact (jobs/filter.ts
+   * exactTerms): nothing is checked on these rows.
+   */
+  rowPage(terms: 'all' | readonly IndexTerm[], after: number, limit: number): RowPage {
+    let r: { json: string; rows: number; last: number | null };
+    if (terms === 'all') r = this.rowsScan.get({ after, limit }) as typeof r;
+    else {
+      const [first] = terms;
+      if (!first) return { json: '[]', rows: 0, next: null };
+      const value = first.key === 'handle' ? JSON.stringify(terms.map((t) => t.value)) : first.value;
+      r = this.rowsBy[first.key].get({ value, after, limit }) as typeof r;
+    }
+    this.rowsRead += r.rows;
+    return { json: r.json, rows: r.rows, next: r.rows < limit || r.last === null ? null : r.last };
   }
 
   /**

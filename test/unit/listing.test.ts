@@ -4,7 +4,9 @@ import t from 'tap';
 import { openDb } from '../../src/store/db.js';
 import { JobStore } from '../../src/store/jobs.js';
 import { makeJobSpec, type JobSpec } from '../../src/protocol/jobSpec.js';
-import { PAGE_ROWS, actOnPages, streamListing } from '../../src/master/listing.js';
+import { z } from 'zod';
+import { PAGE_ROWS, ROW_PAGE_ROWS, actOnPages, streamListing, streamRows } from '../../src/master/listing.js';
+import { ListRowSchema, listRowOf, type ListRow } from '../../src/protocol/listRow.js';
 import type { Hub } from '../../src/master/hub.js';
 import type { JobView } from '../../src/protocol/jobState.js';
 
@@ -82,4 +84,58 @@ t.test('SPECs the store can answer read only the rows they name', async (t) => {
   t.equal((await read(['cmd:true'])).rows, 10_003, 'a SPEC no index answers reads every row (a page at a time)');
   jobs.delete([tagged[0]!]);
   t.same(await read(['tag:x']), { found: [tagged[1]], rows: 1 }, 'a deleted job leaves the tag index');
+});
+
+// -list's rows, written as JSON by the store: the same rows the views give, checked by the
+// client's own schema, and only what the SPEC names read.
+function collectRows(hub: Hub, specs: string[], buffered = () => 0) {
+  const pages: { rows: ListRow[]; last: boolean; json: boolean }[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    const add = (rows: ListRow[], last: boolean, json: boolean) => (pages.push({ rows, last, json }), last && resolve());
+    const sink = {
+      json: (text: string, last: boolean) => add(z.array(ListRowSchema).parse(JSON.parse(text)), last, true),
+      rows: (rows: ListRow[], last: boolean) => add(rows, last, false),
+      failed: reject,
+    };
+    streamRows(hub, specs, sink, { buffered });
+  });
+  return { pages, done };
+}
+
+t.test("-list's rows: the store's JSON says what the views say, page by page", async (t) => {
+  const jobs = new JobStore(openDb(':memory:'));
+  const n = ROW_PAGE_ROWS + 5;
+  const handles = jobs.insert(
+    Array.from({ length: n }, (_, i) => spec({ command: `echo ${i} "quoted" \\ back\tslash`, outPath: i % 2 ? `/out/${i}` : null, tags: i % 3 ? [] : ['three'] })),
+    1000,
+  );
+  const c = jobs.claim({ worker: 'w1', host: 'h1', memBudget: 1e9, maxTime: null, docker: false, bare: true, cpuBudget: 8, gpuBudget: 0, queues: [] })!;
+  jobs.finish(c.handle, c.lease, { exitCode: 3, exitReason: 'odd\treason', realTime: 1.5, userTime: 0, maxMem: 12.25, maxDisk: 0 }, 5000);
+  const hub = { jobs } as unknown as Hub;
+  const views: JobView[] = [];
+  await new Promise<void>((resolve, reject) => streamListing(hub, [], { page: (part, last) => (views.push(...part), last && resolve()), failed: reject }, { buffered: () => 0 }));
+
+  const all = collectRows(hub, []);
+  await all.done;
+  t.same(all.pages.map((p) => [p.rows.length, p.last, p.json]), [[ROW_PAGE_ROWS, false, true], [5, true, true]]);
+  t.same(all.pages.flatMap((p) => p.rows), views.map(listRowOf), 'every row as its view gives it, in table order');
+
+  const before = jobs.pages.rowsRead;
+  const tagged = collectRows(hub, ['tag:three']);
+  await tagged.done;
+  t.equal(tagged.pages.flatMap((p) => p.rows).length, Math.ceil(n / 3));
+  t.equal(jobs.pages.rowsRead - before, Math.ceil(n / 3), 'a tag reads only its rows');
+
+  const some = collectRows(hub, [handles[7]!, `handle:${handles[3]!}`, 'J-zzzzzz']);
+  await some.done;
+  t.same(some.pages.flatMap((p) => p.rows.map((r) => r[0])), [handles[3], handles[7]], 'handles, in table order');
+
+  const filtered = collectRows(hub, ['cmd:4']);
+  await filtered.done;
+  t.same(filtered.pages.flatMap((p) => p.rows.map((r) => r[0])), [handles[4]], 'a SPEC the store cannot answer exactly: checked row by row');
+  t.notOk(filtered.pages.some((p) => p.json), '...and cut from views');
+
+  const none = collectRows(hub, ['status:running']);
+  await none.done;
+  t.same(none.pages, [{ rows: [], last: true, json: true }], 'nothing: one empty last page');
 });
