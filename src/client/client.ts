@@ -7,6 +7,7 @@ import { ErrorCodes, QError } from '../common/errors.js';
 import type { JobSpec } from '../protocol/jobSpec.js';
 import type { JobView } from '../protocol/jobState.js';
 import { Connection, listPages, listRows, type Target } from './connection.js';
+import { describe, waitForJobs } from './wait.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
 import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { JsonArrayStream, LIST_COLUMNS, TableStream, WORKER_COLUMNS, listCells, renderInfo, renderTable, workerRow } from './render.js';
@@ -123,6 +124,20 @@ function checkAddLimits(commands: readonly string[], numTimes: number): void {
   }
 }
 
+/** The handles each SPEC names now; a SPEC that names none is the user's mistake. */
+async function resolveSpecs(conn: Connection, specs: readonly string[], option: string): Promise<string[]> {
+  const handles = new Set<string>();
+  for (const spec of specs) {
+    let found = 0;
+    await listRows(conn, [spec], (rows) => {
+      found += rows.length;
+      for (const r of rows) handles.add(r[0]);
+    });
+    if (found === 0) throw new QError(ErrorCodes.BAD_VALUE, `-${option} ${spec} matches no job`);
+  }
+  return [...handles];
+}
+
 /** Runs the client; returns the exit code. */
 export async function runClient(p: Parsed, target: () => Target, io: ClientIo = processIo): Promise<number> {
   for (const ec2 of ['startWorkers', 'runWorkers', 'termWorkers']) {
@@ -140,7 +155,7 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     const commands = commandsToAdd(p, io);
     checkAddLimits(commands, numTimes);
     const built = buildJobs(commands, numTimes, jobOptions(p), io.cwd);
-    for (const path of built.poolPaths) io.out(path);
+    if (!p.bool('quiet')) for (const path of built.poolPaths) io.out(path);
     if (p.bool('pretend')) {
       for (const spec of built.jobs) io.out(json ? JSON.stringify(pretendView(spec)) : renderInfo(pretendView(spec), io.cwd));
     } else {
@@ -155,7 +170,7 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
 
   const wantsMaster =
     toAdd.length > 0 ||
-    ['saveState', 'list', 'info', 'log', 'delete', 'kill', 'rerun', 'w', 'shutdownMaster'].some((o) => p.given.has(o));
+    ['saveState', 'list', 'info', 'log', 'delete', 'kill', 'rerun', 'hold', 'release', 'wait', 'w', 'shutdownMaster'].some((o) => p.given.has(o));
   if (!wantsMaster) {
     if (!p.given.has('add') && !p.given.has('direct') && !p.given.has('help')) {
       io.err('Nothing to do: try q -add COMMAND, q -list, or q -help');
@@ -164,11 +179,23 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     return exitCode;
   }
 
-  const conn = await Connection.open(target());
+  const holdSpecs = p.list('hold') ?? [];
+  if (p.given.has('hold') && holdSpecs.length === 0 && toAdd.length === 0) {
+    throw new QError(ErrorCodes.BAD_VALUE, '-hold needs SPEC... (or -add, to add jobs held)');
+  }
+  let conn = await Connection.open(target());
   try {
-    for (let i = 0; i < toAdd.length; i += ADD_BATCH) {
-      const res = await conn.request({ type: 'add', jobs: toAdd.slice(i, i + ADD_BATCH) }, 'added');
-      io.out(res.handles.map((h) => `Job ${h} added successfully`).join('\n'));
+    const added: string[] = [];
+    if (toAdd.length) {
+      // -after's SPECs name jobs that exist now: resolved once, for every batch of this add.
+      const after = await resolveSpecs(conn, p.list('after') ?? [], 'after');
+      const afterAny = await resolveSpecs(conn, p.list('afterAny') ?? [], 'afterAny');
+      const hold = p.given.has('hold') && holdSpecs.length === 0;
+      for (let i = 0; i < toAdd.length; i += ADD_BATCH) {
+        const res = await conn.request({ type: 'add', jobs: toAdd.slice(i, i + ADD_BATCH), after, afterAny, hold }, 'added');
+        added.push(...res.handles);
+        io.out(res.handles.map((h) => (p.bool('quiet') ? h : `Job ${h} added successfully`)).join('\n'));
+      }
     }
     if (p.bool('saveState')) io.out((await conn.request({ type: 'saveState' }, 'ok')).message);
     if (p.given.has('list')) {
@@ -196,7 +223,7 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       const range = { head: lines('head'), tail: lines('tail') };
       exitCode = Math.max(exitCode, await printLog(conn, p.str('log')!, p.bool('follow'), range, json, io));
     }
-    const change = async (type: 'delete' | 'kill' | 'rerun', say: (k: number, m: number) => string) => {
+    const change = async (type: 'delete' | 'kill' | 'rerun' | 'hold' | 'release', say: (k: number, m: number) => string) => {
       if (!p.given.has(type)) return;
       const specs = p.list(type) ?? [];
       const res = await conn.request(type === 'kill' ? { type, specs, queued: false } : { type, specs }, 'affected');
@@ -205,6 +232,22 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     await change('delete', (k, m) => `Deleted ${k}/${m} jobs`);
     await change('kill', (k, m) => `Requested workers to kill ${k}/${m} jobs`);
     await change('rerun', (k, m) => `Marked ${k}/${m} jobs to rerun`);
+    if (holdSpecs.length) await change('hold', (k, m) => `Held ${k}/${m} jobs`);
+    await change('release', (k, m) => `Released ${k}/${m} jobs`);
+    if (p.given.has('wait')) {
+      const handles = added.length ? added : await resolveSpecs(conn, (p.list('wait') ?? []).length ? p.list('wait')! : ['all'], 'wait');
+      const tty = process.stderr.isTTY && !json;
+      const progress = tty ? (line: string) => process.stderr.write(`\r\x1b[K${line}`) : null;
+      const t0 = Date.now();
+      const waited = await waitForJobs(conn, target, handles, { progress });
+      conn = waited.conn;
+      if (tty) process.stderr.write('\n');
+      const { counts } = waited;
+      const one = added.length === 1 && waited.rows.length === 1 ? waited.rows[0]! : null;
+      const code = one ? (one[3] === 'done' ? 0 : one[4] || 1) : counts.failed > 0 ? 1 : 0;
+      io.out(json ? JSON.stringify({ ...counts, exitCode: code }) : describe(counts, (Date.now() - t0) / 1000));
+      exitCode = Math.max(exitCode, code);
+    }
     if (p.bool('w')) {
       const { workers, now: masterNow } = await conn.request({ type: 'workers' }, 'workerList');
       const now = masterNow ?? Date.now();

@@ -260,6 +260,8 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
         cidFile,
         retries,
         logLimit,
+        after: [], // the master fills these in from -after/-afterAny's SPECs
+        afterAny: [],
       });
     }
   }

@@ -113,6 +113,8 @@ export function renderInfo(job: JobView, cwd: string): string {
     lines.push(`  docker: ${job.dockerImage} (${extras.filter(Boolean).join(', ')})`);
   }
   if (job.workerHandle) lines.push(`  workerHandle: ${job.workerHandle}`);
+  if (job.after.length) lines.push(`  after: ${job.after.join(' ')}`);
+  if (job.afterAny.length) lines.push(`  afterAny: ${job.afterAny.join(' ')}`);
   for (const p of job.inPaths) lines.push(`  I: ${rel(p, cwd)}`);
   for (const p of job.realtimeInPaths) lines.push(`  R: ${rel(p, cwd)}`);
   if (job.outPath) lines.push(`  O: ${rel(job.outPath, cwd)}${job.outFiles.length ? ` [${job.outFiles.join(' ')}]` : ''}`);

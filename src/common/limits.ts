@@ -4,6 +4,8 @@
 
 /** Jobs one `-add` may create (commands × -numTimes). */
 export const MAX_JOBS_PER_ADD = 100_000;
+/** Jobs one job may wait for (-after and -afterAny each): a fan-in of a whole sweep. */
+export const MAX_DEPENDENCIES = 100_000;
 /** Bytes of one command. */
 export const MAX_COMMAND_BYTES = 1_000_000;
 /** The largest frame either side accepts (8 MB): one request must fit in it. */

@@ -43,6 +43,9 @@ export const Reasons = {
   diskFullAtEnd: (freeMb: number, basePath: string) =>
     `The worker's disk was full when it ended (${formatSize(freeMb)} free under ${basePath}): its output may be incomplete`,
   takenAway: 'The master took this job away',
+  /** What -list says of a job held by -hold (store SQL). */
+  held: 'held: q -release to run it',
+  dependencyFailed: (handle: string) => `Dependency ${handle} failed`,
 } as const;
 
 /** The result of a job that ended without running (or before anything was measured). */

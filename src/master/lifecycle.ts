@@ -24,14 +24,22 @@ import { holds, release, type WorkerSession } from './registry.js';
 /** What `-log -follow` is told when the job it follows is deleted under it. */
 export const DELETED = 'deleted';
 
-/** A job reached done or failed: hooks, followers, and a free slot to fill. */
+/**
+ * A job reached done or failed: the jobs that wait for it are settled (workflow: they run, or
+ * fail with it, transitively), then hooks, followers, and a free slot to fill.
+ */
 export function jobEnded(hub: Hub, job: JobView): void {
+  const settled = hub.jobs.deps.ended(job.handle, job.status === 'done' && job.exitCode === 0, hub.clock.now());
+  for (const j of [job, ...settled.failed]) endedHere(hub, j);
+  hub.scheduler.kick();
+}
+
+function endedHere(hub: Hub, job: JobView): void {
   hub.outputs.forget(job.handle);
   if (job.worker) hub.workers.get(job.worker)?.jobs.delete(job.handle);
   const dropped = hub.logs.end(job.handle, job.status);
   if (dropped > 0) hub.jobs.setLogDropped(job.handle, dropped);
   runHook({ ...job, logDropped: dropped }, hub.log);
-  hub.scheduler.kick();
 }
 
 /**
@@ -70,7 +78,7 @@ export function killActive(hub: Hub, job: JobView, reason: string, opts: { delet
 export function killJobs(hub: Hub, matched: readonly JobView[], queued: boolean): string[] {
   const active = matched.filter((j) => ACTIVE_STATUSES.includes(j.status));
   for (const job of active) killActive(hub, job, Reasons.killedByRequest, { deleting: false });
-  const ready = queued ? matched.filter((j) => j.status === 'ready') : [];
+  const ready = queued ? matched.filter((j) => j.status === 'ready' || j.status === 'held') : [];
   const now = hub.clock.now();
   const ended = ready.map((j) => hub.jobs.failReady(j.handle, ExitCodes.TERMINATED, Reasons.killedBeforeStart, now)).filter((j) => j !== undefined);
   for (const job of ended) jobEnded(hub, job);
@@ -82,7 +90,12 @@ export function deleteJobs(hub: Hub, matched: readonly JobView[]): string[] {
   for (const job of matched) {
     if (ACTIVE_STATUSES.includes(job.status)) killActive(hub, job, Reasons.deleted, { deleting: true });
   }
+  // What waits for them is settled first, as if they had failed (-afterAny: ended).
+  const now = hub.clock.now();
+  const failed = matched.flatMap((j) => hub.jobs.deps.ended(j.handle, false, now).failed);
   const deleted = hub.jobs.delete(matched.map((j) => j.handle));
+  const gone = new Set(deleted);
+  for (const j of failed) if (!gone.has(j.handle)) endedHere(hub, j);
   for (const job of matched) {
     if (job.worker) hub.workers.get(job.worker)?.jobs.delete(job.handle);
     hub.logs.end(job.handle, DELETED);
@@ -95,6 +108,8 @@ export function deleteJobs(hub: Hub, matched: readonly JobView[]): string[] {
 /** `-rerun`: finished jobs go back to ready, their old output gone. */
 export function rerunJobs(hub: Hub, matched: readonly JobView[]): string[] {
   const rerun = hub.jobs.rerun(matched.filter((j) => FINISHED_STATUSES.includes(j.status)).map((j) => j.handle));
+  // Jobs that failed because one of these failed wait for it again.
+  for (const handle of rerun) hub.jobs.deps.rerun(handle);
   for (const handle of rerun) hub.logs.remove(handle);
   hub.scheduler.kick();
   return rerun;

@@ -8,6 +8,7 @@ import { deleteJobs, killJobs, rerunJobs } from './lifecycle.js';
 import { sendLog } from './logStream.js';
 import { actOnPages, streamListing, streamRows } from './listing.js';
 import type { ListRow } from '../protocol/listRow.js';
+import { holdJobs, releaseJobs } from './workflow.js';
 import { ErrorCodes } from '../common/errors.js';
 
 export type Reply = (msg: ClientResponse) => void;
@@ -24,7 +25,10 @@ export interface ClientScope {
 export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope: ClientScope): void {
   switch (req.type) {
     case 'add': {
-      const handles = hub.jobs.insert(req.jobs, hub.clock.now());
+      const after = req.after ?? [];
+      const afterAny = req.afterAny ?? [];
+      const jobs = after.length || afterAny.length ? req.jobs.map((j) => ({ ...j, after, afterAny })) : req.jobs;
+      const handles = hub.jobs.insert(jobs, hub.clock.now(), { after, afterAny, hold: req.hold === true });
       reply({ type: 'added', id: req.id, handles });
       hub.scheduler.kick();
       return;
@@ -55,14 +59,18 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
     }
     case 'kill':
     case 'delete':
-    case 'rerun': {
+    case 'rerun':
+    case 'hold':
+    case 'release': {
       const handles: string[] = [];
       let matched = 0;
       const act = (jobs: JobView[]) => {
         matched += jobs.length;
         if (req.type === 'kill') handles.push(...killJobs(hub, jobs, req.queued));
         else if (req.type === 'delete') handles.push(...deleteJobs(hub, jobs));
-        else handles.push(...rerunJobs(hub, jobs));
+        else if (req.type === 'rerun') handles.push(...rerunJobs(hub, jobs));
+        else if (req.type === 'hold') handles.push(...holdJobs(hub, jobs));
+        else handles.push(...releaseJobs(hub, jobs));
       };
       const end = () => reply({ type: 'affected', id: req.id, handles, matched });
       actOnPages(hub, req.specs, act, end, (e) => reply({ type: 'error', id: req.id, code: ErrorCodes.STORE, message: e.message }));

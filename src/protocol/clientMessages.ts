@@ -2,7 +2,7 @@
 // carries the same `id` (or is an `error`). `log` with follow streams `logData`, then `logEnd`.
 import { z } from 'zod';
 import { wire } from './wire.js';
-import { MAX_JOBS_PER_ADD } from '../common/limits.js';
+import { MAX_DEPENDENCIES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { handle, id, specs } from './fields.js';
 import { JobSpecSchema } from './jobSpec.js';
 import { JobStatuses, JobViewSchema } from './jobState.js';
@@ -12,7 +12,16 @@ import { ErrorCodes, type ErrorCode } from '../common/errors.js';
 
 export const ClientRequestSchema = wire(
   z.discriminatedUnion('type', [
-    z.object({ type: z.literal('add'), id, jobs: z.array(JobSpecSchema).min(1).max(MAX_JOBS_PER_ADD) }),
+    // after, afterAny: the jobs they wait for (the client resolved -after's SPECs, once for
+    // every batch of one add); hold: added held.
+    z.object({
+      type: z.literal('add'),
+      id,
+      jobs: z.array(JobSpecSchema).min(1).max(MAX_JOBS_PER_ADD),
+      after: z.array(handle).max(MAX_DEPENDENCIES).optional(),
+      afterAny: z.array(handle).max(MAX_DEPENDENCIES).optional(),
+      hold: z.boolean().optional(),
+    }),
     // page: the answer comes as `jobsPage`s while the master reads them (else one `jobs`);
     // rows: as `jobRows`, only what -list's table shows (a master from before answers with pages).
     z.object({ type: z.literal('list'), id, specs, page: z.boolean().optional(), rows: z.boolean().optional() }),
@@ -20,6 +29,9 @@ export const ClientRequestSchema = wire(
     z.object({ type: z.literal('kill'), id, specs, queued: z.boolean().default(false) }),
     z.object({ type: z.literal('delete'), id, specs }),
     z.object({ type: z.literal('rerun'), id, specs }),
+    // -hold: ready (or waiting) jobs are not to be claimed until -release.
+    z.object({ type: z.literal('hold'), id, specs }),
+    z.object({ type: z.literal('release'), id, specs }),
     z.object({ type: z.literal('workers'), id }),
     z.object({
       type: z.literal('log'), id, handle: z.string().max(64), follow: z.boolean(),

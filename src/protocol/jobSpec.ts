@@ -2,7 +2,8 @@
 // bench and the tests build specs with makeJobSpec, and the store fills fields that rows
 // stored before them lack from JOB_SPEC_DEFAULTS.
 import { z } from 'zod';
-import { MAX_COMMAND_BYTES } from '../common/limits.js';
+import { MAX_COMMAND_BYTES, MAX_DEPENDENCIES } from '../common/limits.js';
+import { handle } from './fields.js';
 import { DEFAULT_LOG_LIMIT_MB, MAX_LOG_LIMIT_MB } from '../common/logLimit.js';
 
 /** What a submitter asks for; the master fills in defaults it does not know. */
@@ -40,6 +41,10 @@ export const JobSpecSchema = z.object({
   retries: z.number().int().nonnegative().max(1000).default(1),
   /** MB of its output (stdout and stderr together) kept: the first half and the last half. */
   logLimit: z.number().int().positive().max(MAX_LOG_LIMIT_MB).default(DEFAULT_LOG_LIMIT_MB),
+  /** Jobs it runs after, each done with exit code 0 (-after; the master resolves SPECs to these). */
+  after: z.array(handle).max(MAX_DEPENDENCIES).default([]),
+  /** Jobs it runs after once they have ended, whatever the outcome (-afterAny). */
+  afterAny: z.array(handle).max(MAX_DEPENDENCIES).default([]),
 });
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -67,9 +72,11 @@ export const JOB_SPEC_DEFAULTS = {
   cidFile: null,
   retries: 1,
   logLimit: DEFAULT_LOG_LIMIT_MB,
+  after: [],
+  afterAny: [],
 } as const satisfies Omit<JobSpec, 'command' | 'workingPath'>;
 
 /** A whole spec from what differs from the defaults. */
 export function makeJobSpec(fields: Pick<JobSpec, 'command' | 'workingPath'> & Partial<JobSpec>): JobSpec {
-  return { ...JOB_SPEC_DEFAULTS, tags: [], inPaths: [], realtimeInPaths: [], outFiles: [], ...fields };
+  return { ...JOB_SPEC_DEFAULTS, tags: [], inPaths: [], realtimeInPaths: [], outFiles: [], after: [], afterAny: [], ...fields };
 }

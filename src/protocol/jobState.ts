@@ -22,7 +22,8 @@ export const ResultSchema = StatsSchema.extend({
 });
 export type Result = z.infer<typeof ResultSchema>;
 
-export const JobStatuses = ['ready', 'assigned', 'init', 'running', 'done', 'failed'] as const;
+// held: not to be claimed yet: held by the user (-hold) or waiting for jobs (-after).
+export const JobStatuses = ['held', 'ready', 'assigned', 'init', 'running', 'done', 'failed'] as const;
 export type JobStatus = (typeof JobStatuses)[number];
 
 /** A job as the master shows it to clients. Numbers use -1 for "not known". */

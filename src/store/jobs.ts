@@ -19,8 +19,10 @@ import { ExitCodes, Reasons } from '../common/outcomes.js';
 import { ReadyClasses, requirementOf, type WorkerFit } from './readyClasses.js';
 import { toView, type JobRow } from './jobRow.js';
 import { JobPages } from './jobPages.js';
+import { Dependencies } from './dependencies.js';
 
 export const Status = {
+  held: 'held',
   ready: 'ready',
   assigned: 'assigned',
   init: 'init',
@@ -56,14 +58,19 @@ export class JobStore {
   readonly ready: ReadyClasses;
   /** Listings a page at a time (jobPages.ts). */
   readonly pages: JobPages;
+  /** Jobs that wait for others, and held jobs (dependencies.ts). */
+  readonly deps: Dependencies;
 
   constructor(private readonly db: Db) {
     this.ready = new ReadyClasses(db);
     this.pages = new JobPages(db);
+    this.deps = new Dependencies(db, this.ready);
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at, class)
-                 VALUES (@handle, 'ready', @priority, @time, @mem, @pin, @docker, @cpus, @gpus, @queue, @retries, @spec, @now, @class)`),
+      insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at, class,
+                                   hold, waiting, wait_reason, exit_reason, exit_code, finished_at)
+                 VALUES (@handle, @status, @priority, @time, @mem, @pin, @docker, @cpus, @gpus, @queue, @retries, @spec, @now, @class,
+                         @hold, @waiting, @waitReason, @exitReason, @exitCode, @finishedAt)`),
       claim: p(`UPDATE jobs SET status = 'assigned', worker = @worker, worker_host = @host, lease = @lease,
                   attempt = attempt + 1, started_at = NULL, finished_at = NULL, exit_code = NULL,
                   exit_reason = NULL, real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1
@@ -85,7 +92,7 @@ export class JobStore {
                      WHERE handle = @handle AND status IN ('assigned', 'init', 'running')
                      RETURNING *`),
       failReady: p(`UPDATE jobs SET status = 'failed', finished_at = @now, exit_code = @exitCode, exit_reason = @exitReason
-                    WHERE handle = @handle AND status = 'ready'
+                    WHERE handle = @handle AND status IN ('ready', 'held')
                     RETURNING *`),
       requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1,
                     lost = lost + @lost, attempt = attempt - (@neverRan = 1 AND status = 'assigned')
@@ -120,12 +127,29 @@ export class JobStore {
     };
   }
 
-  /** Adds jobs in one transaction (one commit for a whole batch) and returns their handles. */
-  insert(specs: readonly JobSpec[], now: number): string[] {
+  /**
+   * Adds jobs in one transaction (one commit for a whole batch) and returns their handles.
+   * `flow`: the jobs wait for these (handles, as each spec's after/afterAny say too), or are held.
+   */
+  insert(specs: readonly JobSpec[], now: number, flow: { after?: readonly string[]; afterAny?: readonly string[]; hold?: boolean } = {}): string[] {
     const classes = new Set<number>();
     let handles: string[];
     try {
       handles = this.db.transaction(() => {
+        const plan = flow.after?.length || flow.afterAny?.length ? this.deps.plan(flow.after ?? [], flow.afterAny ?? []) : null;
+        const hold = flow.hold === true;
+        const failedBy = plan?.failedBy ?? null;
+        const waiting = plan?.waiting ?? 0;
+        const status = failedBy ? Status.failed : hold || waiting > 0 ? Status.held : Status.ready;
+        const state = {
+          status,
+          hold: hold ? 1 : 0,
+          waiting,
+          waitReason: plan?.reason ?? null,
+          exitReason: failedBy ? Reasons.dependencyFailed(failedBy) : hold ? Reasons.held : (plan?.reason ?? null),
+          exitCode: failedBy ? ExitCodes.NOT_PROVIDED : null,
+          finishedAt: failedBy ? now : null,
+        };
         const added: string[] = [];
         for (const spec of specs) {
           const cls = this.ready.classOf(requirementOf(spec));
@@ -133,7 +157,8 @@ export class JobStore {
           for (let tries = 0; ; tries++) {
             const handle = `J-${newHandle()}`;
             try {
-              this.s.insert.run({
+              const { lastInsertRowid } = this.s.insert.run({
+                ...state,
                 handle,
                 priority: spec.priority,
                 time: spec.time,
@@ -148,6 +173,7 @@ export class JobStore {
                 now,
                 class: cls,
               });
+              if (plan) this.deps.link(Number(lastInsertRowid), plan);
               added.push(handle);
               break;
             } catch (e) {
@@ -206,7 +232,7 @@ export class JobStore {
     return row && toView(row);
   }
 
-  /** Ends a job that has not started (a kill asked of it while queued). */
+  /** Ends a job that has not started, ready or held (a kill asked of it while queued). */
   failReady(handle: string, exitCode: number, exitReason: string, now: number): JobView | undefined {
     const row = this.s.failReady.get({ handle, exitCode, exitReason, now }) as JobRow | undefined;
     return row && toView(row);

@@ -96,4 +96,23 @@ export const migrations: readonly string[] = [
   // 9: the pick reads jobs_ready (7) and listings jobs_status (8): the first pick index is read
   // by nothing and was only written, on every change of a job's status.
   `DROP INDEX jobs_pick;`,
+  // 10: workflows. A job is held (status 'held', never claimed) while the user holds it
+  // (hold = 1) or while it waits for jobs (waiting: how many of its job_deps are not met yet;
+  // wait_reason: what -list says meanwhile). job_deps: one row per job waited for, found by
+  // the job that ended (dep) when it ends, and by the waiting job (seq) when it goes.
+  `ALTER TABLE jobs ADD COLUMN hold INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN wait_reason TEXT;
+   CREATE TABLE job_deps (
+     dep  INTEGER NOT NULL,
+     seq  INTEGER NOT NULL,
+     any  INTEGER NOT NULL,
+     met  INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (dep, seq)
+   ) WITHOUT ROWID;
+   CREATE INDEX job_deps_seq ON job_deps(seq);
+   CREATE TRIGGER job_deps_drop AFTER DELETE ON jobs BEGIN
+     DELETE FROM job_deps WHERE seq = OLD.seq;
+     DELETE FROM job_deps WHERE dep = OLD.seq;
+   END;`,
 ];
