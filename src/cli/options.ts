@@ -61,6 +61,8 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'gpus', kind: 'value', modes: client, describe: 'GPUs the job needs (a Docker job gets them)' },
   { name: 'logLimit', kind: 'value', modes: client, describe: 'output kept in its log: the first and last halves (default 100m)' },
   { name: 'retries', kind: 'value', modes: client, describe: 'times the job may lose its worker and be queued again (default 1)' },
+  { name: 'retry', kind: 'value', modes: client, describe: 'times a failed command (non-zero exit, not a kill or a limit) runs again (default 0)' },
+  { name: 'retryDelay', kind: 'value', modes: client, describe: 'wait before the first retry, doubling each time up to 1h (default 10s)' },
   { name: 'queue', kind: 'value', modes: client, describe: 'run only on workers serving this queue' },
   { name: 'cidFile', kind: 'value', modes: client, describe: 'file where the job writes the id of a container it starts: a kill stops it too' },
   { name: 'network', kind: 'bool', modes: client, describe: 'Docker jobs: give the container a network (default none)' },

@@ -52,6 +52,8 @@ function jobOptions(p: Parsed): JobOptions {
     queue: p.str('queue'),
     cidFile: p.str('cidFile'),
     retries: p.int('retries'),
+    retry: p.int('retry'),
+    retryDelay: p.str('retryDelay'),
     logLimit: p.str('logLimit'),
     pretend: p.bool('pretend'),
   };
@@ -89,6 +91,9 @@ function pretendView(spec: JobSpec): JobView {
     curMem: -1,
     maxDisk: -1,
     logDropped: 0,
+    retried: 0,
+    retryCodes: [],
+    retryAt: null,
   };
 }
 
@@ -191,8 +196,11 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       const after = await resolveSpecs(conn, p.list('after') ?? [], 'after');
       const afterAny = await resolveSpecs(conn, p.list('afterAny') ?? [], 'afterAny');
       const hold = p.given.has('hold') && holdSpecs.length === 0;
+      let array: string | null = null; // the first job's handle, for the batches after the first
       for (let i = 0; i < toAdd.length; i += ADD_BATCH) {
-        const res = await conn.request({ type: 'add', jobs: toAdd.slice(i, i + ADD_BATCH), after, afterAny, hold }, 'added');
+        const jobs = toAdd.slice(i, i + ADD_BATCH).map((j) => (array && j.arrayCount !== null ? { ...j, array } : j));
+        const res = await conn.request({ type: 'add', jobs, after, afterAny, hold }, 'added');
+        if (i === 0 && toAdd[0]!.arrayCount !== null) array = res.handles[0] ?? null;
         added.push(...res.handles);
         io.out(res.handles.map((h) => (p.bool('quiet') ? h : `Job ${h} added successfully`)).join('\n'));
       }

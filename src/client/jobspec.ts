@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { MAX_MEM_GRACE } from '../common/limits.js';
 import { MAX_LOG_LIMIT_MB } from '../common/logLimit.js';
+import { MAX_RETRY, MAX_RETRY_DELAY_S } from '../common/limits.js';
 import { parseSize, parseTime } from '../common/units.js';
 import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
 import type * as Yaml from 'yaml';
@@ -34,6 +35,8 @@ export interface JobOptions {
   queue?: string;
   cidFile?: string;
   retries?: number;
+  retry?: number;
+  retryDelay?: string;
   /** -pretend: compute everything, create nothing. */
   pretend: boolean;
 }
@@ -67,6 +70,8 @@ const SPEC_KEYS: Record<string, string> = {
   queue: 'queue',
   cidFile: 'cidFile',
   retries: 'retries',
+  retry: 'retry',
+  retryDelay: 'retryDelay',
 };
 
 type SpecFile = Partial<Record<string, unknown>>;
@@ -215,10 +220,16 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   const cidFile = cidFileGiven === undefined ? null : share ? physical(resolve(cwd, cidFileGiven)) : resolve(cwd, cidFileGiven);
   const retries = o.retries ?? (file.retries !== undefined ? num(file.retries, 'retries', true) : DEFAULTS.retries);
   if (retries < 0) throw new QError(ErrorCodes.BAD_VALUE, `retries must be 0 or more, not ${retries}`);
+  const retry = o.retry ?? (file.retry !== undefined ? num(file.retry, 'retry', true) : DEFAULTS.retry);
+  if (!(retry >= 0 && retry <= MAX_RETRY)) throw new QError(ErrorCodes.BAD_VALUE, `retry must be from 0 to ${MAX_RETRY}, not ${retry}`);
+  const retryDelay =
+    o.retryDelay !== undefined ? parseTime(o.retryDelay, '-retryDelay') : file.retryDelay !== undefined ? parseTime(file.retryDelay as string, 'retryDelay') : DEFAULTS.retryDelay;
+  if (!(retryDelay > 0 && retryDelay <= MAX_RETRY_DELAY_S)) throw new QError(ErrorCodes.BAD_VALUE, `retryDelay must be more than 0 and at most 1h`);
   const doneHook = optStr(file.doneHook, 'doneHook') ?? null;
   const failedHook = optStr(file.failedHook, 'failedHook') ?? null;
 
   const jobs: JobSpec[] = [];
+  const total = commands.length * numTimes;
   const poolPaths: string[] = [];
   const taken = new Set<string>();
   for (const command of commands) {
@@ -260,6 +271,12 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
         cidFile,
         retries,
         logLimit,
+        retry,
+        retryDelay,
+        // Jobs added together know their place among them (Q_INDEX, Q_COUNT); one alone does not.
+        arrayIndex: total > 1 ? jobs.length : null,
+        arrayCount: total > 1 ? total : null,
+        array: null,
         after: [], // the master fills these in from -after/-afterAny's SPECs
         afterAny: [],
       });

@@ -113,6 +113,11 @@ export function renderInfo(job: JobView, cwd: string): string {
     lines.push(`  docker: ${job.dockerImage} (${extras.filter(Boolean).join(', ')})`);
   }
   if (job.workerHandle) lines.push(`  workerHandle: ${job.workerHandle}`);
+  if (job.retry > 0) {
+    const codes = job.retryCodes.length ? ` (exit codes ${job.retryCodes.join(' ')})` : '';
+    const next = job.retryAt !== null ? `, the next at ${date(job.retryAt)}` : '';
+    lines.push(`  retry: ${job.retried} of ${job.retry} made${codes}${next}`);
+  }
   if (job.after.length) lines.push(`  after: ${job.after.join(' ')}`);
   if (job.afterAny.length) lines.push(`  afterAny: ${job.afterAny.join(' ')}`);
   for (const p of job.inPaths) lines.push(`  I: ${rel(p, cwd)}`);

@@ -6,6 +6,10 @@
 export const MAX_JOBS_PER_ADD = 100_000;
 /** Jobs one job may wait for (-after and -afterAny each): a fan-in of a whole sweep. */
 export const MAX_DEPENDENCIES = 100_000;
+/** -retry: times a failed command may run again. */
+export const MAX_RETRY = 100;
+/** -retryDelay, and where its doubling stops: an hour. */
+export const MAX_RETRY_DELAY_S = 3600;
 /** Bytes of one command. */
 export const MAX_COMMAND_BYTES = 1_000_000;
 /** The largest frame either side accepts (8 MB): one request must fit in it. */

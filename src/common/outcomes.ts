@@ -46,6 +46,7 @@ export const Reasons = {
   /** What -list says of a job held by -hold (store SQL). */
   held: 'held: q -release to run it',
   dependencyFailed: (handle: string) => `Dependency ${handle} failed`,
+  retrying: (exitCode: number, retry: number, of: number, inS: number) => `exit code ${exitCode}: retry ${retry}/${of} in ${formatTime(inS)}`,
 } as const;
 
 /** The result of a job that ended without running (or before anything was measured). */

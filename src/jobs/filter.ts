@@ -1,7 +1,7 @@
 // SPEC filters of -list/-info/-kill/-delete/-rerun.
 //   `all` matches every job. `KEY:VALUE` with KEY in status, handle, tag, cmd (an argument
 //   equal to VALUE), outPath (ends with /VALUE); a bare VALUE is tried against each. Also
-//   queue:NAME and worker:HANDLE (never tried for a bare value).
+//   queue:NAME, worker:HANDLE and array:HANDLE (never tried for a bare value).
 //   Commas inside one argument AND terms; separate arguments OR them.
 import type { JobView } from '../protocol/jobState.js';
 import { HANDLE_PATTERN } from '../protocol/fields.js';
@@ -10,9 +10,9 @@ type Term = { key: string | null; value: string };
 
 const BARE_KEYS = ['status', 'handle', 'outPath', 'tag', 'cmd'];
 /** Keys only ever given as `KEY:VALUE` (a bare value is not tried against them). */
-const KEYS = [...BARE_KEYS, 'queue', 'worker'];
+const KEYS = [...BARE_KEYS, 'queue', 'worker', 'array'];
 /** Keys the store answers from an index (store/jobPages.ts). */
-export const INDEXED_KEYS = ['status', 'handle', 'tag', 'queue', 'worker'] as const;
+export const INDEXED_KEYS = ['status', 'handle', 'tag', 'queue', 'worker', 'array'] as const;
 export type IndexedKey = (typeof INDEXED_KEYS)[number];
 export interface IndexTerm {
   key: IndexedKey;
@@ -42,7 +42,7 @@ export function indexTerms(specs: readonly string[]): IndexTerm[] | null {
   const terms: IndexTerm[] = [];
   for (const clause of clauses) {
     // The most selective first: a handle is one row; a status may be most of the table.
-    const order: IndexedKey[] = ['handle', 'worker', 'tag', 'queue', 'status'];
+    const order: IndexedKey[] = ['handle', 'array', 'worker', 'tag', 'queue', 'status'];
     const best = order.map((k) => clause.find((t) => t.key === k)).find((t) => t !== undefined);
     if (!best) return null;
     terms.push({ key: best.key as IndexedKey, value: best.value });
@@ -88,6 +88,8 @@ function test(job: JobView, key: string, value: string): boolean {
       return job.queue === value;
     case 'worker':
       return job.worker === value;
+    case 'array':
+      return job.array === value;
     default:
       return false;
   }

@@ -54,7 +54,15 @@ export function resultReported(hub: Hub, s: WorkerSession, handle: string, lease
   hub.workers.send(s, { type: 'resultAck', handle, lease, applied: outcome.applied });
   release(s, handle, lease);
   if (outcome.job) jobEnded(hub, outcome.job);
-  else hub.scheduler.kick();
+  else {
+    // -retry: not ended; it waits (held) for its retry, whose output starts afresh.
+    if (outcome.retrying) {
+      hub.outputs.forget(handle);
+      hub.logs.remove(handle);
+      hub.log(`Retry of ${handle} later: exit code ${reported.exitCode}`);
+    }
+    hub.scheduler.kick();
+  }
 }
 
 /**

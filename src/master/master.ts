@@ -45,6 +45,9 @@ export interface RunningMaster {
   close(): Promise<void>;
 }
 
+const RETRY_EVERY_MS = 1000;
+const RETRIES_PER_TURN = 500;
+
 const BIN_Q = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'q');
 
 export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
@@ -100,6 +103,12 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   sweep.unref();
   const pruner = opts.keepFinishedMs ? new Pruner(hub, opts.keepFinishedMs) : null;
   pruner?.start();
+  // -retry: failed commands whose retry is due run again (a page at a time; the rest next second).
+  const retries = setInterval(
+    guarded('Starting retries', () => jobs.retriesDue(clock.now(), RETRIES_PER_TURN) > 0 && scheduler.kick()),
+    RETRY_EVERY_MS,
+  );
+  retries.unref();
   const realtime = new RealtimeFeed(hub);
   const feed = setInterval(guarded('Sending realtime inputs', () => realtime.tick()), REALTIME_MS);
   feed.unref();
@@ -124,6 +133,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     log('Saving state and shutting down master...');
     closing = (async () => {
       clearInterval(sweep);
+      clearInterval(retries);
       pruner?.close();
       stall.close();
       clearInterval(feed);

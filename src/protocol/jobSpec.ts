@@ -2,7 +2,7 @@
 // bench and the tests build specs with makeJobSpec, and the store fills fields that rows
 // stored before them lack from JOB_SPEC_DEFAULTS.
 import { z } from 'zod';
-import { MAX_COMMAND_BYTES, MAX_DEPENDENCIES } from '../common/limits.js';
+import { MAX_COMMAND_BYTES, MAX_DEPENDENCIES, MAX_RETRY, MAX_RETRY_DELAY_S } from '../common/limits.js';
 import { handle } from './fields.js';
 import { DEFAULT_LOG_LIMIT_MB, MAX_LOG_LIMIT_MB } from '../common/logLimit.js';
 
@@ -41,6 +41,15 @@ export const JobSpecSchema = z.object({
   retries: z.number().int().nonnegative().max(1000).default(1),
   /** MB of its output (stdout and stderr together) kept: the first half and the last half. */
   logLimit: z.number().int().positive().max(MAX_LOG_LIMIT_MB).default(DEFAULT_LOG_LIMIT_MB),
+  /** Times a failed command (non-zero exit; not a kill, not a limit) is run again (-retry). */
+  retry: z.number().int().nonnegative().max(MAX_RETRY).default(0),
+  /** Seconds before the first retry; each next one waits twice as long, up to an hour (-retryDelay). */
+  retryDelay: z.number().positive().max(MAX_RETRY_DELAY_S).default(10),
+  /** Jobs added together (-numTimes, -add -): its place among them (Q_INDEX), how many (Q_COUNT). */
+  arrayIndex: z.number().int().nonnegative().nullable().default(null),
+  arrayCount: z.number().int().positive().nullable().default(null),
+  /** The handle of the first of them (Q_ARRAY; `-list array:J-…`); the master sets it for the first batch. */
+  array: handle.nullable().default(null),
   /** Jobs it runs after, each done with exit code 0 (-after; the master resolves SPECs to these). */
   after: z.array(handle).max(MAX_DEPENDENCIES).default([]),
   /** Jobs it runs after once they have ended, whatever the outcome (-afterAny). */
@@ -72,6 +81,11 @@ export const JOB_SPEC_DEFAULTS = {
   cidFile: null,
   retries: 1,
   logLimit: DEFAULT_LOG_LIMIT_MB,
+  retry: 0,
+  retryDelay: 10,
+  arrayIndex: null,
+  arrayCount: null,
+  array: null,
   after: [],
   afterAny: [],
 } as const satisfies Omit<JobSpec, 'command' | 'workingPath'>;

@@ -45,6 +45,10 @@ export const JobViewSchema = JobSpecSchema.extend({
   curMem: z.number(), // MB, while it runs
   /** Bytes of its output dropped from the middle of its log (-logLimit), once it has ended. */
   logDropped: z.number().int().nonnegative().default(0),
+  /** -retry: the retries made so far, the exit codes that made them, and when the next one starts. */
+  retried: z.number().int().nonnegative().default(0),
+  retryCodes: z.array(z.number().int()).default([]),
+  retryAt: z.number().nullable().default(null),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 

@@ -22,12 +22,15 @@ export interface JobRow {
   max_disk: number;
   log_dropped: number;
   cur_mem: number;
+  retried: number;
+  retry_at: number | null;
+  retry_codes: string;
 }
 
 /** The columns a JobRow is read from: a listing asks for these, not `*` (each column costs). */
 export const VIEW_COLUMNS =
   'seq, handle, status, spec, created_at, worker, worker_host, lease, attempt, started_at, finished_at, exit_code, exit_reason, ' +
-  'real_time, user_time, max_mem, max_disk, log_dropped, cur_mem';
+  'real_time, user_time, max_mem, max_disk, log_dropped, cur_mem, retried, retry_at, retry_codes';
 
 export function toView(r: JobRow): JobView {
   const spec = JSON.parse(r.spec) as JobSpec;
@@ -49,5 +52,8 @@ export function toView(r: JobRow): JobView {
     maxDisk: r.max_disk,
     curMem: r.cur_mem,
     logDropped: r.log_dropped,
+    retried: r.retried,
+    retryAt: r.retry_at,
+    retryCodes: JSON.parse(r.retry_codes) as number[],
   });
 }

@@ -16,6 +16,7 @@ import type { Db } from './db.js';
 import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
 import type { JobStatus, JobView, Result, Stats } from '../protocol/jobState.js';
 import { ExitCodes, Reasons } from '../common/outcomes.js';
+import { MAX_RETRY_DELAY_S } from '../common/limits.js';
 import { ReadyClasses, requirementOf, type WorkerFit } from './readyClasses.js';
 import { toView, type JobRow } from './jobRow.js';
 import { JobPages } from './jobPages.js';
@@ -48,7 +49,20 @@ export interface Claimed {
 
 export interface FinishOutcome {
   applied: boolean;
+  /** The job that ended (done or failed). */
   job?: JobView;
+  /** It failed with retries left: held until its retry is due (-retry). */
+  retrying?: boolean;
+}
+
+/**
+ * Seconds before retry number `retried` + 1: `delay`, doubled for each retry made, at most an
+ * hour, then spread by ±20% (`jitter` in [0, 1)) so that a sweep that failed at once does not
+ * come back at once.
+ */
+export function retryDelayS(delay: number, retried: number, jitter: number): number {
+  const base = Math.min(delay * 2 ** retried, MAX_RETRY_DELAY_S);
+  return base * (0.8 + 0.4 * jitter);
 }
 
 
@@ -68,9 +82,20 @@ export class JobStore {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at, class,
-                                   hold, waiting, wait_reason, exit_reason, exit_code, finished_at)
+                                   hold, waiting, wait_reason, exit_reason, exit_code, finished_at, retry_max)
                  VALUES (@handle, @status, @priority, @time, @mem, @pin, @docker, @cpus, @gpus, @queue, @retries, @spec, @now, @class,
-                         @hold, @waiting, @waitReason, @exitReason, @exitCode, @finishedAt)`),
+                         @hold, @waiting, @waitReason, @exitReason, @exitCode, @finishedAt, @retryMax)`),
+      retryOf: p(`SELECT retried, retry_max, retry_codes, spec ->> '$.retryDelay' AS delay FROM jobs
+                  WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')`),
+      retryLater: p(`UPDATE jobs SET status = 'held', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1,
+                       retried = retried + 1, retry_at = @at, retry_codes = @codes, exit_reason = @reason,
+                       started_at = NULL, real_time = -1, user_time = -1, max_mem = -1, max_disk = -1
+                     WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')`),
+      retryDue: p(`UPDATE jobs SET retry_at = NULL,
+                     status = CASE WHEN hold = 1 OR waiting > 0 THEN 'held' ELSE 'ready' END,
+                     exit_reason = CASE WHEN hold = 1 THEN '${Reasons.held}' WHEN waiting > 0 THEN wait_reason ELSE NULL END
+                   WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_retry WHERE retry_at IS NOT NULL AND retry_at <= @now LIMIT @limit)
+                   RETURNING class, status`),
       claim: p(`UPDATE jobs SET status = 'assigned', worker = @worker, worker_host = @host, lease = @lease,
                   attempt = attempt + 1, started_at = NULL, finished_at = NULL, exit_code = NULL,
                   exit_reason = NULL, real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1
@@ -91,7 +116,7 @@ export class JobStore {
                        exit_reason = @exitReason, cur_mem = -1
                      WHERE handle = @handle AND status IN ('assigned', 'init', 'running')
                      RETURNING *`),
-      failReady: p(`UPDATE jobs SET status = 'failed', finished_at = @now, exit_code = @exitCode, exit_reason = @exitReason
+      failReady: p(`UPDATE jobs SET status = 'failed', finished_at = @now, exit_code = @exitCode, exit_reason = @exitReason, retry_at = NULL
                     WHERE handle = @handle AND status IN ('ready', 'held')
                     RETURNING *`),
       requeue: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1,
@@ -112,7 +137,8 @@ export class JobStore {
                       WHERE handle = @handle AND status IN ('assigned', 'init', 'running')`),
       rerun: p(`UPDATE jobs SET status = 'ready', lease = NULL, worker = NULL, worker_host = NULL, kill_reason = NULL, lost = 0,
                   started_at = NULL, finished_at = NULL, exit_code = NULL, exit_reason = NULL,
-                  real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1, log_dropped = 0
+                  real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1, log_dropped = 0,
+                  retried = 0, retry_at = NULL, retry_codes = '[]'
                 WHERE handle = @handle AND status IN ('done', 'failed')
                 RETURNING class`),
       setLogDropped: p(`UPDATE jobs SET log_dropped = @bytes WHERE handle = @handle`),
@@ -151,11 +177,15 @@ export class JobStore {
           finishedAt: failedBy ? now : null,
         };
         const added: string[] = [];
+        // Jobs added together name the first of them (Q_ARRAY); later batches come with it.
+        let arrayFirst: string | null = null;
         for (const spec of specs) {
           const cls = this.ready.classOf(requirementOf(spec));
           classes.add(cls);
           for (let tries = 0; ; tries++) {
             const handle = `J-${newHandle()}`;
+            const first: string | null = spec.arrayCount !== null && spec.array === null && spec.arrayIndex === 0 ? handle : arrayFirst;
+            const stored = spec.arrayCount !== null && spec.array === null ? { ...spec, array: first ?? handle } : spec;
             try {
               const { lastInsertRowid } = this.s.insert.run({
                 ...state,
@@ -169,11 +199,13 @@ export class JobStore {
                 gpus: spec.gpus,
                 queue: spec.queue,
                 retries: spec.retries,
-                spec: JSON.stringify(spec),
+                spec: JSON.stringify(stored),
                 now,
                 class: cls,
+                retryMax: spec.retry,
               });
               if (plan) this.deps.link(Number(lastInsertRowid), plan);
+              arrayFirst = first;
               added.push(handle);
               break;
             } catch (e) {
@@ -218,8 +250,22 @@ export class JobStore {
     return this.s.stats.run({ handle, lease, ...stats, mem: stats.mem ?? -1 }).changes === 1;
   }
 
-  /** Applies a worker's result once: a second delivery or a stale lease changes nothing. */
-  finish(handle: string, lease: string, result: Result, now: number): FinishOutcome {
+  /**
+   * Applies a worker's result once: a second delivery or a stale lease changes nothing. A
+   * failed command with retries left (-retry) is not finished but held until its retry is due.
+   */
+  finish(handle: string, lease: string, result: Result, now: number, jitter: () => number = Math.random): FinishOutcome {
+    if (result.exitCode !== 0 && result.exitReason === null) {
+      const retried = this.db.transaction(() => {
+        const r = this.s.retryOf.get({ handle, lease }) as { retried: number; retry_max: number; retry_codes: string; delay: number | null } | undefined;
+        if (!r || r.retried >= r.retry_max) return false;
+        const delayS = retryDelayS(r.delay ?? JOB_SPEC_DEFAULTS.retryDelay, r.retried, jitter());
+        const codes = JSON.stringify([...(JSON.parse(r.retry_codes) as number[]), result.exitCode]);
+        const reason = Reasons.retrying(result.exitCode, r.retried + 1, r.retry_max, delayS);
+        return this.s.retryLater.run({ handle, lease, at: now + Math.round(delayS * 1000), codes, reason }).changes === 1;
+      })();
+      if (retried) return { applied: true, retrying: true };
+    }
     const status = result.exitCode === 0 && result.exitReason === null ? Status.done : Status.failed;
     const { mem: _, ...measured } = result;
     const row = this.s.finish.get({ handle, lease, now, status, ...measured }) as JobRow | undefined;
@@ -262,6 +308,13 @@ export class JobStore {
       if (!row && lost) row = this.s.failLost.get({ handle, lease, now, why: lost.why }) as JobRow | undefined;
       return { requeued: false, failed: row && toView(row) };
     })();
+  }
+
+  /** Retries that are due by `now` run (ready), up to `limit` of them; returns how many ran. */
+  retriesDue(now: number, limit: number): number {
+    const rows = this.s.retryDue.all({ now, limit }) as { class: number | null; status: string }[];
+    for (const r of rows) if (r.status === Status.ready) this.ready.mark(r.class);
+    return rows.length;
   }
 
   /** Records how much of an ended job's output its log dropped (-logLimit). */

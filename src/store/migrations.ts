@@ -115,4 +115,13 @@ export const migrations: readonly string[] = [
      DELETE FROM job_deps WHERE seq = OLD.seq;
      DELETE FROM job_deps WHERE dep = OLD.seq;
    END;`,
+  // 11: -retry and arrays. A failed command waits (held) until retry_at, then runs again;
+  // retried counts the retries made, retry_codes their exit codes; the timer reads jobs_retry.
+  // Jobs added together name the first of them in their spec (array): `-list array:J-…`.
+  `ALTER TABLE jobs ADD COLUMN retry_max INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN retry_at INTEGER;
+   ALTER TABLE jobs ADD COLUMN retry_codes TEXT NOT NULL DEFAULT '[]';
+   CREATE INDEX jobs_retry ON jobs(retry_at) WHERE retry_at IS NOT NULL;
+   CREATE INDEX jobs_array ON jobs(spec ->> '$.array', seq) WHERE spec ->> '$.array' IS NOT NULL;`,
 ];

@@ -6,6 +6,7 @@
 // worker replaces it). Every result has an exit code: the command's, or 128 + the signal that
 // ended it. Output goes to files in the job's directory; `stdout.read` and `stderr.read` hand
 // the worker what is new.
+import { jobEnv } from '../protocol/jobEnv.js';
 import { readFileSync } from 'node:fs';
 import type { Clock } from '../common/clock.js';
 import type { Assignment, Result, Stats } from '../protocol/jobState.js';
@@ -134,6 +135,7 @@ export class JobRun implements Execution {
     this.limits.armTime(0);
     const exit = shell.run({
       handle: job.handle,
+      env: jobEnv(job),
       // The shell changes into it by its physical path and checks it got there: a link
       // swapped in since it was made here would take it elsewhere.
       cwd: join(job.shareWorkingPath ? '/' : env.realBase, jobRel(job, job.workingPath)),

@@ -30,6 +30,8 @@ function q(s: string): string {
 
 export interface ShellJob {
   handle: string;
+  /** What the job finds in its environment (protocol/jobEnv.ts). */
+  env: Record<string, string>;
   cwd: string;
   command: string;
   stdoutPath: string;
@@ -96,7 +98,7 @@ export class SlotShell {
       this.child.stdin!.write(
         `( exec >>${q(job.stdoutPath)} 2>>${q(job.stderrPath)} </dev/null; trap - TERM INT HUP; ` +
           (join ? `{ ${join}; } || { echo "q: could not put the job in its cgroup" >&2; exit 125; }; ` : '') +
-          `Q_JOB_HANDLE=${q(job.handle)}; export Q_JOB_HANDLE; ` +
+          Object.entries(job.env).map(([k, v]) => `${k}=${q(v)}; export ${k}; `).join('') +
           `{ cd -P ${q(job.cwd)} && [ "$PWD" = ${q(job.cwd)} ]; } || { echo "q: cannot enter ${job.cwd.replace(/[^\w./-]/g, '?')} (not a real directory)" >&2; exit 125; }; ` +
           `eval ${q(job.command)} ); q_exit=$?; echo $q_exit >${q(job.exitPath)}; echo "X $q_exit"\n`,
       );

@@ -96,3 +96,41 @@ t.test('-wait: exit 0 iff all done with 0; -wait -add gives the exit code of its
   t.equal(await waiter.exited(), 0, 'and it ends when the job does');
   t.match(waiter.out, /1 job: 1 done/);
 });
+
+t.test('-retry: a command that fails twice runs a third time and is done; -info shows the retries', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1');
+  const count = join(c.dir, 'count');
+  const script = `n=$(cat ${count} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${count}; echo try $n; [ $n -ge 3 ]`;
+  const h = c.add(['-retry', '3', '-retryDelay', '1s', '-shareWorkingPath', '-add', script]);
+  await waitFor('its first retry', () => c.row(h)?.status === 'held', 20_000);
+  t.match(c.row(h)!.exitReason, /^exit code 1: retry 1\/3 in \d/);
+  const row = await c.waitForStatus(h, ['done', 'failed'], 30_000);
+  t.equal(row.status, 'done');
+  t.equal(readFileSync(count, 'utf8'), '3\n', 'three runs');
+  t.match(c.q(['-info', h]).stdout, /retry: 2 of 3 made \(exit codes 1 1\)/);
+  t.equal(c.q(['-log', h]).stdout, 'try 3\n', 'the log is the last run');
+  const bad = c.q(['-retry', '-1', '-add', 'true']);
+  t.equal(bad.code, 2);
+});
+
+t.test('jobs added together: Q_INDEX, Q_COUNT, Q_ARRAY, and -list array: across batches', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  await c.startWorker('w1', ['-slots', '3']);
+  const out = join(c.dir, 'out');
+  const handles = quiet(c, ['-numTimes', '3', '-shareWorkingPath', '-add', `echo $Q_INDEX/$Q_COUNT/$Q_ARRAY/$Q_JOB_HANDLE >> ${out}`]);
+  t.equal(c.q(['-wait', ...handles]).code, 0);
+  const lines = readFileSync(out, 'utf8').trim().split('\n').sort();
+  t.same(lines, handles.map((h, i) => `${i}/3/${handles[0]}/${h}`), 'its place, the count, the first, in the order added');
+  const [alone] = quiet(c, ['-shareWorkingPath', '-add', `echo "[$Q_INDEX]" > ${out}`]);
+  await c.waitForStatus(alone!, ['done']);
+  t.equal(readFileSync(out, 'utf8'), '[]\n', 'a job added alone has no Q_INDEX');
+  // More than one request's worth (500 a batch): the later batches name the same first job.
+  const many = quiet(c, ['-hold', '-numTimes', '700', '-add', 'true']);
+  t.equal(many.length, 700);
+  const listed = c.q(['-list', `array:${many[0]}`, '-tabs']).stdout.trim().split('\n').map((l) => l.split('\t')[0]);
+  t.same(listed, many, 'all 700, in order');
+  t.match(JSON.parse(c.q(['-info', many[699]!, '-json']).stdout)[0], { arrayIndex: 699, arrayCount: 700, array: many[0] }, '-json says it');
+});

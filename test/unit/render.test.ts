@@ -8,7 +8,7 @@ const job = (over: Partial<JobView> = {}): JobView => ({
   ...makeJobSpec({ command: 'echo hi', workingPath: '/tmp', time: 3600, mem: 100, disk: 1000 }),
   handle: 'J-abc123', status: 'ready', createdAt: 0, worker: null, workerHostname: null, attempt: 0, startedAt: null,
   finishedAt: null, exitCode: null, exitReason: null, realTime: -1, userTime: -1, maxMem: -1, maxDisk: -1, curMem: -1,
-  logDropped: 0, ...over,
+  logDropped: 0, retried: 0, retryCodes: [], retryAt: null, ...over,
 });
 
 t.test('long commands keep 38 characters at each end', async (t) => {

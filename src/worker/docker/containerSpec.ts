@@ -15,6 +15,7 @@
 //   (`///` expands to the scratch base) mean the same inside as outside.
 // - No network unless asked; no new privileges; every capability dropped; no swap beyond
 //   the memory limit.
+import { jobEnv } from '../../protocol/jobEnv.js';
 import type Dockerode from 'dockerode';
 import type { Assignment } from '../../protocol/jobState.js';
 
@@ -87,7 +88,7 @@ export function containerSpec(job: Assignment, place: ContainerPlace): Dockerode
     Cmd: [`exec >>${FILES_MOUNT}/stdout 2>>${FILES_MOUNT}/stderr </dev/null\n${place.command}`],
     WorkingDir: place.workDir,
     User: place.user,
-    Env: [`Q_JOB_HANDLE=${job.handle}`, 'TINI_KILL_PROCESS_GROUP=1'],
+    Env: [...Object.entries(jobEnv(job)).map(([k, v]) => `${k}=${v}`), 'TINI_KILL_PROCESS_GROUP=1'],
     Labels: {
       [LABELS.job]: job.handle,
       [LABELS.worker]: place.workerHandle,
