@@ -6,7 +6,8 @@
 //   docker       one trivial Docker job at a time through q, against `docker run --rm` of the
 //                same command, alternating: median seconds per job (needs an engine and the
 //                image of scripts/test-images.sh; skipped with a message otherwise)
-// `npm run bench -- scale` runs scale.ts instead: a million jobs, a thousand workers.
+// `npm run bench -- scale` runs scale.ts instead: a million jobs, a thousand workers;
+// `npm run bench -- workflow` runs workflow.ts: chains and fan-ins of jobs that wait.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -175,7 +176,12 @@ async function main(): Promise<void> {
 }
 
 // `npm run bench -- scale`: the master at scale (scale.ts) instead.
-const run = process.argv.includes('scale') ? import('./scale.js').then(() => undefined) : main();
+// `npm run bench -- workflow`: what waiting for jobs costs (workflow.ts).
+const run = process.argv.includes('scale')
+  ? import('./scale.js').then(() => undefined)
+  : process.argv.includes('workflow')
+    ? import('./workflow.js').then(() => undefined)
+    : main();
 run.catch((e) => {
   console.error(`bench failed: ${(e as Error).message}`);
   process.exitCode = 1;

@@ -1,6 +1,8 @@
 // Where a job's life is decided on the master: every way a job ends, is killed, goes back to
 // the queue, is deleted or is run again passes through one function here.
 //
+//   held ──released, or what it waits for is done (jobEnded settles it)──▶ ready
+//     └─── a job it waits for failed or was deleted ──▶ failed     -retry: failed command ──▶ held
 //   ready ──claim──▶ assigned ──staging──▶ init ──started──▶ running ──finished──▶ done | failed
 //     ▲                 │                    │                   │
 //     └──── takeBack ───┴────────────────────┴───────────────────┘ (or failed: being killed,
