@@ -91,7 +91,6 @@ export class Checkpointer {
       eval: true,
       workerData: { path, sqlite: createRequire(import.meta.url).resolve('better-sqlite3'), everyMs, busyMs: Math.min(everyMs, BUSY_EVERY_MS) },
     });
-    this.thread.unref();
     this.thread.on('message', (m: { error?: string; marks?: number[] } & Partial<CheckpointReport>) => {
       if (m.error !== undefined) return this.fallBack(m.error);
       if ((m.log ?? 0) > this.catchUpFrames && !this.stopped && this.db.open) this.catchUp();
@@ -102,6 +101,9 @@ export class Checkpointer {
     });
     this.thread.on('error', (e) => this.fallBack(e.message));
     this.thread.on('exit', () => this.fallBack('the thread ended'));
+    // After the listeners, which would hold the process again: a master that failed to
+    // start (its port taken) must still exit.
+    this.thread.unref();
   }
 
   /** The master's own small checkpoint, so that its next commit starts the WAL again. */
