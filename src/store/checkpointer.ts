@@ -98,6 +98,7 @@ export class Checkpointer {
         this.waiting.get(id)?.({ log: m.log ?? 0, checkpointed: m.checkpointed ?? 0 });
         this.waiting.delete(id);
       }
+      if (this.waiting.size === 0) this.thread.unref();
     });
     this.thread.on('error', (e) => this.fallBack(e.message));
     this.thread.on('exit', () => this.fallBack('the thread ended'));
@@ -125,6 +126,7 @@ export class Checkpointer {
     const id = ++this.marks;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
+      this.thread.ref(); // someone waits on it: the process stays up until it answers
       this.thread.postMessage(id);
     });
   }

@@ -1,7 +1,7 @@
 // Workflows as a user runs them: -after chains, failures that travel down them, -afterAny,
 // -hold / -release, -wait and its exit codes (also across a master killed with -9), -quiet.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, waitFor } from '../helpers/q.js';
 
@@ -102,8 +102,10 @@ t.test('-retry: a command that fails twice runs a third time and is done; -info 
   await c.startMaster();
   await c.startWorker('w1');
   const count = join(c.dir, 'count');
+  const hooks = join(c.dir, 'hooks');
+  writeFileSync(join(c.dir, 'retry.spec'), `doneHook: echo done >> ${hooks}\nfailedHook: echo failed >> ${hooks}\n`);
   const script = `n=$(cat ${count} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${count}; echo try $n; [ $n -ge 3 ]`;
-  const h = c.add(['-retry', '3', '-retryDelay', '1s', '-shareWorkingPath', '-add', script]);
+  const h = c.add(['-specPath', join(c.dir, 'retry.spec'), '-retry', '3', '-retryDelay', '1s', '-shareWorkingPath', '-add', script]);
   await waitFor('its first retry', () => c.row(h)?.status === 'held', 20_000);
   t.match(c.row(h)!.exitReason, /^exit code 1: retry 1\/3 in \d/);
   const row = await c.waitForStatus(h, ['done', 'failed'], 30_000);
@@ -111,6 +113,7 @@ t.test('-retry: a command that fails twice runs a third time and is done; -info 
   t.equal(readFileSync(count, 'utf8'), '3\n', 'three runs');
   t.match(c.q(['-info', h]).stdout, /retry: 2 of 3 made \(exit codes 1 1\)/);
   t.equal(c.q(['-log', h]).stdout, 'try 3\n', 'the log is the last run');
+  t.equal(await waitFor('its hook', () => existsSync(hooks) && readFileSync(hooks, 'utf8')), 'done\n', 'hooks: the final outcome only');
   const bad = c.q(['-retry', '-1', '-add', 'true']);
   t.equal(bad.code, 2);
 });
