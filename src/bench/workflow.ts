@@ -41,19 +41,19 @@ async function main(): Promise<void> {
   const env = { ...process.env, Q_STATE: join(dir, 'state') };
   const procs: ChildProcess[] = [];
   const start = (args: string[]) => {
-    const p = spawn(process.execPath, [BIN_Q, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [BIN_Q, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] as const });
     procs.push(p);
     return p;
   };
   try {
     const master = start(['-mode', 'master', '-masterPort', '0']);
     let out = '';
-    master.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const port = Number(await until('the master', async () => /port (\d+)/.exec(out)?.[1]));
+    master.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const port = Number(await until('the master', () => Promise.resolve(/port (\d+)/.exec(out)?.[1])));
     const token = readFileSync(join(dir, 'state', 'token'), 'utf8').trim();
     const conn = await Connection.open({ host: '127.0.0.1', port, token, timeoutMs: 60_000 });
     const w = start(['-mode', 'worker', '-masterPort', String(port), '-slots', '1', '-handle', 'bench', '-basePath', join(dir, 'scratch')]);
-    w.stdout!.resume();
+    w.stdout.resume();
     await until('the worker', async () => ((await conn.request({ type: 'workers' }, 'workerList')).workers.some((x) => x.connected) ? true : undefined));
     const views = async (handles: string[]) => {
       const all: JobView[] = [];

@@ -18,7 +18,12 @@ async function big(t: Teardown & { testdir(): string }, n = N) {
   const conn = await open();
   t.teardown(() => conn.close());
   const spec = (i: number) => makeJobSpec({ command: `echo ${i}`, workingPath: '/tmp', queue: 'nobody', tags: i % 2 ? ['odd'] : [] });
-  const { handles } = await conn.request({ type: 'add', jobs: Array.from({ length: n }, (_, i) => spec(i)) }, 'added');
+  const handles: string[] = [];
+  for (let i = 0; i < n; i += 5000) {
+    // Batches, as the client sends them: one request must fit in a frame (8 MB).
+    const jobs = Array.from({ length: Math.min(5000, n - i) }, (_, k) => spec(i + k));
+    handles.push(...(await conn.request({ type: 'add', jobs }, 'added')).handles);
+  }
   return { c, conn, open, handles };
 }
 
