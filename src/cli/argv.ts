@@ -2,8 +2,8 @@
 // lists, `--`, `---`) into `--name=value` tokens that yargs can type without guessing.
 //
 // Rules (see docs/cli.md):
-// - `-word` is an option; an exact name wins, else a unique prefix; ambiguous or unknown
-//   prefixes are errors. `-5` and `-1.5` are values (numbers are never option names).
+// - `-word` is an option; an exact name wins, else a unique prefix, else what fig's q chose
+//   (its global options first: figOptions.ts); ambiguous or unknown prefixes are errors. `-5` and `-1.5` are values (numbers are never option names).
 // - Values after an option belong to it, up to the next option. A later occurrence of the
 //   same option replaces the earlier one.
 // - A command option (`-add`, `-direct`) ends only at an exact option name, so
@@ -12,17 +12,22 @@
 // - A boolean alone is true; `true` or `false` right after it sets it.
 import { ErrorCodes, QError } from '../common/errors.js';
 import { optionsFor, OPTIONS, type Mode, type OptionDef } from './options.js';
+import { figChoice } from './figOptions.js';
 
 export type RawOptions = Map<string, string[]>;
 
 const NUMBER = /^-(\d+(\.\d*)?|\.\d+)$/;
 
-function resolve(word: string, table: readonly OptionDef[]): OptionDef {
+function resolve(word: string, table: readonly OptionDef[], mode: Mode): OptionDef {
   const exact = table.find((o) => o.name === word);
   if (exact) return exact;
   const matches = table.filter((o) => o.name.startsWith(word));
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new QError(ErrorCodes.BAD_OPTION, `unknown option -${word} (see q -help)`);
+  // Ambiguous only because of options fig did not have: fig's choice (figOptions.ts).
+  const fig = figChoice(word, mode);
+  const chosen = fig === null ? undefined : matches.find((o) => o.name === fig);
+  if (chosen) return chosen;
   throw new QError(
     ErrorCodes.BAD_OPTION,
     `-${word} is ambiguous; possible matches: ${matches.map((o) => `-${o.name}`).join(' ')}`,
@@ -98,7 +103,7 @@ export function prepass(argv: readonly string[], mode: Mode): RawOptions {
       addValue(arg);
       continue;
     }
-    current = resolve(word, table);
+    current = resolve(word, table, mode);
     out.set(current.name, []);
   }
 
