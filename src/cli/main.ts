@@ -128,7 +128,7 @@ function workerToken(p: Parsed): string {
     token = readFileSync(Number(fd), 'utf8').trim();
     closeSync(Number(fd)); // or every job would inherit the (spent) pipe
   } else {
-    token = findToken(p.str('token'), stateDir(p.str('state')));
+    token = findToken(p.str('token'), stateDir(p.str('state')), port(p));
   }
   delete process.env.Q_TOKEN;
   if (p.str('token') !== undefined) {
@@ -189,7 +189,7 @@ async function main(argv: string[]): Promise<number> {
     return {
       host: urlHost(host),
       port: port(p),
-      token: findToken(p.str('token'), stateDir(p.str('state'))),
+      token: findToken(p.str('token'), stateDir(p.str('state')), port(p)),
       timeoutMs: (p.num('masterTimeout') ?? 2) * 1000,
       ca: trustedCert(p),
     };

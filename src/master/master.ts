@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from '../common/clock.js';
-import { ensureToken } from '../common/config.js';
+import { ensureToken, recordMaster } from '../common/config.js';
 import { openDb } from '../store/db.js';
 import { lockState } from '../store/stateLock.js';
 import { Checkpointer } from '../store/checkpointer.js';
@@ -83,6 +83,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const address = net.wss.address();
   const port = address && typeof address === 'object' ? address.port : opts.port;
   log(`===== master (port ${port}, state ${opts.stateDir}, ${jobs.count()} jobs)`);
+  const forgetPointer = recordMaster(port, opts.stateDir);
 
   // A timer's error would end the process: a locked database or a full disk must not.
   const guarded = (what: string, fn: () => void) => () => {
@@ -143,6 +144,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
         await exited;
       }
       await net.close();
+      forgetPointer();
       workers.flush();
       await checkpoints.close();
       jobs.checkpoint();

@@ -137,7 +137,7 @@ export class Cluster {
   constructor(
     private readonly t: Teardown,
     readonly dir: string,
-    opts: { state?: string } = {},
+    opts: { state?: string; env?: NodeJS.ProcessEnv } = {},
   ) {
     this.state = opts.state ?? join(dir, 'state');
     // Last of the teardowns (tap runs them last first), just before the directory is removed:
@@ -145,7 +145,7 @@ export class Cluster {
     // the test killed -9 included (they live in sessions of their own, outside any process
     // tree of ours), so that nothing writes while the directory is removed.
     t.teardown(() => killProcessesIn(dir));
-    this.env = cleanEnv({ Q_STATE: this.state, HOME: dir });
+    this.env = opts.env ?? cleanEnv({ Q_STATE: this.state, HOME: dir });
   }
 
   spawnQ(args: string[]): Proc {
