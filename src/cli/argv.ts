@@ -34,6 +34,16 @@ function resolve(word: string, table: readonly OptionDef[], mode: Mode): OptionD
   );
 }
 
+/** Whether `-word` would select an option (by prefix) outside a command. */
+function selects(word: string, table: readonly OptionDef[], mode: Mode): boolean {
+  try {
+    resolve(word, table, mode);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Finds `-mode X` (or a prefix of it) before the per-mode table is known. */
 export function findMode(argv: readonly string[]): Mode {
   let verbatim = false;
@@ -54,7 +64,11 @@ export function findMode(argv: readonly string[]): Mode {
   return 'client';
 }
 
-export function prepass(argv: readonly string[], mode: Mode): RawOptions {
+/**
+ * @param optionLike receives the words inside `-add`/`-direct` that a q option starts with
+ *   (kept in the command: the caller warns, since the user may have meant the option)
+ */
+export function prepass(argv: readonly string[], mode: Mode, optionLike: string[] = []): RawOptions {
   const table = optionsFor(mode);
   const out: RawOptions = new Map();
   let current: OptionDef | null = null;
@@ -100,6 +114,7 @@ export function prepass(argv: readonly string[], mode: Mode): RawOptions {
     }
     const word = arg.slice(1);
     if (current?.kind === 'command' && !table.some((o) => o.name === word)) {
+      if (selects(word, table, mode)) optionLike.push(arg);
       addValue(arg);
       continue;
     }

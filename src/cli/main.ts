@@ -178,6 +178,12 @@ async function main(argv: string[]): Promise<number> {
   }
   if (p.mode === 'master') return runMaster(p);
   if (p.mode === 'worker') return runWorker(p);
+  if (p.optionLike.length) {
+    // The command stays as typed (fig read these as options): say so, once.
+    process.stderr.write(
+      `q: warning: ${p.optionLike.join(' ')} stayed in the command; q options go before -add (or put -- before such a word to silence this)\n`,
+    );
+  }
   // `q -log J | head`: a reader that has had enough is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);

@@ -16,6 +16,8 @@ export interface Parsed {
   int(name: string): number | undefined;
   num(name: string): number | undefined;
   help(): string;
+  /** Words inside -add/-direct that a q option starts with (kept in the command). */
+  optionLike: string[];
 }
 
 function build(mode: Mode) {
@@ -48,7 +50,8 @@ function build(mode: Mode) {
 
 export async function parseArgs(argv: readonly string[]): Promise<Parsed> {
   const mode = findMode(argv);
-  const raw = prepass(argv, mode);
+  const optionLike: string[] = [];
+  const raw = prepass(argv, mode, optionLike);
   const y = build(mode);
   let parsed: Record<string, unknown>;
   try {
@@ -72,6 +75,7 @@ export async function parseArgs(argv: readonly string[]): Promise<Parsed> {
   };
   return {
     mode,
+    optionLike,
     given: new Set(raw.keys()),
     bool: (name) => parsed[name] === true,
     str,

@@ -129,8 +129,18 @@ async function run(argv: string[]): Promise<Out> {
   }
 }
 
+/** `--help`: for a person at a terminal, so plain text, not JSON. */
+const USAGE = `usage: dispatch-q [--master-host H] [--master-port P] [--state DIR] [--token T] MODE ...
+  start [--request-time S] [--request-memory B] [--request-disk B] [--request-cpus N] [--request-gpus N]
+        [--request-queue Q] [--request-priority P] [--username U] [--share-working-path] SCRIPT
+  info [HANDLE...]        the jobs' state (no handle: every job)
+  kill HANDLE             kill a job
+  cleanup HANDLE          delete a job
+Every call prints one JSON object; the master is found as q's client finds it (docs/codalab.md).`;
+
 const argv = process.argv.slice(2);
-run(argv).then(
+if (argv.includes('--help') || argv.includes('-h')) process.stdout.write(USAGE + '\n');
+else run(argv).then(
   (out) => process.stdout.write(JSON.stringify(out) + '\n'),
   (e: unknown) => {
     const known = e instanceof DispatchError || isQError(e);

@@ -1,6 +1,7 @@
 // SPEC filters of -list/-info/-kill/-delete/-rerun.
 //   `all` matches every job. `KEY:VALUE` with KEY in status, handle, tag, cmd (an argument
-//   equal to VALUE), outPath (ends with /VALUE); a bare VALUE is tried against each. Also
+//   equal to VALUE), outPath (ends with /VALUE, a regular expression as in fig); a bare VALUE
+//   is tried against each. Also
 //   queue:NAME, worker:HANDLE and array:HANDLE (never tried for a bare value).
 //   Commas inside one argument AND terms; separate arguments OR them.
 import type { JobView } from '../protocol/jobState.js';
@@ -83,7 +84,7 @@ function test(job: JobView, key: string, value: string): boolean {
     case 'cmd':
       return commandArgs(job).includes(value);
     case 'outPath':
-      return job.outPath !== null && job.outPath.endsWith('/' + value.replace(/^\/+/, ''));
+      return job.outPath !== null && outPathPattern(value).test(job.outPath);
     case 'queue':
       return job.queue === value;
     case 'worker':
@@ -95,6 +96,28 @@ function test(job: JobView, key: string, value: string): boolean {
   }
 }
 
+
+const outPathPatterns = new Map<string, RegExp>();
+
+/**
+ * `outPath:V` matches an outPath that ends with `/V`, V a regular expression as in fig's q
+ * (`outPath:o.t1` matches `.../out1`). A group with a quantifier after it (`(a+)+`) could take
+ * the master exponential time on one row, so such a V is matched as plain text.
+ */
+function outPathPattern(value: string): RegExp {
+  let re = outPathPatterns.get(value);
+  if (re) return re;
+  const v = value.replace(/^\/+/, '');
+  const literal = () => new RegExp(`/${v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  try {
+    re = /\)[*+?{]/.test(v) || v.length > 256 ? literal() : new RegExp(`/${v}$`);
+  } catch {
+    re = literal(); // not a valid expression: its text
+  }
+  if (outPathPatterns.size > 1000) outPathPatterns.clear();
+  outPathPatterns.set(value, re);
+  return re;
+}
 
 function termMatches(job: JobView, term: Term): boolean {
   if (term.key === null) {

@@ -1,7 +1,9 @@
 // What a user of fig's q still types, run against bin/q: fig's prefixes, fig's -state FILE,
-// and a master whose state is not in ~/.q.
+// a master whose state is not in ~/.q, options typed after -add, dispatch-q --help.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Cluster, cleanEnv } from '../helpers/q.js';
 
@@ -32,4 +34,22 @@ t.test('-state FILE (fig kept a YAML file) is one clear line; a master with -sta
   await c.master!.stop('SIGTERM');
   const gone = c.q(['-list']);
   t.match(gone.stderr, /give -state DIR as the master was given it|cannot reach the master/);
+});
+
+t.test('words inside -add that q options start with stay in the command, with one warning', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  const r = c.q(['-add', 'echo', 'hi', '-prio', '1', '-tag', 'x']);
+  t.match(r.stdout, /added successfully/);
+  t.equal(r.stderr, 'q: warning: -prio -tag stayed in the command; q options go before -add (or put -- before such a word to silence this)\n');
+  const h = /J-[0-9a-z]{6}/.exec(r.stdout)![0];
+  t.match(JSON.parse(c.q(['-info', h, '-json']).stdout)[0], { command: 'echo hi -prio 1 -tag x', priority: 5 }, 'as typed, priority untouched');
+  t.equal(c.q(['-add', 'echo', '--', '-prio']).stderr, '', '-- silences it');
+  t.equal(c.q(['-add', 'echo', 'plain', 'words']).stderr, '');
+});
+
+t.test('dispatch-q --help prints its usage', async (t) => {
+  const r = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, fileURLToPath(new URL('../../bin/dispatch-q', import.meta.url)), '--help'], { encoding: 'utf8' });
+  t.equal(r.status, 0);
+  t.match(r.stdout, /^usage: dispatch-q .*\n\s+start /);
 });

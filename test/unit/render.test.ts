@@ -49,6 +49,12 @@ t.test('spec filters', async (t) => {
   t.ok(m('outPath:4.exec'));
   t.ok(m('outPath:pool/4.exec'));
   t.notOk(m('outPath:.exec'));
+  t.ok(m('outPath:4.e.ec'), 'outPath: is a regular expression, as in fig');
+  t.ok(compileSpecs(['outPath:o.t1'])(job({ outPath: '/data/out1' })), "fig's own example");
+  t.notOk(m('outPath:pool'), 'anchored at the end');
+  t.notOk(m('outPath:ool/4.exec'), 'and after a /');
+  t.ok(compileSpecs(['outPath:(a+)+'])(job({ outPath: '/d/(a+)+' })), 'a quantified group is plain text (it could stall the master)');
+  t.ok(compileSpecs(['outPath:a(b'])(job({ outPath: '/d/a(b' })), 'not an expression: plain text');
   t.ok(m('J-abc123'));
   t.ok(m('t1'));
   t.notOk(m('unknownkey:x'));
