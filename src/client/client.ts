@@ -8,6 +8,7 @@ import type { JobSpec } from '../protocol/jobSpec.js';
 import type { JobView } from '../protocol/jobState.js';
 import { Connection, listPages, listRows, type Target } from './connection.js';
 import { describe, waitForJobs } from './wait.js';
+import type { ListRow } from '../protocol/listRow.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
 import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { JsonArrayStream, LIST_COLUMNS, TableStream, WORKER_COLUMNS, listCells, renderInfo, renderTable, workerRow } from './render.js';
@@ -260,7 +261,12 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       const { workers, now: masterNow } = await conn.request({ type: 'workers' }, 'workerList');
       const now = masterNow ?? Date.now();
       if (json) io.out(JSON.stringify(workers, null, 2));
-      else if (workers.length || table.headers) io.out(renderTable(WORKER_COLUMNS, workers.map((w) => workerRow(w, now)), table));
+      else if (workers.length || table.headers) {
+        const held = workers.flatMap((w) => w.jobs);
+        const rows = new Map<string, ListRow>();
+        if (held.length) await listRows(conn, held, (part) => part.forEach((r) => rows.set(r[0], r)));
+        io.out(renderTable(WORKER_COLUMNS, workers.map((w) => workerRow(w, now, rows)), table));
+      }
     }
     if (p.bool('shutdownMaster')) io.out((await conn.request({ type: 'shutdown' }, 'ok')).message);
   } finally {

@@ -21,19 +21,24 @@ export const LIST_COLUMNS = [
   'command',
 ] as const;
 
+/** fig's columns in fig's order (scripts cut them by position), then q's own. */
 export const WORKER_COLUMNS = [
   'handle',
   'hostname',
+  'version',
   'status',
-  'slots',
+  'pendingAction',
   'numCPUs',
   'cpuSpeed',
   'freeMem',
   'freeDisk',
-  'docker',
   'procSummary',
   'ping',
-  'jobs',
+  'job',
+  'slots',
+  'docker',
+  'gpus',
+  'queues',
   'isolation',
 ] as const;
 
@@ -133,22 +138,35 @@ function dockerCell(r: WorkerView['resources']): string {
   return version ? `${version} only` : 'no (required)';
 }
 
-export function workerRow(w: WorkerView, now: number): string[] {
+/**
+ * A row of -w. `jobs`: the rows of the jobs the workers hold, for fig's `J-…: [outName]
+ * command` (a handle alone when its row did not come).
+ */
+export function workerRow(w: WorkerView, now: number, jobs: ReadonlyMap<string, ListRow> = new Map()): string[] {
   const r = w.resources;
+  const job = (h: string) => {
+    const row = jobs.get(h);
+    return row ? `${h}: [${row[9] ? basename(row[9]) : ''}] ${cell(shortenCommand(row[10]))}` : h;
+  };
   return [
     w.handle,
     r.hostname,
+    r.version ?? '',
     !w.connected ? 'away' : lowOnDisk(r) ? 'diskFull' : w.jobs.length ? 'busy' : 'idle',
-    `${w.jobs.length}/${w.slots}`,
+    // fig queued a kill until the worker's next poll; q sends it at once: nothing is pending.
+    '',
     String(r.cpus),
     String(Math.round(r.cpuSpeed)),
     formatSize(r.freeMem),
     formatSize(r.freeDisk),
-    dockerCell(r),
     r.busyProcesses.join(' '),
     // A heartbeat recorded just after `now` was read is 0 s ago, not -0.3 s.
     `-${formatTime(Math.max(0, now - w.lastSeen) / 1000)}`,
-    w.jobs.join(' '),
+    w.jobs.map(job).join(', '),
+    `${w.jobs.length}/${w.slots}`,
+    dockerCell(r),
+    String(r.gpus ?? 0),
+    (r.queues ?? []).join(','),
     r.isolation ?? 'unknown',
   ];
 }

@@ -20,6 +20,8 @@ export const ResourcesSchema = z.object({
   minFreeDisk: z.number().nonnegative().default(0),
   /** How its process jobs are kept apart: `cgroup (...)`, or `none: why`. */
   isolation: z.string().max(512).default('unknown'),
+  /** The worker's q version ('' from a worker too old to say). */
+  version: z.string().max(64).default(''),
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 

@@ -1,5 +1,6 @@
 // What a worker tells the master about its machine: the scheduler fits jobs into freeMem,
 // and `q -w` shows the rest.
+import { Q_VERSION } from '../common/version.js';
 import { readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { cpus, freemem } from 'node:os';
 import type { Resources } from '../protocol/resources.js';
@@ -82,6 +83,7 @@ export function resources(
     freeMem: availableMemMb(),
     freeDisk: freeDiskMb(basePath),
     busyProcesses: busy,
+    version: Q_VERSION,
     docker: docker.version,
     bare: docker.bare,
     gpus: gpuCount(),

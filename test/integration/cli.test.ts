@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { createServer } from 'node:net';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { Cluster } from '../helpers/q.js';
@@ -195,8 +195,13 @@ t.test('-w shows workers; -json on read commands', async (t) => {
   await c.startMaster();
   await c.startWorker('wq', ['-slots', '3']);
   const w = c.q(['-w', '-headers']).stdout.split('\n');
-  t.match(w[0], /^handle\s+hostname\s+status\s+slots\s+numCPUs\s+cpuSpeed\s+freeMem\s+freeDisk\s+docker\s+procSummary\s+ping\s+jobs\s+isolation$/);
-  t.match(w[1], /^wq\s+\S+\s+idle\s+0\/3\s+\d+/);
+  // fig's columns in fig's order, then q's: `cut -f4` is the status, as it was in fig.
+  t.match(w[0], /^handle\s+hostname\s+version\s+status\s+pendingAction\s+numCPUs\s+cpuSpeed\s+freeMem\s+freeDisk\s+procSummary\s+ping\s+job\s+slots\s+docker\s+gpus\s+queues\s+isolation$/);
+  const tabs = c.q(['-w', '-tabs']).stdout.trim().split('\t');
+  t.same([tabs[0], tabs[2], tabs[3], tabs[4], tabs[12]], ['wq', JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version, 'idle', '', '0/3']);
+  const h = c.add(['-add', 'sleep 5']);
+  await c.waitForStatus(h, ['running']);
+  t.equal(c.q(['-w', '-tabs']).stdout.trim().split('\t')[11], `${h}: [] sleep 5`, "fig's job column");
   const [info] = JSON.parse(c.q(['-w', '-json']).stdout);
   t.equal(info.handle, 'wq');
   t.equal(info.slots, 3);

@@ -33,7 +33,7 @@ t.test('a job runs in a container: cgroup, exit codes, container removed, -w', a
   if (!dockerReady(t)) return;
   const { c } = await cluster(t);
   const w = c.q(['-w', '-tabs']).stdout.split('\t');
-  t.match(w[8], /^\d+\.\d+/, '-w shows the engine version');
+  t.match(w[13], /^\d+\.\d+/, '-w shows the engine version');
   const cg = c.add([...D, '-add', 'cat', '/proc/self/cgroup']);
   const three = c.add([...D, '-add', 'echo out; echo err >&2; exit 3']);
   const missing = c.add(['-docker', 'q-test-no-such-image', '-add', 'true']);

@@ -31,7 +31,7 @@ t.test('a full scratch disk: the filling job fails with the reason, the worker t
   const r = await c.waitForStatus(filler, ['done', 'failed'], 20_000);
   t.equal(r.status, 'failed');
   t.match(r.exitReason, /^The worker's disk was full when it ended \(0m free under .*\): its output may be incomplete$/);
-  await waitFor('-w says the disk is full', () => /^small\t[^\t]*\tdiskFull\t/m.test(c.q(['-w', '-tabs']).stdout), 10_000, 200);
+  await waitFor('-w says the disk is full', () => /^small\t[^\t]*\t[^\t]*\tdiskFull\t/m.test(c.q(['-w', '-tabs']).stdout), 10_000, 200);
   const next = c.add(['-add', 'echo fits']);
   await new Promise((res) => setTimeout(res, 2500));
   t.equal(c.row(next)?.status, 'ready', 'not sent to a full worker');
