@@ -88,6 +88,8 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'json', kind: 'bool', modes: client, describe: 'print JSON' },
   { name: 'saveState', kind: 'bool', modes: client, describe: 'make the master checkpoint its database' },
   { name: 'shutdownMaster', kind: 'bool', modes: client, describe: 'stop the master cleanly' },
+  { name: 'clearWorkers', kind: 'bool', modes: client, describe: 'forget the workers that are away (connected ones stay)' },
+  { name: 'resetWorkers', kind: 'list', modes: client, describe: 'workers HANDLE... (none: all connected) empty their basePath once they hold no job' },
   // EC2 options of the old q: recognised so that old scripts get a clear answer.
   { name: 'startWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
   { name: 'runWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },

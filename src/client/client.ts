@@ -176,7 +176,9 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
 
   const wantsMaster =
     toAdd.length > 0 ||
-    ['saveState', 'list', 'info', 'log', 'delete', 'kill', 'rerun', 'hold', 'release', 'wait', 'w', 'shutdownMaster'].some((o) => p.given.has(o));
+    ['saveState', 'list', 'info', 'log', 'delete', 'kill', 'rerun', 'hold', 'release', 'wait', 'w', 'resetWorkers', 'clearWorkers', 'shutdownMaster'].some((o) =>
+      p.given.has(o),
+    );
   if (!wantsMaster) {
     if (!p.given.has('add') && !p.given.has('direct') && !p.given.has('help')) {
       io.err('Nothing to do: try q -add COMMAND, q -list, or q -help');
@@ -268,6 +270,8 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
         io.out(renderTable(WORKER_COLUMNS, workers.map((w) => workerRow(w, now, rows)), table));
       }
     }
+    if (p.given.has('resetWorkers')) io.out((await conn.request({ type: 'resetWorkers', handles: p.list('resetWorkers') ?? [] }, 'ok')).message);
+    if (p.bool('clearWorkers')) io.out((await conn.request({ type: 'clearWorkers' }, 'ok')).message);
     if (p.bool('shutdownMaster')) io.out((await conn.request({ type: 'shutdown' }, 'ok')).message);
   } finally {
     conn.close();

@@ -153,8 +153,9 @@ export function workerRow(w: WorkerView, now: number, jobs: ReadonlyMap<string, 
     r.hostname,
     r.version ?? '',
     !w.connected ? 'away' : lowOnDisk(r) ? 'diskFull' : w.jobs.length ? 'busy' : 'idle',
-    // fig queued a kill until the worker's next poll; q sends it at once: nothing is pending.
-    '',
+    // fig queued kills too until the worker's next poll; q sends them at once, so only a
+    // -resetWorkers waiting for the worker to be idle is ever pending.
+    w.pendingAction ?? '',
     String(r.cpus),
     String(Math.round(r.cpuSpeed)),
     formatSize(r.freeMem),

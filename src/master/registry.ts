@@ -29,6 +29,8 @@ export interface WorkerSession {
   inputs: Map<string, Set<string>>;
   /** handle → lease of every job this worker holds, with the MB each reserves. */
   jobs: Map<string, Reservation>;
+  /** What it was told and has not done yet (`clear`: -resetWorkers), for -w. */
+  pendingAction?: string;
 }
 
 /** Whether the worker holds this job under this lease: the one check every job event passes. */
@@ -74,6 +76,20 @@ export class WorkerRegistry {
 
   remove(handle: string): void {
     this.sessions.delete(handle);
+  }
+
+  /** -clearWorkers: forgets every worker that is not connected; returns how many. */
+  forgetAway(): number {
+    let n = 0;
+    for (const rec of this.store.all()) {
+      const s = this.sessions.get(rec.handle);
+      if (s && this.isConnected(s)) continue;
+      if (s) this.dirty.delete(s);
+      this.sessions.delete(rec.handle);
+      this.store.forget(rec.handle);
+      n++;
+    }
+    return n;
   }
 
   /** Saves what a worker last reported, at most every 30 s from heartbeats (a write each is waste). */
@@ -122,6 +138,7 @@ export class WorkerRegistry {
         connected: false,
         jobs: [],
         lastSeen: rec.lastSeen,
+        pendingAction: '',
         ...info,
         resources: { docker: null, bare: true, ...(info.resources as Partial<Resources>) } as Resources,
       });
@@ -135,6 +152,7 @@ export class WorkerRegistry {
         resources: s.resources,
         jobs: [...s.jobs.keys()],
         lastSeen: s.lastSeen,
+        pendingAction: s.pendingAction ?? '',
       });
     }
     return [...views.values()].sort((a, b) => a.handle.localeCompare(b.handle));

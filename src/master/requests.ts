@@ -76,6 +76,18 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       actOnPages(hub, req.specs, act, end, (e) => reply({ type: 'error', id: req.id, code: ErrorCodes.STORE, message: e.message }));
       return;
     }
+    case 'clearWorkers': {
+      const n = hub.workers.forgetAway();
+      reply({ type: 'ok', id: req.id, message: `Removed ${n} workers that were away; connected ones stay` });
+      return;
+    }
+    case 'resetWorkers': {
+      const named = req.handles.length ? req.handles.map((h) => hub.workers.get(h)).filter((s) => s !== undefined) : hub.workers.connected();
+      const told = named.filter((s) => hub.workers.send(s, { type: 'resetScratch' }));
+      for (const s of told) s.pendingAction = 'clear';
+      reply({ type: 'ok', id: req.id, message: `${told.length} workers to be cleared` });
+      return;
+    }
     case 'workers':
       reply({ type: 'workerList', id: req.id, workers: hub.workers.views(), now: hub.clock.now() });
       return;

@@ -50,6 +50,10 @@ export class WorkerLink {
         s.slots = 0;
         hub.workers.persist(s);
         return;
+      case 'scratchReset':
+        delete s.pendingAction;
+        hub.log(`Worker ${s.handle} emptied its basePath (${msg.removed} entries)`);
+        return;
       case 'staging':
         sendManifest(hub, s, msg.handle, msg.lease);
         return;

@@ -31,6 +31,10 @@ export const ClientRequestSchema = wire(
     z.object({ type: z.literal('rerun'), id, specs }),
     // -hold: ready (or waiting) jobs are not to be claimed until -release.
     z.object({ type: z.literal('hold'), id, specs }),
+    // -clearWorkers: forget the workers that are away; -resetWorkers: those named (none: all
+    // connected) empty their basePath once they hold no job.
+    z.object({ type: z.literal('clearWorkers'), id }),
+    z.object({ type: z.literal('resetWorkers'), id, handles: z.array(z.string().max(256)).max(10_000) }),
     z.object({ type: z.literal('release'), id, specs }),
     z.object({ type: z.literal('workers'), id }),
     z.object({

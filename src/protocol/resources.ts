@@ -38,5 +38,7 @@ export const WorkerViewSchema = z.object({
   resources: ResourcesSchema,
   jobs: z.array(handle),
   lastSeen: z.number(),
+  /** `clear` while a -resetWorkers waits for it to be idle, as fig's -w showed it. */
+  pendingAction: z.string().max(64).default(''),
 });
 export type WorkerView = z.infer<typeof WorkerViewSchema>;

@@ -51,6 +51,8 @@ export const WorkerMessageSchema = wire(
     // `lost` says why a job that had started cannot go on here for a cause not its own (the
     // Docker engine stopped under it): counted against its -retries, like a lost worker.
     z.object({ type: z.literal('stopping') }),
+    // It emptied its basePath (-resetWorkers): how many entries went.
+    z.object({ type: z.literal('scratchReset'), removed: z.number().int().nonnegative() }),
     z.object({ type: z.literal('release'), handle, lease, lost: z.string().max(1000).optional() }),
     // Files. staging: the job waits for its inputs (status init). fetch: inputs the worker
     // lacks, by submitter-side path; each comes back as inChunk frames. outDir: a directory of
@@ -82,6 +84,8 @@ export const MasterToWorkerSchema = wire(
     // the files whose size or mtime it does not have. stageError: an input cannot be read.
     z.object({ type: z.literal('manifest'), handle, lease, entries: z.array(ManifestEntrySchema).max(10_000), last: z.boolean() }),
     z.object({ type: z.literal('stageError'), handle, lease, message: z.string().max(4096) }),
+    // -resetWorkers: empty the basePath (but q's own records) once no job is held.
+    z.object({ type: z.literal('resetScratch') }),
     z.object({ type: z.literal('error'), id: z.null(), code: ErrorCodeSchema, message: z.string() }),
   ]),
 );

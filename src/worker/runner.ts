@@ -253,6 +253,7 @@ export class JobRun implements Execution {
       if (sig !== 'SIGKILL') return;
     }
     // Without one: the slot's group (its shell ignores TERM), plus descendants that left it.
+    if (sig === 'SIGKILL') this.shell.retire();
     for (const target of [-this.shell.pid, ...this.tree]) {
       try {
         process.kill(target, sig);

@@ -67,8 +67,20 @@ export class SlotShell {
     });
   }
 
+  /** Its group is being sent KILL: it will die, so it takes no next job (see retire). */
+  private retired = false;
+
   get alive(): boolean {
-    return !this.dead;
+    return !this.dead && !this.retired;
+  }
+
+  /**
+   * Called as a KILL goes to this shell's group. The run that sent it may be over before the
+   * shell has died, and the next job given this shell would die with it ("The job ended its
+   * own shell", seen when a job ran again on the worker where its old copy was KILLed).
+   */
+  retire(): void {
+    this.retired = true;
   }
 
   get busy(): boolean {

@@ -27,6 +27,7 @@ import { HeldJob, Phases } from './heldJob.js';
 import { MasterLink } from './link.js';
 import { Stager } from './files/stager.js';
 import { checkJobPaths, jobRel, removeJobFiles, sweepJobFiles } from './jobFiles.js';
+import { emptyScratch } from './scratch.js';
 import { readProcTable, type ProcTable } from './procTable.js';
 import { ProcessSide } from './processSide.js';
 import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
@@ -68,6 +69,8 @@ const CLEANUP_MS = 10_000;
 export class Worker {
   /** lease → job */
   private readonly held = new Map<string, HeldJob>();
+  /** -resetWorkers came while jobs were held: the basePath is emptied once none is. */
+  private resetPending = false;
   private readonly clock: Clock;
   private readonly log: (line: string) => void;
   private stopped = false;
@@ -201,9 +204,26 @@ export class Worker {
         if (h?.result) this.forget(h);
         return;
       }
+      case 'resetScratch':
+        this.resetPending = true;
+        this.resetIfIdle();
+        return;
       case 'error':
         this.log(`Master: ${msg.message}`);
         return;
+    }
+  }
+
+  /** Empties the basePath for -resetWorkers, once no job is held (their files live there). */
+  private resetIfIdle(): void {
+    if (!this.resetPending || this.held.size > 0 || this.disposing.size > 0) return;
+    this.resetPending = false;
+    try {
+      const removed = emptyScratch(this.opts.basePath);
+      this.log(`Emptied ${this.opts.basePath} (${removed} entries), as the master asked`);
+      this.link.send({ type: 'scratchReset', removed });
+    } catch (e) {
+      this.log(`Could not empty ${this.opts.basePath}: ${(e as Error).message}`);
     }
   }
 
@@ -231,7 +251,10 @@ export class Worker {
       })
       .catch((e: Error) => this.log(`Could not clean up after ${h.handle}: ${e.message}`));
     this.disposing.add(done);
-    void done.finally(() => this.disposing.delete(done));
+    void done.finally(() => {
+      this.disposing.delete(done);
+      this.resetIfIdle();
+    });
   }
 
   /** The job goes back to the queue as it is: this worker is stopping and never started it (or stopped it). */

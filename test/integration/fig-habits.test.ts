@@ -2,10 +2,10 @@
 // a master whose state is not in ~/.q, options typed after -add, dispatch-q --help.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { Cluster, cleanEnv } from '../helpers/q.js';
+import { Cluster, cleanEnv, waitFor } from '../helpers/q.js';
 
 t.test("fig's prefixes from the command line", async (t) => {
   const c = new Cluster(t, t.testdir());
@@ -52,4 +52,33 @@ t.test('dispatch-q --help prints its usage', async (t) => {
   const r = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, fileURLToPath(new URL('../../bin/dispatch-q', import.meta.url)), '--help'], { encoding: 'utf8' });
   t.equal(r.status, 0);
   t.match(r.stdout, /^usage: dispatch-q .*\n\s+start /);
+});
+
+t.test('-resetWorkers empties a basePath once its worker is idle; -clearWorkers forgets workers that are away', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  await c.startMaster();
+  const w = await c.startWorker('w1');
+  const base = join(c.dir, 'scratch-w1');
+  const outside = join(c.dir, 'outside');
+  writeFileSync(outside, 'keep me\n');
+  mkdirSync(join(base, 'left', 'over'), { recursive: true });
+  writeFileSync(join(base, 'left', 'over', 'input'), 'old\n');
+  symlinkSync(outside, join(base, 'link'));
+  const h = c.add(['-add', 'sleep 3']);
+  await c.waitForStatus(h, ['running']);
+  t.equal(c.q(['-resetWorkers', 'w1']).stdout, '1 workers to be cleared\n');
+  t.equal(c.q(['-w', '-tabs']).stdout.split('\t')[4], 'clear', '-w: pending while it runs a job');
+  t.ok(existsSync(join(base, 'left')), 'nothing removed under a running job');
+  await c.waitForStatus(h, ['done']);
+  await waitFor('the reset', () => !existsSync(join(base, 'left')), 15_000);
+  t.same(readdirSync(base), ['.q'], 'all but its own records');
+  t.equal(readFileSync(outside, 'utf8'), 'keep me\n', 'a link went, not what it named');
+  await waitFor('-w to show it done', () => c.q(['-w', '-tabs']).stdout.split('\t')[4] === '', 10_000);
+  t.match(c.master!.out, /Worker w1 emptied its basePath \(3 entries\)/, "the inputs left, the link, the job's working directory");
+
+  t.equal(c.q(['-clearWorkers']).stdout, 'Removed 0 workers that were away; connected ones stay\n');
+  await w.stop();
+  await waitFor('the worker away', () => /\taway\t/.test(c.q(['-w', '-tabs']).stdout), 10_000);
+  t.equal(c.q(['-clearWorkers']).stdout, 'Removed 1 workers that were away; connected ones stay\n');
+  t.equal(c.q(['-w', '-tabs']).stdout, '', 'forgotten');
 });
