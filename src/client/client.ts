@@ -1,5 +1,6 @@
 // The client mode: does what the options ask, in a fixed order (add, direct, saveState, list,
-// info, log, delete, kill, rerun, w, shutdownMaster), whatever their order on the line.
+// info, log, delete, kill, rerun, hold, release, wait, w, resetWorkers, clearWorkers, shutdownMaster),
+// whatever their order on the line.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Parsed } from '../cli/parse.js';

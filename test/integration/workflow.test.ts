@@ -16,7 +16,8 @@ t.test('a chain a -> b -> c runs in order; -quiet prints only handles', async (t
   await c.startMaster();
   await c.startWorker('w1', ['-slots', '3']);
   const order = join(c.dir, 'order');
-  const [a] = quiet(c, ['-shareWorkingPath', '-add', `sleep 3; echo a >> ${order}`]);
+  // Held while the chain is built, so that what waits can be looked at before anything runs.
+  const [a] = quiet(c, ['-hold', '-shareWorkingPath', '-add', `echo a >> ${order}`]);
   t.match(a, /^J-[0-9a-z]{6}$/, '-quiet: the handle alone');
   const [b] = quiet(c, ['-after', a!, '-shareWorkingPath', '-add', `echo b >> ${order}`]);
   const [cc] = quiet(c, ['-after', b!, '-shareWorkingPath', '-add', `echo c >> ${order}`]);
@@ -25,6 +26,7 @@ t.test('a chain a -> b -> c runs in order; -quiet prints only handles', async (t
   t.equal(row.exitReason, `after ${b}`, '-list says what it waits for');
   t.match(c.q(['-info', cc!]).stdout, new RegExp(`after: ${b}`), '-info names it');
   t.match(c.q(['-list', 'status:held', '-tabs']).stdout, new RegExp(cc!));
+  c.q(['-release', a!]);
   await c.waitForStatus(cc!, ['done', 'failed'], 20_000);
   t.equal(readFileSync(order, 'utf8'), 'a\nb\nc\n', 'in order, each once');
 });
@@ -85,7 +87,7 @@ t.test('-wait: exit 0 iff all done with 0; -wait -add gives the exit code of its
   t.equal(sweep.code, 1, 'one failed: 1');
   t.match(JSON.parse(sweep.stdout), { jobs: 2, done: 1, failed: 1, exitCode: 1 });
 
-  const [slow] = quiet(c, ['-add', 'sleep 4']);
+  const [slow] = quiet(c, ['-add', 'sleep 3']);
   const waiter = c.spawnQ(['-masterPort', String(c.port), '-wait', slow!]);
   await c.waitForStatus(slow!, ['running']);
   await new Promise((res) => setTimeout(res, 1000)); // the waiter has connected and asked once
