@@ -32,7 +32,7 @@ const byKey = (columns: string): Record<IndexedKey, string> => {
     tag: `SELECT ${J} FROM job_tags JOIN jobs USING (seq) WHERE job_tags.tag = @value AND job_tags.seq > @after ORDER BY job_tags.seq LIMIT @limit`,
     queue: `SELECT ${C} FROM jobs INDEXED BY jobs_queue WHERE queue = @value AND seq > @after ORDER BY seq LIMIT @limit`,
     worker: `SELECT ${C} FROM jobs INDEXED BY jobs_worker WHERE worker = @value AND worker IS NOT NULL AND seq > @after ORDER BY seq LIMIT @limit`,
-    array: `SELECT ${C} FROM jobs INDEXED BY jobs_array WHERE spec ->> '$.array' = @value AND spec ->> '$.array' IS NOT NULL AND seq > @after ORDER BY seq LIMIT @limit`,
+    array: `SELECT ${C} FROM jobs INDEXED BY jobs_array WHERE array_of = @value AND array_of IS NOT NULL AND seq > @after ORDER BY seq LIMIT @limit`,
   };
 };
 const BY = byKey(VIEW_COLUMNS);

@@ -117,11 +117,13 @@ export const migrations: readonly string[] = [
    END;`,
   // 11: -retry and arrays. A failed command waits (held) until retry_at, then runs again;
   // retried counts the retries made, retry_codes their exit codes; the timer reads jobs_retry.
-  // Jobs added together name the first of them in their spec (array): `-list array:J-…`.
+  // Jobs added together name the first of them (array_of, also in their spec): `-list array:J-…`.
+  // A column, not an index on the spec's JSON: that parsed every job's spec at every insert.
   `ALTER TABLE jobs ADD COLUMN retry_max INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE jobs ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE jobs ADD COLUMN retry_at INTEGER;
    ALTER TABLE jobs ADD COLUMN retry_codes TEXT NOT NULL DEFAULT '[]';
    CREATE INDEX jobs_retry ON jobs(retry_at) WHERE retry_at IS NOT NULL;
-   CREATE INDEX jobs_array ON jobs(spec ->> '$.array', seq) WHERE spec ->> '$.array' IS NOT NULL;`,
+   ALTER TABLE jobs ADD COLUMN array_of TEXT;
+   CREATE INDEX jobs_array ON jobs(array_of, seq) WHERE array_of IS NOT NULL;`,
 ];
