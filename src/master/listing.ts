@@ -7,7 +7,11 @@ import { compileSpecs, exactTerms, indexTerms } from '../jobs/filter.js';
 import type { JobView } from '../protocol/jobState.js';
 import { listRowOf, type ListRow } from '../protocol/listRow.js';
 import type { Hub } from './hub.js';
-import type { ClientScope } from './requests.js';
+
+/** How much the client has not read yet (Infinity once it is gone): a listing waits on it. */
+export interface Backlog {
+  buffered: () => number;
+}
 
 /** Rows per page: a few milliseconds of reading and encoding. */
 export const PAGE_ROWS = 500;
@@ -25,7 +29,7 @@ export interface ListingSink {
 }
 
 /** What `specs` match (none: every job), page by page into `sink`. */
-export function streamListing(hub: Hub, specs: readonly string[], sink: ListingSink, scope: Pick<ClientScope, 'buffered'>): void {
+export function streamListing(hub: Hub, specs: readonly string[], sink: ListingSink, scope: Backlog): void {
   readPages(hub, specs, specs.length === 0, sink, scope, PAGE_ROWS);
 }
 
@@ -40,7 +44,7 @@ export interface RowSink {
  * -list's rows for what `specs` match (none: every job), page by page into `sink`. SPECs the
  * store answers exactly come as its JSON; any other is read as views, checked, and cut down.
  */
-export function streamRows(hub: Hub, specs: readonly string[], sink: RowSink, scope: Pick<ClientScope, 'buffered'>): void {
+export function streamRows(hub: Hub, specs: readonly string[], sink: RowSink, scope: Backlog): void {
   const terms = exactTerms(specs);
   if (terms === null) {
     const page = (jobs: JobView[], last: boolean) => sink.rows(jobs.map(listRowOf), last);
@@ -60,7 +64,7 @@ export function streamRows(hub: Hub, specs: readonly string[], sink: RowSink, sc
  * Runs `step` a turn at a time while it returns true, waiting while the client has more than
  * CLIENT_BACKLOG_BYTES to read; stops when the client goes or `step` throws (`failed`).
  */
-function paced(scope: Pick<ClientScope, 'buffered'>, step: () => boolean, failed: (e: Error) => void): void {
+function paced(scope: Backlog, step: () => boolean, failed: (e: Error) => void): void {
   const turn = () => {
     const waiting = scope.buffered();
     if (waiting === Infinity) return; // the client went
@@ -89,7 +93,7 @@ export function actOnPages(hub: Hub, specs: readonly string[], act: (jobs: JobVi
   readPages(hub, specs, false, { page: (jobs, last) => (act(jobs), last && end()), failed }, { buffered: () => 0 }, ACTION_ROWS);
 }
 
-function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: ListingSink, scope: Pick<ClientScope, 'buffered'>, rows: number): void {
+function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: ListingSink, scope: Backlog, rows: number): void {
   const terms = all ? null : indexTerms(specs);
   const keep = all ? () => true : compileSpecs(specs);
   let after = 0;

@@ -6,7 +6,7 @@ import { FINISHED_STATUSES } from '../store/jobs.js';
 import type { Hub } from './hub.js';
 import { deleteJobs, killJobs, rerunJobs } from './lifecycle.js';
 import { sendLog } from './logStream.js';
-import { actOnPages, streamListing, streamRows } from './listing.js';
+import { actOnPages, streamListing, streamRows, type Backlog } from './listing.js';
 import type { ListRow } from '../protocol/listRow.js';
 import { holdJobs, releaseJobs } from './workflow.js';
 import { ErrorCodes } from '../common/errors.js';
@@ -14,10 +14,8 @@ import { ErrorCodes } from '../common/errors.js';
 export type Reply = (msg: ClientResponse) => void;
 
 /** Open `-log -follow` streams end when the client goes away. */
-export interface ClientScope {
+export interface ClientScope extends Backlog {
   onClose: (fn: () => void) => void;
-  /** Bytes waiting in the client's socket (Infinity once it is closed): long answers wait on it. */
-  buffered: () => number;
   /** Sends a `jobRows` answer around rows the store wrote as JSON (codec.ts encodeJobRows). */
   sendRows: (id: number, rowsJson: string, last: boolean) => void;
 }
