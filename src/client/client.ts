@@ -250,14 +250,13 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       const handles = added.length ? added : await resolveSpecs(conn, (p.list('wait') ?? []).length ? p.list('wait')! : ['all'], 'wait');
       const tty = process.stderr.isTTY && !json;
       const progress = tty ? (line: string) => process.stderr.write(`\r\x1b[K${line}`) : null;
-      const t0 = Date.now();
       const waited = await waitForJobs(conn, target, handles, { progress });
       conn = waited.conn;
       if (tty) process.stderr.write('\n');
       const { counts } = waited;
       const one = added.length === 1 && waited.rows.length === 1 ? waited.rows[0]! : null;
       const code = one ? (one[3] === 'done' ? 0 : one[4] || 1) : counts.failed > 0 ? 1 : 0;
-      io.out(json ? JSON.stringify({ ...counts, exitCode: code }) : describe(counts, (Date.now() - t0) / 1000));
+      io.out(json ? JSON.stringify({ ...counts, exitCode: code }) : describe(counts, waited.elapsedS));
       exitCode = Math.max(exitCode, code);
     }
     if (p.bool('w')) {

@@ -38,21 +38,21 @@ export function describe(c: WaitCounts, elapsedS: number): string {
 export interface WaitIo {
   /** One line, rewritten in place (a terminal), or null: print nothing until the end. */
   progress: ((line: string) => void) | null;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
- * Waits until every job of `handles` has ended. Returns the last rows seen and the counts.
- * `conn` is the connection the caller has; a new one is opened to `target` if it fails.
+ * Waits until every job of `handles` has ended. Returns the last rows seen, the counts and
+ * the seconds it waited. `conn` is the connection the caller has; a new one is opened to
+ * `target` if it fails.
  */
 export async function waitForJobs(
   conn: Connection,
   target: () => Target,
   handles: readonly string[],
   io: WaitIo,
-): Promise<{ counts: WaitCounts; rows: ListRow[]; conn: Connection }> {
-  const sleep = io.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+): Promise<{ counts: WaitCounts; rows: ListRow[]; conn: Connection; elapsedS: number }> {
   const t0 = Date.now();
+  const elapsedS = () => (Date.now() - t0) / 1000;
   let current: Connection | null = conn;
   for (;;) {
     try {
@@ -60,15 +60,15 @@ export async function waitForJobs(
       const rows: ListRow[] = [];
       await listRows(current, [...handles], (part) => rows.push(...part));
       const counts = countRows(handles, rows);
-      io.progress?.(describe(counts, (Date.now() - t0) / 1000));
-      if (counts.done + counts.failed === counts.jobs) return { counts, rows, conn: current };
+      io.progress?.(describe(counts, elapsedS()));
+      if (counts.done + counts.failed === counts.jobs) return { counts, rows, conn: current, elapsedS: elapsedS() };
     } catch (e) {
       // The master went away (restarted, killed): wait, connect again, go on.
       if (!isQError(e) || e.code !== ErrorCodes.NO_MASTER) throw e;
       current?.close();
       current = null;
-      io.progress?.(`master unreachable; still waiting (${formatTime((Date.now() - t0) / 1000)})`);
+      io.progress?.(`master unreachable; still waiting (${formatTime(elapsedS())})`);
     }
-    await sleep(POLL_MS);
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

@@ -53,8 +53,8 @@ export function indexTerms(specs: readonly string[]): IndexTerm[] | null {
 
 /**
  * The SPECs when the store can answer them in one query with nothing left to check on its
- * rows: every job (no SPECs, or `all`), any number of handles, or one status, tag, queue
- * or worker. Null otherwise (the rows are then checked one by one).
+ * rows: every job (no SPECs, or `all`), any number of handles, or one status, tag, queue,
+ * worker or array term. Null otherwise (the rows are then checked one by one).
  */
 export function exactTerms(specs: readonly string[]): 'all' | IndexTerm[] | null {
   if (specs.length === 0) return 'all';

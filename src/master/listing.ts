@@ -50,21 +50,20 @@ export function streamRows(hub: Hub, specs: readonly string[], sink: RowSink, sc
     const page = (jobs: JobView[], last: boolean) => sink.rows(jobs.map(listRowOf), last);
     return readPages(hub, specs, false, { page, failed: sink.failed }, scope, PAGE_ROWS);
   }
-  let after = 0;
-  paced(scope, () => {
+  paced(scope, (after) => {
     const page = hub.jobs.pages.rowPage(terms, after, ROW_PAGE_ROWS);
     sink.json(page.json, page.next === null);
-    if (page.next === null) return false;
-    after = page.next;
-    return true;
+    return page.next;
   }, sink.failed);
 }
 
 /**
- * Runs `step` a turn at a time while it returns true, waiting while the client has more than
- * CLIENT_BACKLOG_BYTES to read; stops when the client goes or `step` throws (`failed`).
+ * Reads a page a turn: `step(after)` reads and sends the page after that seq (0: from the
+ * start) and returns where the next goes on from, null after the last. Waits while the client
+ * has more than CLIENT_BACKLOG_BYTES to read; stops when it goes or `step` throws (`failed`).
  */
-function paced(scope: Backlog, step: () => boolean, failed: (e: Error) => void): void {
+function paced(scope: Backlog, step: (after: number) => number | null, failed: (e: Error) => void): void {
+  let after = 0;
   const turn = () => {
     const waiting = scope.buffered();
     if (waiting === Infinity) return; // the client went
@@ -72,14 +71,16 @@ function paced(scope: Backlog, step: () => boolean, failed: (e: Error) => void):
       setTimeout(turn, WAIT_MS);
       return;
     }
-    let more: boolean;
+    let next: number | null;
     try {
-      more = step();
+      next = step(after);
     } catch (e) {
       failed(e as Error);
       return;
     }
-    if (more) setImmediate(turn);
+    if (next === null) return;
+    after = next;
+    setImmediate(turn);
   };
   turn();
 }
@@ -96,12 +97,9 @@ export function actOnPages(hub: Hub, specs: readonly string[], act: (jobs: JobVi
 function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: ListingSink, scope: Backlog, rows: number): void {
   const terms = all ? null : indexTerms(specs);
   const keep = all ? () => true : compileSpecs(specs);
-  let after = 0;
-  paced(scope, () => {
+  paced(scope, (after) => {
     const page = hub.jobs.pages.page(terms, after, rows, keep);
     sink.page(page.jobs, page.next === null);
-    if (page.next === null) return false;
-    after = page.next;
-    return true;
+    return page.next;
   }, sink.failed);
 }

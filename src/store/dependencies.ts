@@ -80,11 +80,15 @@ export class Dependencies {
   plan(after: readonly string[], afterAny: readonly string[]): WaitPlan {
     const deps: WaitPlan['deps'] = [];
     let failedBy: string | null = null;
+    let missing: string | null = null;
     const waitingFor: string[] = [];
     for (const [handles, any] of [[after, false], [afterAny, true]] as const) {
       for (const handle of handles) {
         const row = this.s.lookup.get(handle) as { seq: number; status: string; exit_code: number | null } | undefined;
-        if (!row) continue; // deleted since it was resolved: as if it had failed, below
+        if (!row) {
+          if (!any) missing ??= handle; // deleted since it was resolved: as if it had failed, below
+          continue;
+        }
         const ended = row.status === 'done' || row.status === 'failed';
         const met = ended && (any || (row.status === 'done' && row.exit_code === 0));
         if (ended && !met) failedBy ??= handle;
@@ -92,8 +96,7 @@ export class Dependencies {
         deps.push({ seq: row.seq, any, met });
       }
     }
-    const missing = after.find((h) => !this.s.lookup.get(h));
-    failedBy ??= missing ?? null;
+    failedBy ??= missing;
     const waiting = deps.filter((d) => !d.met).length;
     return { deps, waiting, failedBy, reason: waiting > 0 ? waitReason(waitingFor) : null };
   }
