@@ -1,7 +1,7 @@
 // What a client asks the master, and its answers: a request carries an `id`, and the answer
 // carries the same `id` (or is an `error`). `log` with follow streams `logData`, then `logEnd`.
-import { z } from 'zod';
-import { wire } from './wire.js';
+import * as z from 'zod';
+import { wire, type WireType } from './wire.js';
 import { MAX_DEPENDENCIES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { handle, id, specs } from './fields.js';
 import { JobSpecSchema } from './jobSpec.js';
@@ -47,7 +47,7 @@ export const ClientRequestSchema = wire(
     z.object({ type: z.literal('shutdown'), id }),
   ]),
 );
-export type ClientRequest = z.infer<typeof ClientRequestSchema>;
+export type ClientRequest = WireType<typeof ClientRequestSchema>;
 /** A request before the connection numbers it. */
 export type ClientRequestBody = ClientRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
@@ -72,4 +72,4 @@ export const ClientResponseSchema = wire(
     z.object({ type: z.literal('error'), id: id.nullable(), code: ErrorCodeSchema, message: z.string() }),
   ]),
 );
-export type ClientResponse = z.infer<typeof ClientResponseSchema>;
+export type ClientResponse = WireType<typeof ClientResponseSchema>;

@@ -2,10 +2,10 @@
 // clientMessages.ts and workerMessages.ts, checked by its zod schema at the boundary. Nothing
 // else is sent or accepted: `decode` turns a raw frame into a typed message or into an error
 // the caller answers with, never a throw that reaches the event loop.
-import type { z } from 'zod';
 import { MAX_FRAME_BYTES } from '../common/limits.js';
 import type { ClientRequest, ClientResponse } from './clientMessages.js';
 import type { MasterToWorker, WorkerMessage } from './workerMessages.js';
+import type { Checker } from './wire.js';
 
 /** Why the master closes a socket (WebSocket close codes; 4000-4999 are the application's). */
 export const CloseCodes = {
@@ -28,7 +28,7 @@ export type Decoded<T> = { ok: true; msg: T } | { ok: false; error: string };
  * Parses and validates one frame. Never throws. `maxBytes`: what a peer may send; only the
  * master's answers to a client (a listing of many jobs) may be larger than the usual limit.
  */
-export function decode<T>(schema: z.ZodType<T>, raw: unknown, maxBytes = MAX_FRAME_BYTES): Decoded<T> {
+export function decode<T>(schema: Checker<T>, raw: unknown, maxBytes = MAX_FRAME_BYTES): Decoded<T> {
   let text: string;
   if (typeof raw === 'string') text = raw;
   else if (Buffer.isBuffer(raw)) text = raw.toString('utf8');
@@ -49,6 +49,12 @@ export function decode<T>(schema: z.ZodType<T>, raw: unknown, maxBytes = MAX_FRA
     return { ok: false, error: `invalid message${where}: ${issue?.message ?? 'unknown'}` };
   }
   return { ok: true, msg: parsed.data };
+}
+
+/** A frame as ws hands it over (one buffer, several, or an ArrayBuffer), as one buffer. */
+export function frameBytes(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
 
 export function encode(msg: ClientRequest | ClientResponse | WorkerMessage | MasterToWorker): string {

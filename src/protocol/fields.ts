@@ -1,5 +1,5 @@
 // Field schemas every kind of message shares.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A job's handle: `J-` and six of [0-9a-z]. */
 export const HANDLE_PATTERN = /^J-[0-9a-z]{6}$/;

@@ -1,7 +1,7 @@
 // File data travels in binary frames: a 4-byte big-endian header length, the header (JSON,
 // validated like every message), then the raw bytes. Base64 in JSON would cost a third more
 // on the wire and a copy on each side.
-import { z } from 'zod';
+import * as z from 'zod';
 import { decode } from './codec.js';
 import { handle, lease, path, relPath } from './fields.js';
 

@@ -1,7 +1,7 @@
 // What a submitter asks of a job, with the defaults in one place: the client, dispatch-q, the
 // bench and the tests build specs with makeJobSpec, and the store fills fields that rows
 // stored before them lack from JOB_SPEC_DEFAULTS.
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_COMMAND_BYTES, MAX_DEPENDENCIES, MAX_RETRY, MAX_RETRY_DELAY_S } from '../common/limits.js';
 import { handle } from './fields.js';
 import { DEFAULT_LOG_LIMIT_MB, MAX_LOG_LIMIT_MB } from '../common/logLimit.js';

@@ -1,6 +1,6 @@
 // A job as it stands: its status, what it measured, its result, the view clients get, and
 // the assignment a worker runs.
-import { z } from 'zod';
+import * as z from 'zod';
 import { handle, lease } from './fields.js';
 import { JobSpecSchema } from './jobSpec.js';
 

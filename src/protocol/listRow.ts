@@ -2,7 +2,7 @@
 // listing of a million jobs costs the master and the client what the table prints, not the
 // 40 fields of a job's view. The master's store writes these rows as JSON itself
 // (store/jobPages.ts); every one is checked here at the client like any other message.
-import { z } from 'zod';
+import * as z from 'zod';
 import { handle } from './fields.js';
 import { JobStatuses, type JobView } from './jobState.js';
 

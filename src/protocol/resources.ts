@@ -1,5 +1,5 @@
 // What a worker reports of itself, and how clients see a worker.
-import { z } from 'zod';
+import * as z from 'zod';
 import { handle } from './fields.js';
 
 export const ResourcesSchema = z.object({

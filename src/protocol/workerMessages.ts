@@ -3,8 +3,8 @@
 // `assign`; the master applies it only while that lease is current. The master answers with
 // `welcome` (reconciliation), then `assign`, `killJob`, `resultAck`, `leaseGone`, and the
 // file manifests.
-import { z } from 'zod';
-import { wire } from './wire.js';
+import * as z from 'zod';
+import { wire, type WireType } from './wire.js';
 import { MAX_FRAME_BYTES } from '../common/limits.js';
 import { ErrorCodeSchema } from './clientMessages.js';
 import { handle, lease, path, relPath } from './fields.js';
@@ -62,7 +62,7 @@ export const WorkerMessageSchema = wire(
     z.object({ type: z.literal('outDir'), handle, lease, path: relPath }),
   ]),
 );
-export type WorkerMessage = z.infer<typeof WorkerMessageSchema>;
+export type WorkerMessage = WireType<typeof WorkerMessageSchema>;
 
 export const MasterToWorkerSchema = wire(
   z.discriminatedUnion('type', [
@@ -89,4 +89,4 @@ export const MasterToWorkerSchema = wire(
     z.object({ type: z.literal('error'), id: z.null(), code: ErrorCodeSchema, message: z.string() }),
   ]),
 );
-export type MasterToWorker = z.infer<typeof MasterToWorkerSchema>;
+export type MasterToWorker = WireType<typeof MasterToWorkerSchema>;

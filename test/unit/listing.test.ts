@@ -4,7 +4,7 @@ import t from 'tap';
 import { openDb } from '../../src/store/db.js';
 import { JobStore } from '../../src/store/jobs.js';
 import { makeJobSpec, type JobSpec } from '../../src/protocol/jobSpec.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PAGE_ROWS, ROW_PAGE_ROWS, actOnPages, streamListing, streamRows } from '../../src/master/listing.js';
 import { ListRowSchema, listRowOf, type ListRow } from '../../src/protocol/listRow.js';
 import type { Hub } from '../../src/master/hub.js';
