@@ -24,6 +24,7 @@ import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
 import { Connection } from '../client/connection.js';
 import { makeJobSpec, type JobSpec } from '../protocol/jobSpec.js';
+import { ADD_BATCH } from '../common/limits.js'; // as the client sends them
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,7 +36,6 @@ const BIN_Q = join(Q_DIR, 'bin', 'q');
 const BACKLOG = Number(arg('backlog', '1000000'));
 const N = Number(arg('jobs', '1000'));
 const SIM = Number(arg('workers', '1000'));
-const ADD_BATCH = 500; // as the client sends them
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

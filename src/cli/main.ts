@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { ErrorCodes, QError, isQError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
+import { Verbosity, parseVerbosity } from '../common/verbosity.js';
 import { parseArgs, type Parsed } from './parse.js';
 
 function port(p: Parsed): number {
@@ -64,7 +65,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 /** Options a worker takes that the master passes on to its -localWorker. */
 function workerPassThrough(p: Parsed): string[] {
   const args: string[] = [];
-  for (const name of ['basePath', 'slots', 'maxTime', 'dockerImage', 'dockerUser', 'minFreeDisk']) {
+  for (const name of ['basePath', 'slots', 'maxTime', 'dockerImage', 'dockerUser', 'minFreeDisk', 'verbose']) {
     const v = p.str(name);
     if (v !== undefined) args.push(`-${name}`, v);
   }
@@ -105,6 +106,7 @@ async function runMaster(p: Parsed): Promise<number> {
     heartbeatTimeoutMs: parseTime(p.str('heartbeatTimeout') ?? '30s', '-heartbeatTimeout') * 1000,
     keepFinishedMs: p.str('keepFinished') === undefined ? null : parseTime(p.str('keepFinished')!, '-keepFinished') * 1000,
     durable: p.bool('durable'),
+    verbosity: parseVerbosity(p.str('verbose')),
     localWorkerArgs: p.bool('localWorker') ? workerPassThrough(p) : null,
   }).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') throw new QError(ErrorCodes.BAD_VALUE, `port ${port(p)} is in use: is a master already running?`);
@@ -146,6 +148,7 @@ async function runWorker(p: Parsed): Promise<number> {
   const basePath = resolve(p.str('basePath') ?? 'scratch');
   const ca = trustedCert(p);
   const token = workerToken(p);
+  const verbosity = parseVerbosity(p.str('verbose'));
   const worker = new Worker({
     url: `${ca ? 'wss' : 'ws'}://${urlHost(host)}:${port(p)}/`,
     ca,
@@ -160,8 +163,9 @@ async function runWorker(p: Parsed): Promise<number> {
     minFreeDisk: parseSize(p.str('minFreeDisk') ?? '100m', '-minFreeDisk'),
     queues: p.list('queues') ?? [],
     docker: { image: p.str('dockerImage') ?? null, require: p.bool('requireDocker'), user: dockerUser(p) },
+    verbosity,
   });
-  console.log(`===== worker ${worker.handle}, basePath = ${worker.basePath}, master ${host}:${port(p)}`);
+  if (verbosity >= Verbosity.NORMAL) console.log(`===== worker ${worker.handle}, basePath = ${worker.basePath}, master ${host}:${port(p)}`);
   await worker.start();
   await new Promise<void>((done) => onStopSignal(async () => {
     await worker.stop();
@@ -172,6 +176,7 @@ async function runWorker(p: Parsed): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const p = await parseArgs(argv);
+  const verbosity = parseVerbosity(p.str('verbose'));
   if (p.bool('help')) {
     console.log(p.help());
     return 0;
@@ -198,6 +203,7 @@ async function main(argv: string[]): Promise<number> {
       token: findToken(p.str('token'), stateDir(p.str('state')), port(p)),
       timeoutMs: (p.num('masterTimeout') ?? 2) * 1000,
       ca: trustedCert(p),
+      ...(verbosity >= Verbosity.TRACE ? { trace: (line: string) => void process.stderr.write(`q: ${line}\n`) } : {}),
     };
   });
 }

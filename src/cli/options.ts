@@ -32,7 +32,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'masterPort', kind: 'value', modes: all, describe: 'port of the master (default 7890)' },
   { name: 'masterTimeout', kind: 'value', modes: all, describe: 'seconds to wait for the master (default 2)' },
   { name: 'hostname', kind: 'value', modes: all, describe: 'name this machine reports (default: its hostname)' },
-  { name: 'verbose', kind: 'value', modes: all, describe: 'how much to print, 0-2' },
+  { name: 'verbose', kind: 'value', modes: all, describe: 'how much to print: 0 warnings and errors, 1 (default) what happens, 2 also every protocol message' },
   { name: 'pretend', kind: 'bool', modes: all, describe: 'print the job that would be added; add nothing' },
   { name: 'help', kind: 'bool', modes: all, describe: 'show this help' },
   { name: 'token', kind: 'value', modes: all, describe: 'shared secret (default: $Q_TOKEN, then STATE/token)' },

@@ -11,12 +11,11 @@ import { Connection, listPages, listRows, type Target } from './connection.js';
 import { describe, waitForJobs } from './wait.js';
 import type { ListRow } from '../protocol/listRow.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
-import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
+import { ADD_BATCH, MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { JsonArrayStream, LIST_COLUMNS, TableStream, WORKER_COLUMNS, listCells, renderInfo, renderTable, workerRow } from './render.js';
 import { signalExitCode } from '../common/outcomes.js';
+import { Verbosity, parseVerbosity } from '../common/verbosity.js';
 
-// About 20 ms of the master's time each (decode and insert): big adds never hold it up long.
-const ADD_BATCH = 500;
 
 export interface ClientIo {
   out(text: string): void;
@@ -248,7 +247,7 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     await change('release', (k, m) => `Released ${k}/${m} jobs`);
     if (p.given.has('wait')) {
       const handles = added.length ? added : await resolveSpecs(conn, (p.list('wait') ?? []).length ? p.list('wait')! : ['all'], 'wait');
-      const tty = process.stderr.isTTY && !json;
+      const tty = process.stderr.isTTY && !json && parseVerbosity(p.str('verbose')) >= Verbosity.NORMAL;
       const progress = tty ? (line: string) => process.stderr.write(`\r\x1b[K${line}`) : null;
       const waited = await waitForJobs(conn, target, handles, { progress });
       conn = waited.conn;

@@ -4,8 +4,9 @@
 // fails every request still waiting.
 import { WebSocket } from 'ws';
 import { ErrorCodes, QError } from '../common/errors.js';
+import { traceLine } from '../common/verbosity.js';
 import { ClientResponseSchema, type ClientRequestBody, type ClientResponse } from '../protocol/clientMessages.js';
-import { decode, encode } from '../protocol/codec.js';
+import { decode, encode, frameBytes } from '../protocol/codec.js';
 import type { JobView } from '../protocol/jobState.js';
 import { listRowOf, type ListRow } from '../protocol/listRow.js';
 
@@ -16,6 +17,8 @@ export interface Target {
   timeoutMs: number;
   /** Speak wss:// and trust this certificate (e.g. the master's own, self-signed). */
   ca?: Buffer;
+  /** -verbose 2: every frame, both ways, one line each. */
+  trace?: (line: string) => void;
 }
 
 type Waiter = (msg: ClientResponse) => void;
@@ -28,8 +31,12 @@ export class Connection {
   private readonly waiters = new Map<number, Waiter>();
   private failure: QError | null = null;
 
-  private constructor(private readonly ws: WebSocket) {
+  private constructor(
+    private readonly ws: WebSocket,
+    private readonly trace: ((line: string) => void) | undefined,
+  ) {
     ws.on('message', (data) => {
+      if (trace) trace(traceLine('←', 'master', frameBytes(data)));
       const decoded = decode(ClientResponseSchema, data, MAX_ANSWER_BYTES);
       if (!decoded.ok) return this.fail(new QError(ErrorCodes.BAD_MESSAGE, `bad answer from master: ${decoded.error}`));
       const msg = decoded.msg;
@@ -42,8 +49,10 @@ export class Connection {
 
   static open(t: Target): Promise<Connection> {
     const where = `${t.host}:${t.port}`;
+    const url = `${t.ca ? 'wss' : 'ws'}://${t.host}:${t.port}/`;
+    t.trace?.(`connecting to ${url}`);
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${t.ca ? 'wss' : 'ws'}://${t.host}:${t.port}/`, {
+      const ws = new WebSocket(url, {
         ...(t.ca ? { ca: t.ca } : {}),
         headers: { authorization: `Bearer ${t.token}`, 'x-q-role': 'client' },
         handshakeTimeout: t.timeoutMs,
@@ -56,7 +65,7 @@ export class Connection {
       }, t.timeoutMs);
       ws.once('open', () => {
         clearTimeout(timer);
-        resolve(new Connection(ws));
+        resolve(new Connection(ws, t.trace));
       });
       ws.once('unexpected-response', (_req, res) => {
         clearTimeout(timer);
@@ -100,7 +109,9 @@ export class Connection {
           reject(e instanceof Error ? e : new Error(String(e)));
         }
       });
-      this.ws.send(encode({ ...req, id }));
+      const text = encode({ ...req, id });
+      this.trace?.(traceLine('→', 'master', text));
+      this.ws.send(text);
     });
   }
 

@@ -3,6 +3,7 @@
 // until the window has passed (the right token still gets in). A guesser gets a handful of
 // tries a minute; the log stays short however hard it tries; at most MAX_ADDRESSES are kept.
 import type { Clock } from '../common/clock.js';
+import type { Log } from '../common/verbosity.js';
 
 const WINDOW_MS = 60_000;
 const MAX_FAILURES = 10;
@@ -19,13 +20,13 @@ export class AuthGuard {
 
   constructor(
     private readonly clock: Clock,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
   ) {}
 
   private current(ip: string): Record | undefined {
     const r = this.seen.get(ip);
     if (!r || this.clock.now() - r.since <= WINDOW_MS) return r;
-    if (r.failures > 1) this.log(`Refused ${r.failures} attempts from ${ip} with a wrong or missing token in the last minute`);
+    if (r.failures > 1) this.log.warn(`Refused ${r.failures} attempts from ${ip} with a wrong or missing token in the last minute`);
     this.seen.delete(ip);
     return undefined;
   }
@@ -49,8 +50,8 @@ export class AuthGuard {
     r.failures++;
     if (!r.logged) {
       r.logged = true;
-      this.log(`Refused a ${role} from ${ip}: wrong or missing token`);
+      this.log.warn(`Refused a ${role} from ${ip}: wrong or missing token`);
     }
-    if (r.failures === MAX_FAILURES) this.log(`Refusing ${ip} for up to a minute: ${MAX_FAILURES} failed attempts`);
+    if (r.failures === MAX_FAILURES) this.log.warn(`Refusing ${ip} for up to a minute: ${MAX_FAILURES} failed attempts`);
   }
 }

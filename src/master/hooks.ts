@@ -2,8 +2,9 @@
 // background so a slow hook never holds up scheduling.
 import { spawn } from 'node:child_process';
 import type { JobView } from '../protocol/jobState.js';
+import type { Log } from '../common/verbosity.js';
 
-export type HookLog = (line: string) => void;
+export type HookLog = Log;
 
 export function runHook(job: JobView, log: HookLog): void {
   const kind = job.status === 'done' ? 'done' : 'failed';
@@ -20,8 +21,8 @@ export function runHook(job: JobView, log: HookLog): void {
       Q_JOB_EXIT_CODE: String(job.exitCode ?? ''),
     },
   });
-  child.on('error', () => log(`Executing ${kind} hook failed`));
+  child.on('error', () => log.warn(`Executing ${kind} hook failed`));
   child.on('exit', (code) => {
-    if (code !== 0) log(`Executing ${kind} hook failed (exit ${code})`);
+    if (code !== 0) log.warn(`Executing ${kind} hook failed (exit ${code})`);
   });
 }

@@ -6,6 +6,7 @@ import type { LogSpool } from './logs.js';
 import type { OutputSink } from './files/outputs.js';
 import type { WorkerRegistry } from './registry.js';
 import type { Scheduler } from './scheduler.js';
+import type { Log } from '../common/verbosity.js';
 
 export interface Hub {
   jobs: JobStore;
@@ -14,7 +15,7 @@ export interface Hub {
   logs: LogSpool;
   outputs: OutputSink;
   clock: Clock;
-  log: (line: string) => void;
+  log: Log;
   /** How long a silent worker keeps its jobs, in ms. */
   heartbeatTimeoutMs: number;
   shutdown(): void;

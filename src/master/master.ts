@@ -20,7 +20,9 @@ import { Pruner } from './pruner.js';
 import { OutputSink } from './files/outputs.js';
 import { RealtimeFeed, REALTIME_MS } from './files/realtime.js';
 import { listen } from './server.js';
+import { RequestQueue } from './requestQueue.js';
 import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
+import { makeLog, Verbosity, type Log } from '../common/verbosity.js';
 
 export interface MasterOptions {
   stateDir: string;
@@ -36,7 +38,9 @@ export interface MasterOptions {
   /** Arguments of a worker to start beside the master (`-localWorker`), or null. */
   localWorkerArgs: string[] | null;
   clock?: Clock;
-  log?: (line: string) => void;
+  /** -verbose (default 1); ignored when `log` is given. */
+  verbosity?: Verbosity;
+  log?: Log;
 }
 
 export interface RunningMaster {
@@ -52,14 +56,15 @@ const BIN_Q = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'q')
 
 export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const clock = opts.clock ?? systemClock;
-  const log = opts.log ?? ((line: string) => console.log(line));
+  const log = opts.log ?? makeLog(opts.verbosity ?? Verbosity.NORMAL, (line) => console.log(line));
   const token = ensureToken(opts.token, opts.stateDir);
   const lock = lockState(opts.stateDir);
   const dbPath = join(opts.stateDir, 'q.db');
   const db = openDb(dbPath, { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
-  const checkpoints = new Checkpointer(db, dbPath, log);
+  const requests = new RequestQueue();
+  const checkpoints = new Checkpointer(db, dbPath, log, requests);
   const jobs = new JobStore(db);
-  const workers = new WorkerRegistry(new WorkerStore(db));
+  const workers = new WorkerRegistry(new WorkerStore(db), log);
   const scheduler = new Scheduler(jobs, workers, log, clock);
 
   let resolveClosed!: () => void;
@@ -79,7 +84,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     shutdown: () => void close(),
   };
 
-  const net = await listen(hub, opts.host, opts.port, token, opts.tls ?? null);
+  const net = await listen(hub, requests, opts.host, opts.port, token, opts.tls ?? null);
   const address = net.wss.address();
   const port = address && typeof address === 'object' ? address.port : opts.port;
   log(`===== master (port ${port}, state ${opts.stateDir}, ${jobs.count()} jobs)`);
@@ -90,7 +95,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     try {
       fn();
     } catch (e) {
-      log(`${what} failed: ${(e as Error).message}`);
+      log.warn(`${what} failed: ${(e as Error).message}`);
     }
   };
   const stall = new StallWatch(clock, log);

@@ -37,7 +37,7 @@ export class Pruner {
           this.hub.jobs.delete(batch);
           for (const handle of batch) this.hub.logs.remove(handle);
         } catch (e) {
-          this.hub.log(`Pruning finished jobs paused: ${(e as Error).message}`);
+          this.hub.log.warn(`Pruning finished jobs paused: ${(e as Error).message}`);
           batch = [];
         }
         count += batch.length;

@@ -7,6 +7,7 @@ import type { Resources, WorkerView } from '../protocol/resources.js';
 import { encode } from '../protocol/codec.js';
 import type { WorkerStore } from '../store/workers.js';
 import type { ChunkPump } from '../files/pump.js';
+import { silentLog, traceLine, type Log } from '../common/verbosity.js';
 
 /** What a job holds of its worker while it is there. */
 export interface Reservation {
@@ -49,7 +50,10 @@ export class WorkerRegistry {
   /** Sessions whose record waits for the next flush (see persist). */
   private readonly dirty = new Set<WorkerSession>();
 
-  constructor(private readonly store: WorkerStore) {}
+  constructor(
+    private readonly store: WorkerStore,
+    private readonly log: Log = silentLog,
+  ) {}
 
   get(handle: string): WorkerSession | undefined {
     return this.sessions.get(handle);
@@ -124,7 +128,9 @@ export class WorkerRegistry {
 
   send(s: WorkerSession, msg: MasterToWorker): boolean {
     if (!s.socket || s.socket.readyState !== s.socket.OPEN) return false;
-    s.socket.send(encode(msg));
+    const text = encode(msg);
+    if (this.log.tracing) this.log.trace(traceLine('→', `worker ${s.handle}`, text));
+    s.socket.send(text);
     return true;
   }
 

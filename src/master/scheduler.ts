@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../common/clock.js';
 import { lowOnDisk } from '../protocol/resources.js';
 import type { JobStore } from '../store/jobs.js';
 import type { WorkerRegistry, WorkerSession } from './registry.js';
+import { silentLog, type Log } from '../common/verbosity.js';
 
 export class Scheduler {
   private pending = false;
@@ -19,7 +20,7 @@ export class Scheduler {
   constructor(
     private readonly jobs: JobStore,
     private readonly workers: WorkerRegistry,
-    private readonly log: (line: string) => void = () => {},
+    private readonly log: Log = silentLog,
     private readonly clock: Clock = systemClock,
   ) {}
 
@@ -52,7 +53,7 @@ export class Scheduler {
       } catch (e) {
         // The database is locked or the disk is full: the jobs wait, the master goes on, and
         // the pass is tried again shortly.
-        this.log(`Scheduling paused: ${(e as Error).message}`);
+        this.log.warn(`Scheduling paused: ${(e as Error).message}`);
         setTimeout(() => this.kick(), 1000).unref();
       }
     });

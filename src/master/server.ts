@@ -5,16 +5,17 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { traceLine } from '../common/verbosity.js';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { ClientRequestSchema, type ClientResponse } from '../protocol/clientMessages.js';
-import { MAX_FRAME_BYTES, decode, encode, encodeJobRows } from '../protocol/codec.js';
+import { MAX_FRAME_BYTES, decode, encode, encodeJobRows, frameBytes } from '../protocol/codec.js';
 import { WorkerMessageSchema } from '../protocol/workerMessages.js';
 import { decodeChunk } from '../protocol/frames.js';
 import { AuthGuard } from './authGuard.js';
 import type { Hub } from './hub.js';
 import { handleRequest } from './requests.js';
 import { WorkerLink } from './workerLink.js';
-import { RequestQueue } from './requestQueue.js';
+import type { RequestQueue } from './requestQueue.js';
 import { CloseCodes } from '../protocol/codec.js';
 
 export const ROLE_HEADER = 'x-q-role';
@@ -38,16 +39,19 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-/** Listens on host:port, over TLS (wss://) when given a certificate and its key. */
+/**
+ * Listens on host:port, over TLS (wss://) when given a certificate and its key. `requests`:
+ * one queue for every client of this master (requestQueue.ts).
+ */
 export function listen(
   hub: Hub,
+  requests: RequestQueue,
   host: string,
   port: number,
   token: string,
   tls: { cert: Buffer; key: Buffer } | null = null,
 ): Promise<Listening> {
   const guard = new AuthGuard(hub.clock, hub.log);
-  const requests = new RequestQueue();
   const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createHttpServer();
   const wss = new WebSocketServer({
     server,
@@ -69,8 +73,9 @@ export function listen(
   });
   wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
     socket.on('error', () => socket.terminate());
-    if (req.headers[ROLE_HEADER] === 'worker') serveWorker(hub, socket);
-    else serveClient(hub, socket, requests);
+    const where = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    if (req.headers[ROLE_HEADER] === 'worker') serveWorker(hub, socket, where);
+    else serveClient(hub, socket, requests, `client ${where}`);
   });
   const close = async () => {
     for (const c of wss.clients) c.close(CloseCodes.SHUTTING_DOWN, 'master shutting down');
@@ -95,13 +100,18 @@ export function listen(
 }
 
 /** `requests`: one queue for every client of this master: heavy requests take turns (requestQueue.ts). */
-function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue): void {
+function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue, peer: string): void {
   const closers: (() => void)[] = [];
   socket.on('close', () => closers.forEach((f) => f()));
-  const reply = (msg: ClientResponse) => {
-    if (socket.readyState === socket.OPEN) socket.send(encode(msg));
+  const send = (text: string) => {
+    if (socket.readyState !== socket.OPEN) return false;
+    if (hub.log.tracing) hub.log.trace(traceLine('→', peer, text));
+    socket.send(text);
+    return true;
   };
+  const reply = (msg: ClientResponse) => void send(encode(msg));
   socket.on('message', (data) => {
+    if (hub.log.tracing) hub.log.trace(traceLine('←', peer, frameBytes(data)));
     const decoded = decode(ClientRequestSchema, data);
     if (!decoded.ok) {
       reply({ type: 'error', id: null, code: ErrorCodes.BAD_MESSAGE, message: decoded.error });
@@ -114,29 +124,31 @@ function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue): void 
         handleRequest(hub, req, reply, {
           onClose: (fn) => closers.push(fn),
           buffered: () => (socket.readyState === socket.OPEN ? socket.bufferedAmount : Infinity),
-          sendRows: (id, rowsJson, last) => socket.readyState === socket.OPEN && socket.send(encodeJobRows(id, rowsJson, last)),
+          sendRows: (id, rowsJson, last) => send(encodeJobRows(id, rowsJson, last)),
         });
       } catch (e) {
         // A store error (disk full, database locked) is the caller's answer, not the master's end.
-        hub.log(`Request ${req.type} failed: ${(e as Error).message}`);
+        hub.log.warn(`Request ${req.type} failed: ${(e as Error).message}`);
         reply({ type: 'error', id: req.id, code: ErrorCodes.STORE, message: (e as Error).message });
       }
     });
   });
 }
 
-function serveWorker(hub: Hub, socket: WebSocket): void {
+function serveWorker(hub: Hub, socket: WebSocket, where: string): void {
   const link = new WorkerLink(hub, socket);
+  const peer = () => `worker ${link.workerHandle ?? where}`;
   socket.on('close', () => {
     try {
       link.closed();
     } catch (e) {
-      hub.log(`Worker disconnect not recorded: ${(e as Error).message}`);
+      hub.log.warn(`Worker disconnect not recorded: ${(e as Error).message}`);
     }
   });
   socket.on('message', (data, isBinary) => {
+    if (hub.log.tracing) hub.log.trace(isBinary ? `← ${peer()} (file chunk, ${frameBytes(data).length} bytes)` : traceLine('←', peer(), frameBytes(data)));
     if (isBinary) {
-      const chunk = decodeChunk(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
+      const chunk = decodeChunk(frameBytes(data));
       if (!chunk.ok) socket.send(encode({ type: 'error', id: null, code: ErrorCodes.BAD_MESSAGE, message: chunk.error }));
       else link.chunk(chunk.header, chunk.data);
       return;
@@ -151,7 +163,7 @@ function serveWorker(hub: Hub, socket: WebSocket): void {
     } catch (e) {
       // Most likely the database (locked, disk full). What the worker said is not recorded:
       // closing makes it reconnect, say hello again and re-send what is unacknowledged.
-      hub.log(`Worker message ${decoded.msg.type} failed: ${(e as Error).message}; closing its connection`);
+      hub.log.warn(`Worker message ${decoded.msg.type} failed: ${(e as Error).message}; closing its connection`);
       socket.close(CloseCodes.COULD_NOT_RECORD, 'the master could not record that; reconnect');
     }
   });

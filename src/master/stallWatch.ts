@@ -10,6 +10,7 @@
 // every worker gets a full timeout from there.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Clock } from '../common/clock.js';
+import type { Log } from '../common/verbosity.js';
 
 /** A gap this long between ticks is a stall of the master, not of its workers. */
 export const STALL_MS = 1000;
@@ -25,7 +26,7 @@ export class StallWatch {
 
   constructor(
     private readonly clock: Clock,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
   ) {
     this.last = this.resumedAt = clock.now();
     this.timer = setInterval(() => this.note(), TICK_MS);
@@ -45,7 +46,7 @@ export class StallWatch {
     this.last = now;
     if (gap > STALL_MS) {
       this.resumedAt = now;
-      this.log(`The master did not run for ${(gap / 1000).toFixed(1)}s: its workers' silence counts from now`);
+      this.log.warn(`The master did not run for ${(gap / 1000).toFixed(1)}s: its workers' silence counts from now`);
     }
   }
 

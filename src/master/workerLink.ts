@@ -18,6 +18,11 @@ export class WorkerLink {
     private readonly socket: WebSocket,
   ) {}
 
+  /** The worker's handle once it said hello. */
+  get workerHandle(): string | null {
+    return this.session?.handle ?? null;
+  }
+
   handle(msg: WorkerMessage): void {
     const hub = this.hub;
     if (msg.type === 'workerHello') {

@@ -11,13 +11,16 @@
 // commit that finds every frame already copied. Under a steady stream of writes the thread
 // never catches up on its own: each pass ends behind the writes made meanwhile, and the WAL
 // grew to 4.5 GB while a million jobs were added. So when the thread reports a WAL past
-// CATCH_UP_FRAMES, the master copies the few frames written since that pass itself: a small
-// checkpoint (what SQLite would do every 1,000 pages, done once per CATCH_UP_FRAMES), after
-// which its next commit starts the WAL again.
+// CATCH_UP_FRAMES, the big writes (adds) pause, the thread makes one more pass, and the master
+// copies the few frames written during that pass itself, after which its next commit starts
+// the WAL again and the adds go on. Without the pause, the master's copy was of everything
+// written during a long pass: 10-250 ms on a table of a million jobs, the master's longest
+// stall; with it, an add waits (for one pass) instead of every client and worker.
 // If the thread cannot run, SQLite's own checkpoints are turned back on: slower, never unbounded.
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import type { Db } from './db.js';
+import type { Log } from '../common/verbosity.js';
 
 /**
  * How often the thread checkpoints: the WAL holds at most what the master writes in this
@@ -70,6 +73,12 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/** How the master holds back its big writes while the WAL is caught up (requestQueue.ts). */
+export interface WritePause {
+  pause(): void;
+  resume(): void;
+}
+
 export interface CheckpointReport {
   /** Frames in the WAL, and how many of them are now in the database file. */
   log: number;
@@ -81,13 +90,15 @@ export class Checkpointer {
   private stopped = false;
   private readonly waiting = new Map<number, (r: CheckpointReport | null) => void>();
   private marks = 0;
+  private catchingUp = false;
   /** Times the master caught up itself (tests count them). */
   catchUps = 0;
 
   constructor(
     private readonly db: Db,
     path: string,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
+    private readonly writes: WritePause = { pause: () => {}, resume: () => {} },
     everyMs = CHECKPOINT_EVERY_MS,
     private readonly catchUpFrames = CATCH_UP_FRAMES,
   ) {
@@ -98,7 +109,7 @@ export class Checkpointer {
     });
     this.thread.on('message', (m: { error?: string; marks?: number[] } & Partial<CheckpointReport>) => {
       if (m.error !== undefined) return this.fallBack(m.error);
-      if ((m.log ?? 0) > this.catchUpFrames && !this.stopped && this.db.open) this.catchUp();
+      if ((m.log ?? 0) > this.catchUpFrames && !this.catchingUp && !this.stopped) void this.catchUp();
       for (const id of m.marks ?? []) {
         this.waiting.get(id)?.({ log: m.log ?? 0, checkpointed: m.checkpointed ?? 0 });
         this.waiting.delete(id);
@@ -112,13 +123,22 @@ export class Checkpointer {
     this.thread.unref();
   }
 
-  /** The master's own small checkpoint, so that its next commit starts the WAL again. */
-  private catchUp(): void {
+  /**
+   * With the adds held back, one more pass of the thread, then the master's own checkpoint of
+   * what was written during it (a few small commits), so that its next commit starts the WAL again.
+   */
+  private async catchUp(): Promise<void> {
+    this.catchingUp = true;
+    this.writes.pause();
     try {
-      this.db.pragma('wal_checkpoint(PASSIVE)');
+      await this.next();
+      if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
       this.catchUps++;
     } catch (e) {
-      this.log(`Checkpoint failed: ${(e as Error).message}`);
+      this.log.warn(`Checkpoint failed: ${(e as Error).message}`);
+    } finally {
+      this.catchingUp = false;
+      this.writes.resume();
     }
   }
 
@@ -141,7 +161,7 @@ export class Checkpointer {
     this.stopped = true;
     for (const resolve of this.waiting.values()) resolve(null);
     this.waiting.clear();
-    this.log(`Checkpoints off the event loop stopped (${why}); SQLite makes them itself again`);
+    this.log.warn(`Checkpoints off the event loop stopped (${why}); SQLite makes them itself again`);
     void this.thread.terminate();
     if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTO_PAGES}`);
   }

@@ -9,6 +9,7 @@ import { OutSync } from './files/outSync.js';
 import type { HeldJob } from './heldJob.js';
 import { jobRel } from './jobFiles.js';
 import type { MasterLink } from './link.js';
+import type { Log } from '../common/verbosity.js';
 
 /** Output sent per stream per tick: a chatty job cannot flood the socket. */
 export const OUTPUT_MAX_BYTES = 1024 * 1024;
@@ -19,7 +20,7 @@ export class Delivery {
   constructor(
     private readonly link: MasterLink,
     private readonly basePath: string,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
   ) {}
 
   private send(msg: WorkerMessage): void {

@@ -7,16 +7,17 @@
 // past a gap the welcome's positions then skip.
 import { WebSocket } from 'ws';
 import { ChunkPump } from '../files/pump.js';
-import { MAX_FRAME_BYTES, decode, encode } from '../protocol/codec.js';
+import { MAX_FRAME_BYTES, decode, encode, frameBytes } from '../protocol/codec.js';
 import { decodeChunk, type ChunkHeader } from '../protocol/frames.js';
 import { MasterToWorkerSchema, type MasterToWorker, type WorkerMessage } from '../protocol/workerMessages.js';
+import { traceLine, type Log } from '../common/verbosity.js';
 
 export interface LinkOptions {
   url: string;
   token: string;
   /** With a wss:// url: the certificate to trust. */
   ca?: Buffer;
-  log: (line: string) => void;
+  log: Log;
 }
 
 export interface LinkEvents {
@@ -67,6 +68,7 @@ export class MasterLink {
       generateMask: () => {},
     });
     this.socket = ws;
+    this.opts.log.trace(`Connecting to ${this.opts.url}`);
     ws.on('open', () => {
       this.backoffMs = FIRST_BACKOFF_MS;
       this.welcomed = false;
@@ -74,19 +76,21 @@ export class MasterLink {
       this.events.opened();
     });
     ws.on('unexpected-response', (_req, res) => {
-      this.opts.log(`Master refused this worker: ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
-      if (res.statusCode === 401) this.opts.log('Check the token (-token, Q_TOKEN or the master state directory).');
+      this.opts.log.warn(`Master refused this worker: ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
+      if (res.statusCode === 401) this.opts.log.warn('Check the token (-token, Q_TOKEN or the master state directory).');
     });
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
-        const chunk = decodeChunk(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
+        const chunk = decodeChunk(frameBytes(data));
+        if (this.opts.log.tracing) this.opts.log.trace(`← master (file chunk${chunk.ok ? ` of ${chunk.header.handle} ${chunk.header.path}` : ''}, ${chunk.ok ? chunk.data.length : '?'} bytes)`);
         if (chunk.ok) this.events.chunk(chunk.header, chunk.data);
-        else this.opts.log(`Ignored a bad file chunk from the master: ${chunk.error}`);
+        else this.opts.log.warn(`Ignored a bad file chunk from the master: ${chunk.error}`);
         return;
       }
+      if (this.opts.log.tracing) this.opts.log.trace(traceLine('←', 'master', frameBytes(data)));
       const decoded = decode(MasterToWorkerSchema, data);
       if (!decoded.ok) {
-        this.opts.log(`Ignored a bad message from the master: ${decoded.error}`);
+        this.opts.log.warn(`Ignored a bad message from the master: ${decoded.error}`);
         return;
       }
       if (decoded.msg.type === 'welcome' && ws === this.socket) this.welcomed = true;
@@ -118,7 +122,10 @@ export class MasterLink {
   /** Sent if a socket is open; dropped otherwise (what matters is sent again after the welcome). */
   send(msg: WorkerMessage): void {
     const ws = this.socket;
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(encode(msg));
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const text = encode(msg);
+    if (this.opts.log.tracing) this.opts.log.trace(traceLine('→', 'master', text));
+    ws.send(text);
   }
 
   /** No more reconnecting; the current socket stays until close(). */

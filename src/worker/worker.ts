@@ -33,6 +33,7 @@ import { ProcessSide } from './processSide.js';
 import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
 import { formatSize } from '../common/units.js';
 import { ExitCodes, Reasons, resultWithoutRun } from '../common/outcomes.js';
+import { makeLog, Verbosity, type Log } from '../common/verbosity.js';
 
 export type { DockerOptions } from './docker/dockerSide.js';
 
@@ -54,7 +55,9 @@ export interface WorkerOptions {
   minFreeDisk?: number;
   docker?: DockerOptions;
   clock?: Clock;
-  log?: (line: string) => void;
+  /** -verbose (default 1); ignored when `log` is given. */
+  verbosity?: Verbosity;
+  log?: Log;
 }
 
 const SAMPLE_MS = 250;
@@ -72,7 +75,7 @@ export class Worker {
   /** -resetWorkers came while jobs were held: the basePath is emptied once none is. */
   private resetPending = false;
   private readonly clock: Clock;
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private stopped = false;
   private stopReason = '';
   private timers: NodeJS.Timeout[] = [];
@@ -97,7 +100,7 @@ export class Worker {
 
   constructor(private readonly opts: WorkerOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.log = opts.log ?? ((l) => console.log(l));
+    this.log = opts.log ?? makeLog(opts.verbosity ?? Verbosity.NORMAL, (l) => console.log(l));
     mkdirSync(opts.basePath, { recursive: true });
     const common = { handle: opts.handle, basePath: opts.basePath, killGraceMs: opts.killGraceMs, clock: this.clock };
     this.processes = new ProcessSide(common);
@@ -223,7 +226,7 @@ export class Worker {
       this.log(`Emptied ${this.opts.basePath} (${removed} entries), as the master asked`);
       this.link.send({ type: 'scratchReset', removed });
     } catch (e) {
-      this.log(`Could not empty ${this.opts.basePath}: ${(e as Error).message}`);
+      this.log.warn(`Could not empty ${this.opts.basePath}: ${(e as Error).message}`);
     }
   }
 
@@ -249,7 +252,7 @@ export class Worker {
       .then(() => {
         if (this.copiesOf(h.handle).length === 0) removeJobFiles(this.opts.basePath, h.handle);
       })
-      .catch((e: Error) => this.log(`Could not clean up after ${h.handle}: ${e.message}`));
+      .catch((e: Error) => this.log.warn(`Could not clean up after ${h.handle}: ${e.message}`));
     this.disposing.add(done);
     void done.finally(() => {
       this.disposing.delete(done);
@@ -386,7 +389,7 @@ export class Worker {
     try {
       this.realtime.write(this.opts.basePath, jobRel(job, header.path), { ...header, append: false, data });
     } catch (e) {
-      this.log(`Could not update ${header.path} for ${h.handle}: ${(e as Error).message}`);
+      this.log.warn(`Could not update ${header.path} for ${h.handle}: ${(e as Error).message}`);
     }
   }
 

@@ -82,3 +82,44 @@ t.test('-resetWorkers empties a basePath once its worker is idle; -clearWorkers 
   t.equal(c.q(['-clearWorkers']).stdout, 'Removed 1 workers that were away; connected ones stay\n');
   t.equal(c.q(['-w', '-tabs']).stdout, '', 'forgotten');
 });
+
+t.test('-verbose: 0 only warnings, 1 what happens, 2 every message both ways; on client, master and worker', async (t) => {
+  const c = new Cluster(t, t.testdir());
+  const master = await c.startMaster(['-verbose', '2']);
+  const worker = await c.startWorker('w1', ['-verbose', '2']);
+  await master.waitForOutput(/← worker \S+ \{"type":"workerHello","handle":"w1"/);
+  await worker.waitForOutput(/→ master \{"type":"workerHello"/);
+  await worker.waitForOutput(/← master \{"type":"welcome"/);
+
+  const traced = c.q(['-verbose', '2', '-list']);
+  t.equal(traced.code, 0);
+  t.equal(traced.stdout, '', 'the answer is as without -verbose');
+  t.match(traced.stderr, /^q: connecting to ws:\/\/127\.0\.0\.1:\d+\/\nq: → master \{"type":"list",.*"id":1\}\nq: ← master \{"type":"jobRows","id":1,"rows":\[\],"last":true\}\n$/);
+  await master.waitForOutput(/← client 127\.0\.0\.1:\d+ \{"type":"list"/);
+  await master.waitForOutput(/→ client 127\.0\.0\.1:\d+ \{"type":"jobRows"/);
+
+  // A frame is one line, however big: a long command is cut.
+  const h = c.add(['-verbose', '2', '-add', 'echo', 'x'.repeat(2000)]);
+  await c.waitForStatus(h, ['done']);
+  const assign = (await master.waitForOutput(/→ worker w1 \{"type":"assign".*\n/))[0];
+  t.match(assign, /… \(\d{4} bytes\)\n$/, 'cut, with its size');
+  t.ok(assign.length < 400);
+  t.equal(c.q(['-list', h]).code, 0);
+  t.notMatch(c.q(['-list']).stderr, /master/, '-verbose 1 (the default) traces nothing');
+
+  // -verbose 0: the ordinary lines go, the warnings stay.
+  await worker.stop();
+  await master.stop();
+  const quiet = c.spawnQ(['-mode', 'master', '-masterPort', String(c.port), '-verbose', '0']);
+  await waitFor('the quiet master', () => c.q(['-list']).code === 0);
+  const w0 = c.spawnQ(['-mode', 'worker', '-masterPort', String(c.port), '-verbose', '0', '-handle', 'w0', '-basePath', join(c.dir, 'w0')]);
+  await waitFor('w0 connected', () => /^w0\t/m.test(c.q(['-w', '-tabs']).stdout));
+  t.equal(c.q(['-token', 'not-the-token', '-list']).code, 2);
+  await quiet.waitForOutput(/Refused a client from 127\.0\.0\.1: wrong or missing token/);
+  t.notMatch(quiet.out, /=====|Worker w0 connected/, 'no banner, no worker events');
+  t.notMatch(w0.out, /=====|Running|Connecting/, 'the worker says nothing ordinary');
+
+  const bad = c.q(['-verbose', 'loud', '-list']);
+  t.equal(bad.code, 2);
+  t.equal(bad.stderr, "q: -verbose takes 0, 1 or 2, not 'loud'\n");
+});

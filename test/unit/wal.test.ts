@@ -8,6 +8,7 @@ import { openDb } from '../../src/store/db.js';
 import { JobStore } from '../../src/store/jobs.js';
 import { Checkpointer } from '../../src/store/checkpointer.js';
 import { makeJobSpec } from '../../src/protocol/jobSpec.js';
+import { normalLog } from '../../src/common/verbosity.js';
 
 const walSize = (path: string) => statSync(`${path}-wal`).size;
 
@@ -33,7 +34,7 @@ t.test('the checkpoint thread: the master never checkpoints, and the WAL is stil
   const db = openDb(path, { walSizeLimit: LIMIT });
   const jobs = new JobStore(db);
   const logged: string[] = [];
-  const checkpoints = new Checkpointer(db, path, (l) => logged.push(l), 20);
+  const checkpoints = new Checkpointer(db, path, normalLog((l) => logged.push(l)), undefined, 20);
   t.teardown(() => checkpoints.close());
   t.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0, "the master's connection leaves them to the thread");
   const spec = makeJobSpec({ command: 'echo a fairly long command line to fill pages', workingPath: '/tmp' });
@@ -62,9 +63,27 @@ t.test('a checkpoint thread that cannot run hands checkpoints back to SQLite, an
   const dir = t.testdir();
   const db = openDb(join(dir, 'q.db'));
   const logged: string[] = [];
-  const checkpoints = new Checkpointer(db, join(dir, 'missing.db'), (l) => logged.push(l), 20);
+  const checkpoints = new Checkpointer(db, join(dir, 'missing.db'), normalLog((l) => logged.push(l)), undefined, 20);
   t.teardown(() => checkpoints.close());
   for (let i = 0; i < 500 && logged.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.match(logged, [/Checkpoints off the event loop stopped/], 'one line in the log');
   t.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'SQLite checkpoints by itself again');
+});
+
+t.test('past the catch-up mark, adds pause for one pass of the thread; the master then copies only what came meanwhile', async (t) => {
+  const path = join(t.testdir(), 'q.db');
+  const db = openDb(path, { walSizeLimit: 1024 * 1024 });
+  const jobs = new JobStore(db);
+  const calls: string[] = [];
+  const writes = { pause: () => calls.push('pause'), resume: () => calls.push('resume') };
+  const checkpoints = new Checkpointer(db, path, normalLog(() => {}), writes, 20, 64);
+  t.teardown(() => checkpoints.close());
+  const spec = makeJobSpec({ command: 'echo a fairly long command line to fill pages', workingPath: '/tmp' });
+  jobs.insert(Array.from({ length: 30_000 }, () => spec), 0);
+  // Waiting on passes keeps the (unref'd) thread answering.
+  for (let i = 0; i < 100 && calls.length < 2; i++) await checkpoints.next();
+  t.same(calls, ['pause', 'resume'], 'paused once, resumed once');
+  t.equal(checkpoints.catchUps, 1);
+  jobs.insert([spec], 0);
+  t.ok(walSize(path) <= 1024 * 1024, `the next commit started the WAL again (${walSize(path)} bytes)`);
 });

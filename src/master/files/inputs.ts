@@ -8,12 +8,13 @@ import type { JobView } from '../../protocol/jobState.js';
 import type { ManifestEntry } from '../../protocol/workerMessages.js';
 import type { JobStore } from '../../store/jobs.js';
 import { holds, type WorkerRegistry, type WorkerSession } from '../registry.js';
+import type { Log } from '../../common/verbosity.js';
 
 /** What serving inputs needs of the master (not the whole hub, which needs the output sink). */
 export interface InputHost {
   jobs: JobStore;
   workers: WorkerRegistry;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** A manifest goes in parts of about this many bytes, well under the frame limit. */
@@ -85,7 +86,7 @@ export function serveFetch(hub: InputHost, s: WorkerSession, handle: string, lea
   const refuse = (message: string) => void hub.workers.send(s, { type: 'stageError', handle, lease, message });
   for (const p of paths) {
     if (job.shareWorkingPath || !isCleanAbsolute(p) || !listed?.has(p)) {
-      hub.log(`Refused ${s.handle} a file outside the inputs of ${handle}: ${p}`);
+      hub.log.warn(`Refused ${s.handle} a file outside the inputs of ${handle}: ${p}`);
       return refuse(`${p} is not an input of ${handle}`);
     }
   }

@@ -12,6 +12,7 @@ import { heldJob } from './inputs.js';
 import { mkdirSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { Reasons } from '../../common/outcomes.js';
+import type { Log } from '../../common/verbosity.js';
 
 interface Target {
   lease: string;
@@ -29,7 +30,7 @@ export class OutputSink {
 
   constructor(
     private readonly jobs: JobStore,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
   ) {}
 
   /** The outPath a worker's file goes beneath, or a reason to refuse it. */
@@ -59,7 +60,7 @@ export class OutputSink {
       if (!writer) this.writers.set(s, (writer = new ChunkWriter()));
       writer.write(root, h.path, { append: h.append, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
     } catch (e) {
-      this.log(`Refused output ${h.path} of ${h.handle} from ${s.handle}: ${(e as Error).message}`);
+      this.log.warn(`Refused output ${h.path} of ${h.handle} from ${s.handle}: ${(e as Error).message}`);
       this.noteRefused(s, h.handle, h.lease, `${h.path}: ${(e as Error).message}`);
     }
   }
@@ -87,7 +88,7 @@ export class OutputSink {
     try {
       openDirBeneath(this.resolve(s, handle, lease, rel), rel, { create: true }).close();
     } catch (e) {
-      this.log(`Refused output directory ${rel} of ${handle} from ${s.handle}: ${(e as Error).message}`);
+      this.log.warn(`Refused output directory ${rel} of ${handle} from ${s.handle}: ${(e as Error).message}`);
       this.noteRefused(s, handle, lease, `${rel}: ${(e as Error).message}`);
     }
   }

@@ -12,6 +12,7 @@ import { ContainerRun, type ContainerEnv } from './containerRun.js';
 import { LABELS } from './containerSpec.js';
 import { DockerEngine } from './engine.js';
 import { canPin, clearStages } from './pinnedMounts.js';
+import type { Log } from '../../common/verbosity.js';
 
 export interface DockerOptions {
   /** Jobs that name no image run in this one (when the engine answers). */
@@ -28,7 +29,7 @@ export interface DockerSideOptions {
   killGraceMs: number;
   clock: Clock;
   docker: DockerOptions;
-  log: (line: string) => void;
+  log: Log;
 }
 
 export class DockerSide {
@@ -52,14 +53,14 @@ export class DockerSide {
     try {
       this.engine = await DockerEngine.open();
     } catch (e) {
-      this.opts.log(`Docker support could not load (${(e as Error).message}): running process jobs only`);
+      this.opts.log.warn(`Docker support could not load (${(e as Error).message}): running process jobs only`);
     }
     await this.engine?.probe();
   }
 
   /** Clears mount stages a previous run left (or says why mounts are not pinned here). */
   async prepareMounts(): Promise<void> {
-    if (!canPin()) this.opts.log('Not root: Docker mounts are checked for links just before create, but not pinned (docs/security.md)');
+    if (!canPin()) this.opts.log.warn('Not root: Docker mounts are checked for links just before create, but not pinned (docs/security.md)');
     else await clearStages(join(this.opts.basePath, '.q', 'mounts'));
   }
 
@@ -69,7 +70,7 @@ export class DockerSide {
     if (this.version) this.opts.log(`Docker engine ${this.version} reachable${image ? `; jobs without an image run in ${image}` : ''}`);
     else if (this.engine) {
       const only = this.opts.docker.require ? 'it takes no jobs until one answers' : 'running process jobs only';
-      this.opts.log(`No Docker engine reachable (${this.engine.problem}): ${only}`);
+      this.opts.log.warn(`No Docker engine reachable (${this.engine.problem}): ${only}`);
     }
   }
 
@@ -112,7 +113,7 @@ export class DockerSide {
     try {
       found = await engine.containersOf(this.opts.handle, this.opts.basePath);
     } catch (e) {
-      this.opts.log(`Could not list this worker's containers: ${(e as Error).message}`);
+      this.opts.log.warn(`Could not list this worker's containers: ${(e as Error).message}`);
       return [];
     }
     const runs: ContainerRun[] = [];
@@ -122,7 +123,7 @@ export class DockerSide {
       try {
         run = await ContainerRun.adopt(info, this.env());
       } catch (e) {
-        this.opts.log(`Could not take back container ${info.Id.slice(0, 12)}: ${(e as Error).message}`);
+        this.opts.log.warn(`Could not take back container ${info.Id.slice(0, 12)}: ${(e as Error).message}`);
       }
       if (!run) {
         this.opts.log(`Removing container ${info.Id.slice(0, 12)} (${info.Labels[LABELS.job] ?? '?'}): no record of its job`);
@@ -145,7 +146,7 @@ export class DockerSide {
     const before = engine.version;
     const now = await engine.probe();
     if (before === now || (before !== null && now !== null)) return;
-    if (now === null) this.opts.log(`Docker engine stopped answering (${engine.problem})`);
+    if (now === null) this.opts.log.warn(`Docker engine stopped answering (${engine.problem})`);
     else {
       this.opts.log(`Docker engine ${now} reachable again`);
       await this.removeStrays(held);
@@ -197,7 +198,7 @@ export class DockerSide {
     try {
       const info = await container.inspect();
       if (!info.Mounts.some((m) => isInside(m.Source, dirname(path)))) {
-        this.opts.log(`Not stopping container ${id.slice(0, 12)} named by ${job.handle}: it is not that job's`);
+        this.opts.log.warn(`Not stopping container ${id.slice(0, 12)} named by ${job.handle}: it is not that job's`);
         return;
       }
       this.opts.log(`Stopping container ${id.slice(0, 12)} of ${job.handle}`);

@@ -11,6 +11,7 @@ import { outRules, ruleFor, type OutRule } from '../../files/paths.js';
 import type { ChunkPump } from '../../files/pump.js';
 import type { Assignment } from '../../protocol/jobState.js';
 import type { ManifestEntry, WorkerMessage } from '../../protocol/workerMessages.js';
+import type { Log } from '../../common/verbosity.js';
 
 interface Synced {
   size: number;
@@ -39,7 +40,7 @@ export class OutSync {
     private readonly pump: ChunkPump,
     private readonly send: (msg: WorkerMessage) => void,
     inputs: readonly ManifestEntry[],
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
   ) {
     this.rules = outRules(job.outFiles);
     const prefix = job.outPath ? job.outPath.replace(/\/*$/, '/') : null;
@@ -104,7 +105,7 @@ export class OutSync {
           }
           else if (how.end === 'lost') this.lost = true;
           else {
-            this.log(`Could not copy output ${rel} of ${handle}: it cannot be read`);
+            this.log.warn(`Could not copy output ${rel} of ${handle}: it cannot be read`);
             this.unread.add(rel);
             this.problem ??= `${rel} could not be read`;
             this.synced.set(rel, { size: e.size, mtimeMs: e.mtimeMs }); // not again until it changes
