@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page runs in a browser: its own tsconfig (DOM, no Node).
+    files: ['src/dashboard/**/*.ts'],
+    languageOptions: { parserOptions: { project: './src/dashboard/tsconfig.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  {
     // Tests: tap runs the subtests a file declares (t.test returns a promise it tracks itself),
     // and what the CLI prints as JSON is untyped by nature.
     files: ['test/**/*.ts'],

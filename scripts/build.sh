@@ -14,3 +14,9 @@ npx esbuild dist/cli/main.js --bundle --platform=node --format=esm --target=node
 npx esbuild dist/dispatch/main.js --bundle --platform=node --format=esm --target=node20 \
   --outfile=dist/dispatch/dispatch-q.js --log-level=warning \
   --banner:js="import { createRequire as __qCreateRequire } from 'node:module'; const require = __qCreateRequire(import.meta.url);"
+# The dashboard (master/http/routes.ts serves dist/dashboard): its page and login script bundled
+# with preact, and the static files beside them.
+mkdir -p dist/dashboard
+npx esbuild src/dashboard/page/app.ts src/dashboard/page/login.ts --bundle --platform=browser --format=esm \
+  --target=es2020 --minify --outdir=dist/dashboard --log-level=warning
+cp src/dashboard/index.html src/dashboard/login.html src/dashboard/app.css dist/dashboard/

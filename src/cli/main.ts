@@ -107,6 +107,8 @@ async function runMaster(p: Parsed): Promise<number> {
     keepFinishedMs: p.str('keepFinished') === undefined ? null : parseTime(p.str('keepFinished')!, '-keepFinished') * 1000,
     durable: p.bool('durable'),
     verbosity: parseVerbosity(p.str('verbose')),
+    dashboard: p.given.has('dashboard') ? p.bool('dashboard') : true,
+    readOnly: p.bool('readOnly'),
     localWorkerArgs: p.bool('localWorker') ? workerPassThrough(p) : null,
   }).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') throw new QError(ErrorCodes.BAD_VALUE, `port ${port(p)} is in use: is a master already running?`);

@@ -93,6 +93,7 @@ export const OPTIONS: readonly OptionDef[] = [
   // EC2 options of the old q: recognised so that old scripts get a clear answer.
   { name: 'startWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
   { name: 'runWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
+  { name: 'dashboard', kind: 'bool', modes: ['client', 'master'], describe: 'client: print a one-time link that logs a browser in to the dashboard; master: -dashboard false turns it off' },
   { name: 'termWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
 
   // Master
@@ -101,6 +102,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'heartbeatTimeout', kind: 'value', modes: master, describe: 'a worker silent this long is lost (default 30s)' },
   { name: 'keepFinished', kind: 'value', modes: master, describe: 'remove finished jobs (and their logs) this long after they end, e.g. 30d (default: keep all)' },
   { name: 'durable', kind: 'bool', modes: master, describe: 'fsync every commit (survive power loss, slower)' },
+  { name: 'readOnly', kind: 'bool', modes: master, describe: 'the dashboard shows, but offers no kill, rerun, delete, hold or release' },
 
   // Worker (and the master's local worker)
   { name: 'handle', kind: 'value', modes: worker, describe: 'worker name (default: short hostname + 2 chars)' },

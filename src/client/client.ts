@@ -176,7 +176,7 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
 
   const wantsMaster =
     toAdd.length > 0 ||
-    ['saveState', 'list', 'info', 'log', 'delete', 'kill', 'rerun', 'hold', 'release', 'wait', 'w', 'resetWorkers', 'clearWorkers', 'shutdownMaster'].some((o) =>
+    ['saveState', 'list', 'info', 'log', 'delete', 'kill', 'rerun', 'hold', 'release', 'wait', 'w', 'resetWorkers', 'clearWorkers', 'dashboard', 'shutdownMaster'].some((o) =>
       p.given.has(o),
     );
   if (!wantsMaster) {
@@ -191,7 +191,8 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
   if (p.given.has('hold') && holdSpecs.length === 0 && toAdd.length === 0) {
     throw new QError(ErrorCodes.BAD_VALUE, '-hold needs SPEC... (or -add, to add jobs held)');
   }
-  let conn = await Connection.open(target());
+  const where = target();
+  let conn = await Connection.open(where);
   try {
     const added: string[] = [];
     if (toAdd.length) {
@@ -271,6 +272,14 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     }
     if (p.given.has('resetWorkers')) io.out((await conn.request({ type: 'resetWorkers', handles: p.list('resetWorkers') ?? [] }, 'ok')).message);
     if (p.bool('clearWorkers')) io.out((await conn.request({ type: 'clearWorkers' }, 'ok')).message);
+    if (p.bool('dashboard')) {
+      // The code goes in the fragment, which the browser never sends (master/http/access.ts).
+      const { code, expiresInS } = await conn.request({ type: 'dashboardLogin' }, 'loginCode');
+      io.out(`${where.ca ? 'https' : 'http'}://${where.host}:${where.port}/login#${code}`);
+      if (parseVerbosity(p.str('verbose')) >= Verbosity.NORMAL) {
+        io.err(`q: open it once, within ${Math.round(expiresInS / 60)} minutes, to log in (q -dashboard again for another)`);
+      }
+    }
     if (p.bool('shutdownMaster')) io.out((await conn.request({ type: 'shutdown' }, 'ok')).message);
   } finally {
     conn.close();

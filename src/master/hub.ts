@@ -6,6 +6,9 @@ import type { LogSpool } from './logs.js';
 import type { OutputSink } from './files/outputs.js';
 import type { WorkerRegistry } from './registry.js';
 import type { Scheduler } from './scheduler.js';
+import type { MasterMetrics } from './http/metrics.js';
+import type { DashboardAccess } from './http/access.js';
+import type { QueueHistory } from './queueHistory.js';
 import type { Log } from '../common/verbosity.js';
 
 export interface Hub {
@@ -16,6 +19,10 @@ export interface Hub {
   outputs: OutputSink;
   clock: Clock;
   log: Log;
+  metrics: MasterMetrics;
+  history: QueueHistory;
+  /** null: -dashboard false. */
+  dashboard: DashboardAccess | null;
   /** How long a silent worker keeps its jobs, in ms. */
   heartbeatTimeoutMs: number;
   shutdown(): void;

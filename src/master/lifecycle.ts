@@ -42,6 +42,8 @@ function endedHere(hub: Hub, job: JobView): void {
   const dropped = hub.logs.end(job.handle, job.status);
   if (dropped > 0) hub.jobs.setLogDropped(job.handle, dropped);
   runHook({ ...job, logDropped: dropped }, hub.log);
+  hub.metrics.ended(job);
+  hub.history.finished();
 }
 
 /**

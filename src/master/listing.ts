@@ -6,6 +6,7 @@
 import { compileSpecs, exactTerms, indexTerms } from '../jobs/filter.js';
 import type { JobView } from '../protocol/jobState.js';
 import { listRowOf, type ListRow } from '../protocol/listRow.js';
+import { NEWEST } from '../store/jobPages.js';
 import type { Hub } from './hub.js';
 
 /** How much the client has not read yet (Infinity once it is gone): a listing waits on it. */
@@ -102,4 +103,42 @@ function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: Listi
     sink.page(page.jobs, page.next === null);
     return page.next;
   }, sink.failed);
+}
+
+/** Rows a dashboard page may read to fill itself when its filter is not answered by an index. */
+const PAGE_READ_ROWS = 5000;
+
+/**
+ * One page of -list's rows (the dashboard's table): `limit` rows from the cursor `from` (null:
+ * the first page), oldest or newest first, and the cursor of the next page. A filter the
+ * store answers reads only those rows; any other reads at most PAGE_READ_ROWS, so a page
+ * whose filter matches little may come short, with a cursor to go on.
+ */
+export function onePage(hub: Hub, specs: readonly string[], from: number | null, limit: number, newest: boolean): { rows: ListRow[]; next: number | null } {
+  const start = from ?? (newest ? NEWEST : 0);
+  const terms = exactTerms(specs);
+  if (terms !== null) {
+    const page = hub.jobs.pages.rowPage(terms, start, limit, newest);
+    return { rows: JSON.parse(page.json) as ListRow[], next: page.next };
+  }
+  const index = indexTerms(specs);
+  const keep = compileSpecs(specs);
+  const rows: ListRow[] = [];
+  let after: number | null = start;
+  for (let read = 0; after !== null && rows.length < limit && read < PAGE_READ_ROWS; read += limit) {
+    const page = hub.jobs.pages.page(index, after, limit - rows.length, keep, newest);
+    rows.push(...page.jobs.map(listRowOf));
+    after = page.next;
+  }
+  return { rows, next: after };
+}
+
+/** How many jobs `specs` match (none: every job), counted a page a turn; `done` gets the count. */
+export function countMatching(hub: Hub, specs: readonly string[], done: (n: number) => void, failed: (e: Error) => void): void {
+  const terms = exactTerms(specs);
+  if (terms === 'all') return done(hub.jobs.count());
+  const only = terms?.length === 1 ? terms[0]! : null;
+  if (only?.key === 'status') return done(hub.jobs.counts().reduce((n, c) => n + (c.status === only.value ? c.n : 0), 0));
+  let n = 0;
+  readPages(hub, specs, false, { page: (jobs, last) => ((n += jobs.length), last && done(n)), failed }, { buffered: () => 0 }, ROW_PAGE_ROWS);
 }

@@ -21,6 +21,9 @@ import { OutputSink } from './files/outputs.js';
 import { RealtimeFeed, REALTIME_MS } from './files/realtime.js';
 import { listen } from './server.js';
 import { RequestQueue } from './requestQueue.js';
+import { MasterMetrics } from './http/metrics.js';
+import { DashboardAccess } from './http/access.js';
+import { QueueHistory } from './queueHistory.js';
 import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
 import { makeLog, Verbosity, type Log } from '../common/verbosity.js';
 
@@ -38,6 +41,9 @@ export interface MasterOptions {
   /** Arguments of a worker to start beside the master (`-localWorker`), or null. */
   localWorkerArgs: string[] | null;
   clock?: Clock;
+  /** The dashboard at / (default on; -dashboard false), and -readOnly: it may look, not act. */
+  dashboard?: boolean;
+  readOnly?: boolean;
   /** -verbose (default 1); ignored when `log` is given. */
   verbosity?: Verbosity;
   log?: Log;
@@ -51,6 +57,8 @@ export interface RunningMaster {
 
 const RETRY_EVERY_MS = 1000;
 const RETRIES_PER_TURN = 500;
+/** How often the dashboard's chart closes a minute that has passed. */
+const HISTORY_EVERY_MS = 5000;
 
 const BIN_Q = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'q');
 
@@ -80,11 +88,14 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     outputs: new OutputSink(jobs, log),
     clock,
     log,
+    metrics: new MasterMetrics({ counts: () => jobs.counts(), workers: () => workers.views() }),
+    history: new QueueHistory(jobs, clock),
+    dashboard: opts.dashboard === false ? null : new DashboardAccess(clock, opts.readOnly === true, Boolean(opts.tls)),
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
     shutdown: () => void close(),
   };
 
-  const net = await listen(hub, requests, opts.host, opts.port, token, opts.tls ?? null);
+  const net = await listen(hub, requests, { metrics: hub.metrics, dashboard: hub.dashboard }, opts.host, opts.port, token, opts.tls ?? null);
   const address = net.wss.address();
   const port = address && typeof address === 'object' ? address.port : opts.port;
   log(`===== master (port ${port}, state ${opts.stateDir}, ${jobs.count()} jobs)`);
@@ -115,6 +126,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     RETRY_EVERY_MS,
   );
   retries.unref();
+  const minutes = setInterval(guarded('Recording the queue', () => hub.history.roll()), HISTORY_EVERY_MS);
+  minutes.unref();
   const realtime = new RealtimeFeed(hub);
   const feed = setInterval(guarded('Sending realtime inputs', () => realtime.tick()), REALTIME_MS);
   feed.unref();
@@ -140,6 +153,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     closing = (async () => {
       clearInterval(sweep);
       clearInterval(retries);
+      clearInterval(minutes);
       pruner?.close();
       stall.close();
       clearInterval(feed);

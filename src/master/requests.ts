@@ -6,7 +6,7 @@ import { FINISHED_STATUSES } from '../store/jobs.js';
 import type { Hub } from './hub.js';
 import { deleteJobs, killJobs, rerunJobs } from './lifecycle.js';
 import { sendLog } from './logStream.js';
-import { actOnPages, streamListing, streamRows, type Backlog } from './listing.js';
+import { actOnPages, countMatching, onePage, streamListing, streamRows, type Backlog } from './listing.js';
 import type { ListRow } from '../protocol/listRow.js';
 import { holdJobs, releaseJobs } from './workflow.js';
 import { ErrorCodes } from '../common/errors.js';
@@ -28,6 +28,7 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       const jobs = after.length || afterAny.length ? req.jobs.map((j) => ({ ...j, after, afterAny })) : req.jobs;
       const handles = hub.jobs.insert(jobs, hub.clock.now(), { after, afterAny, hold: req.hold === true });
       reply({ type: 'added', id: req.id, handles });
+      hub.metrics.submitted(handles.length);
       hub.scheduler.kick();
       return;
     }
@@ -124,6 +125,28 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       const n = hub.jobs.count();
       hub.jobs.checkpoint();
       reply({ type: 'ok', id: req.id, message: `Saved ${n} jobs to state` });
+      return;
+    }
+    case 'rowPage': {
+      const page = onePage(hub, req.specs, req.from, req.limit, req.newest);
+      reply({ type: 'rowPage', id: req.id, rows: page.rows, next: page.next });
+      return;
+    }
+    case 'count':
+      countMatching(hub, req.specs, (n) => reply({ type: 'count', id: req.id, n }), (e) => reply({ type: 'error', id: req.id, code: ErrorCodes.STORE, message: e.message }));
+      return;
+    case 'counts':
+      reply({ type: 'counts', id: req.id, counts: hub.jobs.counts() });
+      return;
+    case 'history':
+      reply({ type: 'history', id: req.id, points: hub.history.read() });
+      return;
+    case 'dashboardLogin': {
+      if (!hub.dashboard) {
+        reply({ type: 'error', id: req.id, code: ErrorCodes.NOT_SUPPORTED, message: 'the dashboard is off on this master (-dashboard false)' });
+        return;
+      }
+      reply({ type: 'loginCode', id: req.id, ...hub.dashboard.mintCode() });
       return;
     }
     case 'shutdown':

@@ -1,13 +1,14 @@
 // The master's socket: checks the token before the WebSocket upgrade, then hands each
 // validated frame to the client or worker handler. An invalid frame gets an error answer and
 // changes nothing; it never reaches the handlers.
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { traceLine } from '../common/verbosity.js';
 import { ErrorCodes, QError } from '../common/errors.js';
-import { ClientRequestSchema, type ClientResponse } from '../protocol/clientMessages.js';
+import { ClientRequestSchema, type ClientRequest, type ClientResponse } from '../protocol/clientMessages.js';
+import { bearer, tokenMatches } from './http/access.js';
+import { httpHandler, type Routes } from './http/routes.js';
 import { MAX_FRAME_BYTES, decode, encode, encodeJobRows, frameBytes } from '../protocol/codec.js';
 import { WorkerMessageSchema } from '../protocol/workerMessages.js';
 import { decodeChunk } from '../protocol/frames.js';
@@ -20,19 +21,12 @@ import { CloseCodes } from '../protocol/codec.js';
 
 export const ROLE_HEADER = 'x-q-role';
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
+/** The WebSocket subprotocol of the dashboard's page, which cannot send headers. */
+export const DASHBOARD_PROTOCOL = 'q-dashboard';
 
-/** Constant-time comparison (hashing first makes the lengths equal). */
-export function tokenMatches(given: string, expected: string): boolean {
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
-function bearer(req: IncomingMessage): string {
-  const h = req.headers.authorization ?? '';
-  return h.startsWith('Bearer ') ? h.slice(7) : '';
-}
+/** What a dashboard session may ask; with -readOnly, only what reads. */
+const DASHBOARD_READS: ReadonlySet<ClientRequest['type']> = new Set(['list', 'rowPage', 'count', 'counts', 'history', 'workers', 'log']);
+const DASHBOARD_ACTS: ReadonlySet<ClientRequest['type']> = new Set(['kill', 'delete', 'rerun', 'hold', 'release']);
 
 export interface Listening {
   wss: WebSocketServer;
@@ -46,19 +40,25 @@ export interface Listening {
 export function listen(
   hub: Hub,
   requests: RequestQueue,
+  routes: Omit<Routes, 'token'>,
   host: string,
   port: number,
   token: string,
   tls: { cert: Buffer; key: Buffer } | null = null,
 ): Promise<Listening> {
   const guard = new AuthGuard(hub.clock, hub.log);
-  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createHttpServer();
+  const handler = httpHandler({ ...routes, token });
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
+  const dashboard = routes.dashboard;
   const wss = new WebSocketServer({
     server,
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has(DASHBOARD_PROTOCOL) ? DASHBOARD_PROTOCOL : false),
     verifyClient: ({ req }, done) => {
       const ip = req.socket.remoteAddress ?? '?';
+      // A browser: its session cookie, from the dashboard's own page (http/access.ts).
+      if (isDashboard(req)) return dashboard?.mayConnect(req) ? done(true) : done(false, 401, 'no dashboard session');
       const role = req.headers[ROLE_HEADER];
       if (role !== 'client' && role !== 'worker') return done(false, 400, 'unknown role');
       // The right token always gets in: a guesser at a shared address (NAT, a login node)
@@ -74,8 +74,11 @@ export function listen(
   wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
     socket.on('error', () => socket.terminate());
     const where = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    if (req.headers[ROLE_HEADER] === 'worker') serveWorker(hub, socket, where);
-    else serveClient(hub, socket, requests, `client ${where}`);
+    if (isDashboard(req)) {
+      const may = dashboard?.readOnly ? DASHBOARD_READS : new Set([...DASHBOARD_READS, ...DASHBOARD_ACTS]);
+      serveClient(hub, socket, requests, `dashboard ${where}`, may);
+    } else if (req.headers[ROLE_HEADER] === 'worker') serveWorker(hub, socket, where);
+    else serveClient(hub, socket, requests, `client ${where}`, null);
   });
   const close = async () => {
     for (const c of wss.clients) c.close(CloseCodes.SHUTTING_DOWN, 'master shutting down');
@@ -100,7 +103,12 @@ export function listen(
 }
 
 /** `requests`: one queue for every client of this master: heavy requests take turns (requestQueue.ts). */
-function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue, peer: string): void {
+function isDashboard(req: IncomingMessage): boolean {
+  return (req.headers['sec-websocket-protocol'] ?? '').split(',').some((p) => p.trim() === DASHBOARD_PROTOCOL);
+}
+
+/** `may`: the requests this client may make (a dashboard session's), null for all (the token's). */
+function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue, peer: string, may: ReadonlySet<ClientRequest['type']> | null): void {
   const closers: (() => void)[] = [];
   socket.on('close', () => closers.forEach((f) => f()));
   const send = (text: string) => {
@@ -118,6 +126,10 @@ function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue, peer: 
       return;
     }
     const req = decoded.msg;
+    if (may && !may.has(req.type)) {
+      reply({ type: 'error', id: req.id, code: ErrorCodes.AUTH, message: `a dashboard session may not ${req.type}${DASHBOARD_ACTS.has(req.type) ? ' (this master is -readOnly)' : ''}` });
+      return;
+    }
     requests.submit(req, () => {
       if (socket.readyState !== socket.OPEN) return; // it went while waiting its turn
       try {

@@ -10,6 +10,17 @@ import { ListRowSchema } from './listRow.js';
 import { WorkerViewSchema } from './resources.js';
 import { ErrorCodes, type ErrorCode } from '../common/errors.js';
 
+/** Rows a dashboard page asks for at most. */
+export const MAX_PAGE_ROWS = 500;
+
+/** Jobs of one status in one queue ('' for none). */
+export const JobCountSchema = z.object({ status: z.enum(JobStatuses), queue: z.string(), n: z.number().int() });
+export type JobCount = z.infer<typeof JobCountSchema>;
+
+/** One minute of the queue (master/queueHistory.ts): jobs waiting and running at its end, jobs finished in it. */
+export const QueuePointSchema = z.object({ at: z.number(), queued: z.number().int(), running: z.number().int(), finished: z.number().int() });
+export type QueuePoint = z.infer<typeof QueuePointSchema>;
+
 export const ClientRequestSchema = wire(
   z.discriminatedUnion('type', [
     // after, afterAny: the jobs they wait for (the client resolved -after's SPECs, once for
@@ -45,6 +56,19 @@ export const ClientRequestSchema = wire(
     }),
     z.object({ type: z.literal('saveState'), id }),
     z.object({ type: z.literal('shutdown'), id }),
+    // The dashboard's: one page of -list's rows (from: where the last page ended, a cursor the
+    // answer gave; newest: newest first), how many jobs SPECs match, the status counts, the
+    // last hours of the queue, and (q -dashboard) a one-time code that logs a browser in.
+    z.object({
+      type: z.literal('rowPage'), id, specs,
+      from: z.number().int().nonnegative().nullable(),
+      limit: z.number().int().min(1).max(MAX_PAGE_ROWS),
+      newest: z.boolean(),
+    }),
+    z.object({ type: z.literal('count'), id, specs }),
+    z.object({ type: z.literal('counts'), id }),
+    z.object({ type: z.literal('history'), id }),
+    z.object({ type: z.literal('dashboardLogin'), id }),
   ]),
 );
 export type ClientRequest = WireType<typeof ClientRequestSchema>;
@@ -69,6 +93,12 @@ export const ClientResponseSchema = wire(
     // `deleted`: the job followed was deleted under it.
     z.object({ type: z.literal('logEnd'), id, status: z.enum([...JobStatuses, 'deleted']) }),
     z.object({ type: z.literal('ok'), id, message: z.string() }),
+    // next: the cursor of the page after this one, null after the last.
+    z.object({ type: z.literal('rowPage'), id, rows: z.array(ListRowSchema), next: z.number().int().nullable() }),
+    z.object({ type: z.literal('count'), id, n: z.number().int().nonnegative() }),
+    z.object({ type: z.literal('counts'), id, counts: z.array(JobCountSchema) }),
+    z.object({ type: z.literal('history'), id, points: z.array(QueuePointSchema) }),
+    z.object({ type: z.literal('loginCode'), id, code: z.string(), expiresInS: z.number().int() }),
     z.object({ type: z.literal('error'), id: id.nullable(), code: ErrorCodeSchema, message: z.string() }),
   ]),
 );

@@ -22,9 +22,8 @@ export const ResultSchema = StatsSchema.extend({
 });
 export type Result = z.infer<typeof ResultSchema>;
 
-// held: not to be claimed yet: held by the user (-hold) or waiting for jobs (-after).
-export const JobStatuses = ['held', 'ready', 'assigned', 'init', 'running', 'done', 'failed'] as const;
-export type JobStatus = (typeof JobStatuses)[number];
+import { JobStatuses, type JobStatus } from './statuses.js';
+export { JobStatuses, type JobStatus };
 
 /** A job as the master shows it to clients. Numbers use -1 for "not known". */
 export const JobViewSchema = JobSpecSchema.extend({

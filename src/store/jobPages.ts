@@ -46,37 +46,57 @@ const ROWS_JSON =
   "json_group_array(json_array(handle, worker, worker_host, status, exit_code, exit_reason, real_time, max_mem, max_disk, spec ->> '$.outPath', spec ->> '$.command') ORDER BY seq)";
 const asRows = (inner: string) => `SELECT ${ROWS_JSON} AS json, count(*) AS rows, max(seq) AS last FROM (${inner})`;
 
+/** The same query, newest first: `after` is then the seq the page goes on below. */
+const newestFirst = (sql: string) =>
+  sql
+    .replace(/(\S*seq) > @after ORDER BY (\S*seq) LIMIT/g, '$1 < @after ORDER BY $2 DESC LIMIT')
+    .replace('ORDER BY seq) AS json', 'ORDER BY seq DESC) AS json')
+    .replace('max(seq) AS last', 'min(seq) AS last');
+
+/** Where a newest-first listing starts: below every seq. */
+export const NEWEST = Number.MAX_SAFE_INTEGER;
+
 export class JobPages {
   private readonly by;
   private readonly scan;
+  private readonly byNewest;
+  private readonly scanNewest;
   /** Rows read from the table by pages (tests count them: a listing costs what it returns). */
   rowsRead = 0;
 
   private readonly rowsBy;
   private readonly rowsScan;
+  private readonly newestBy;
+  private readonly newestScan;
 
   constructor(db: Db) {
     const prepare = (queries: Record<IndexedKey, string>) =>
       Object.fromEntries(Object.entries(queries).map(([k, sql]) => [k, db.prepare(sql)])) as Record<IndexedKey, ReturnType<Db['prepare']>>;
     this.by = prepare(BY);
     this.scan = db.prepare(SCAN(VIEW_COLUMNS));
-    this.rowsBy = prepare(Object.fromEntries(Object.entries(byKey(ROW_COLUMNS)).map(([k, sql]) => [k, asRows(sql)])) as Record<IndexedKey, string>);
+    this.byNewest = prepare(Object.fromEntries(Object.entries(BY).map(([k, sql]) => [k, newestFirst(sql)])) as Record<IndexedKey, string>);
+    this.scanNewest = db.prepare(newestFirst(SCAN(VIEW_COLUMNS)));
+    const rowQueries = (wrap: (sql: string) => string) =>
+      Object.fromEntries(Object.entries(byKey(ROW_COLUMNS)).map(([k, sql]) => [k, wrap(asRows(sql))])) as Record<IndexedKey, string>;
+    this.rowsBy = prepare(rowQueries((sql) => sql));
     this.rowsScan = db.prepare(asRows(SCAN(ROW_COLUMNS)));
+    this.newestBy = prepare(rowQueries(newestFirst));
+    this.newestScan = db.prepare(newestFirst(asRows(SCAN(ROW_COLUMNS))));
   }
 
   /**
    * Up to `limit` of -list's rows after `after`: every job (`all`), or what one term names
-   * (handles: all of them in one term's query). The SPECs must be exact (jobs/filter.ts
+   * (handles: all of them in one term's query). `newest`: newest first, below `after`. The SPECs must be exact (jobs/filter.ts
    * exactTerms): nothing is checked on these rows.
    */
-  rowPage(terms: 'all' | readonly IndexTerm[], after: number, limit: number): RowPage {
+  rowPage(terms: 'all' | readonly IndexTerm[], after: number, limit: number, newest = false): RowPage {
     let r: { json: string; rows: number; last: number | null };
-    if (terms === 'all') r = this.rowsScan.get({ after, limit }) as typeof r;
+    if (terms === 'all') r = (newest ? this.newestScan : this.rowsScan).get({ after, limit }) as typeof r;
     else {
       const [first] = terms;
       if (!first) return { json: '[]', rows: 0, next: null };
       const value = first.key === 'handle' ? JSON.stringify(terms.map((t) => t.value)) : first.value;
-      r = this.rowsBy[first.key].get({ value, after, limit }) as typeof r;
+      r = (newest ? this.newestBy : this.rowsBy)[first.key].get({ value, after, limit }) as typeof r;
     }
     this.rowsRead += r.rows;
     return { json: r.json, rows: r.rows, next: r.rows < limit || r.last === null ? null : r.last };
@@ -84,19 +104,20 @@ export class JobPages {
 
   /**
    * Up to `limit` rows after `after` (a seq; 0 = from the start), read through the index of
-   * each term (null: every row), that `keep` accepts.
+   * each term (null: every row), that `keep` accepts. `newest`: newest first, below `after`.
    */
-  page(terms: readonly IndexTerm[] | null, after: number, limit: number, keep: (job: JobView) => boolean): Page {
+  page(terms: readonly IndexTerm[] | null, after: number, limit: number, keep: (job: JobView) => boolean, newest = false): Page {
     let rows: JobRow[];
-    if (terms === null) rows = this.scan.all({ after, limit }) as JobRow[];
+    const [by, scan] = newest ? [this.byNewest, this.scanNewest] : [this.by, this.scan];
+    if (terms === null) rows = scan.all({ after, limit }) as JobRow[];
     else {
       // Each query's next rows, merged in table order: the union's next `limit` are among them.
       const handles = terms.filter((t) => t.key === 'handle').map((t) => t.value);
       const queries = terms.filter((t) => t.key !== 'handle').map((t) => ({ key: t.key, value: t.value }));
       if (handles.length) queries.push({ key: 'handle', value: JSON.stringify(handles) });
       const merged = new Map<number, JobRow>();
-      for (const q of queries) for (const r of this.by[q.key].all({ value: q.value, after, limit }) as JobRow[]) merged.set(r.seq, r);
-      rows = [...merged.values()].sort((a, b) => a.seq - b.seq).slice(0, limit);
+      for (const q of queries) for (const r of by[q.key].all({ value: q.value, after, limit }) as JobRow[]) merged.set(r.seq, r);
+      rows = [...merged.values()].sort((a, b) => (newest ? b.seq - a.seq : a.seq - b.seq)).slice(0, limit);
     }
     this.rowsRead += rows.length;
     const jobs = rows.map(toView).filter(keep);

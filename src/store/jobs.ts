@@ -15,6 +15,7 @@ import { customAlphabet, nanoid } from 'nanoid';
 import type { Db } from './db.js';
 import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
 import type { JobStatus, JobView, Result, Stats } from '../protocol/jobState.js';
+import type { JobCount } from '../protocol/clientMessages.js';
 import { ExitCodes, Reasons } from '../common/outcomes.js';
 import { MAX_RETRY_DELAY_S } from '../common/limits.js';
 import { ReadyClasses, requirementOf, type WorkerFit } from './readyClasses.js';
@@ -147,7 +148,8 @@ export class JobStore {
       leaseOf: p(`SELECT lease, status FROM jobs WHERE handle = ?`),
       activeOf: p(`SELECT * FROM jobs WHERE worker = ? AND status IN ('assigned', 'init', 'running') ORDER BY seq`),
       active: p(`SELECT * FROM jobs WHERE status IN ('assigned', 'init', 'running') ORDER BY seq`),
-      count: p(`SELECT count(*) AS n FROM jobs`),
+      count: p(`SELECT coalesce(sum(n), 0) AS n FROM job_counts`),
+      counts: p(`SELECT status, queue, n FROM job_counts WHERE n > 0 ORDER BY status, queue`),
       finishedBefore: p(`SELECT handle FROM jobs INDEXED BY jobs_finished
                          WHERE status IN ('done', 'failed') AND finished_at < @cutoff ORDER BY finished_at LIMIT @limit`),
     };
@@ -379,8 +381,14 @@ export class JobStore {
     return (this.s.finishedBefore.all({ cutoff, limit }) as { handle: string }[]).map((r) => r.handle);
   }
 
+  /** Jobs in the table, from job_counts (migration 12): a few rows read, not the table. */
   count(): number {
     return (this.s.count.get() as { n: number }).n;
+  }
+
+  /** How many jobs each status holds, by queue ('' for none), from job_counts. */
+  counts(): JobCount[] {
+    return this.s.counts.all() as JobCount[];
   }
 
   /** Folds the WAL into the main database file (what `-saveState` asks for). */

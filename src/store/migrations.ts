@@ -126,4 +126,26 @@ export const migrations: readonly string[] = [
    CREATE INDEX jobs_retry ON jobs(retry_at) WHERE retry_at IS NOT NULL;
    ALTER TABLE jobs ADD COLUMN array_of TEXT;
    CREATE INDEX jobs_array ON jobs(array_of, seq) WHERE array_of IS NOT NULL;`,
+  // 12: how many jobs each status and queue holds ('' for none), kept by triggers so that a
+  // count (status counts on the dashboard, q_jobs in /metrics) reads a few rows, not the table.
+  `CREATE TABLE job_counts (
+     status TEXT NOT NULL,
+     queue  TEXT NOT NULL,
+     n      INTEGER NOT NULL,
+     PRIMARY KEY (status, queue)
+   ) WITHOUT ROWID;
+   INSERT INTO job_counts (status, queue, n) SELECT status, coalesce(queue, ''), count(*) FROM jobs GROUP BY 1, 2;
+   CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+     INSERT INTO job_counts (status, queue, n) VALUES (NEW.status, coalesce(NEW.queue, ''), 1)
+       ON CONFLICT (status, queue) DO UPDATE SET n = n + 1;
+   END;
+   CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+     UPDATE job_counts SET n = n - 1 WHERE status = OLD.status AND queue = coalesce(OLD.queue, '');
+   END;
+   CREATE TRIGGER job_counts_update AFTER UPDATE OF status, queue ON jobs
+     WHEN OLD.status IS NOT NEW.status OR OLD.queue IS NOT NEW.queue BEGIN
+     UPDATE job_counts SET n = n - 1 WHERE status = OLD.status AND queue = coalesce(OLD.queue, '');
+     INSERT INTO job_counts (status, queue, n) VALUES (NEW.status, coalesce(NEW.queue, ''), 1)
+       ON CONFLICT (status, queue) DO UPDATE SET n = n + 1;
+   END;`,
 ];

@@ -85,4 +85,8 @@ t.test("a database of the previous schema (6) gets its classes; picks go as they
   t.equal(cmd({ ...plain, docker: true }), 'echo docker');
   t.equal(cmd({ ...plain, memBudget: 100_000 }), 'echo big');
   t.equal(jobs.pages.page([{ key: 'status', value: 'done' }], 0, 10, () => true).jobs.length, 1, 'the finished job is still there');
+  // Migration 12 counted the jobs it found (the picks above moved 7 of them on).
+  const truth = db.prepare(`SELECT status, coalesce(queue, '') AS queue, count(*) AS n FROM jobs GROUP BY 1, 2 ORDER BY 1, 2`).all();
+  t.same(jobs.counts(), truth, 'job_counts: what the table holds');
+  t.equal(jobs.count(), (db.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n);
 });

@@ -148,3 +148,23 @@ t.test('an assignment its worker never had does not count as an attempt', async 
   t.ok(jobs.requeue(h!, second.lease, clock.now(), null, true).requeued, 'one that had started ...');
   t.equal(claimFor(jobs)!.attempt, 2, '... did count');
 });
+
+t.test('job_counts follows every change of status and queue, and matches a count of the table', async (t) => {
+  const { jobs, clock } = fresh();
+  const db = (jobs as unknown as { db: import('../../src/store/db.js').Db }).db;
+  const truth = () =>
+    db.prepare(`SELECT status, coalesce(queue, '') AS queue, count(*) AS n FROM jobs GROUP BY 1, 2 ORDER BY 1, 2`).all();
+  const [a, b] = jobs.insert([spec(), spec()], clock.now());
+  jobs.insert([spec({ queue: 'gpu' })], clock.now());
+  t.same(jobs.counts(), truth());
+  t.same(jobs.counts(), [{ status: 'ready', queue: '', n: 2 }, { status: 'ready', queue: 'gpu', n: 1 }]);
+  const claimed = claimFor(jobs)!;
+  jobs.markRunning(claimed.handle, claimed.lease, clock.now());
+  t.same(jobs.counts(), truth(), 'claimed and running');
+  jobs.finish(claimed.handle, claimed.lease, { exitCode: 0, exitReason: null, realTime: 1, userTime: 0, maxMem: 1, maxDisk: 0 }, clock.now());
+  t.same(jobs.counts(), truth(), 'finished');
+  jobs.delete([b === claimed.handle ? a! : b!]);
+  t.same(jobs.counts(), truth(), 'deleted');
+  t.equal(jobs.count(), 2);
+  t.same(jobs.counts().map((c) => c.n).reduce((x, y) => x + y), 2);
+});

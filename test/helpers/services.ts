@@ -1,0 +1,24 @@
+// Tests that need a program from Debian (Chromium, Prometheus): without it they skip, loudly;
+// with the service's Q_REQUIRE_* variable set (CI sets them) they fail instead, so a CI run
+// without the program cannot pass by skipping. Docker's own check is in docker.ts.
+import { existsSync } from 'node:fs';
+
+interface Tap {
+  fail(msg: string): unknown;
+  skip(name: string, cb: () => void): unknown;
+}
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const PROMETHEUS = '/usr/bin/prometheus';
+
+/** True when `path` is here; otherwise fails (with `requireVar`=1) or skips `t`, saying how to get it. */
+export function programReady(t: Tap, path: string, requireVar: string, install: string): boolean {
+  if (existsSync(path)) return true;
+  const why = `${path} is missing: ${install}`;
+  if (process.env[requireVar] === '1') t.fail(`${requireVar}=1 but ${why}`);
+  else {
+    process.stderr.write(`\n!!!!! SKIPPING: ${why} !!!!!\n\n`);
+    t.skip(why, () => {});
+  }
+  return false;
+}

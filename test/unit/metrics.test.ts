@@ -1,0 +1,61 @@
+// /metrics's names and values: what a Prometheus user queries (q_jobs{status,queue},
+// q_workers, q_worker_slots, the counters and histograms), read from a fake master.
+import t from 'tap';
+import { MasterMetrics, finishResult } from '../../src/master/http/metrics.js';
+import type { JobCount } from '../../src/protocol/clientMessages.js';
+import type { WorkerView } from '../../src/protocol/resources.js';
+import { Reasons } from '../../src/common/outcomes.js';
+import type { JobView } from '../../src/protocol/jobState.js';
+
+const worker = (handle: string, connected: boolean, slots: number, jobs: string[]): WorkerView =>
+  ({ handle, connected, slots, maxTime: null, jobs, lastSeen: 0, pendingAction: '', resources: {} }) as unknown as WorkerView;
+
+t.test('how a job ended, as result says it', async (t) => {
+  const f = (status: 'done' | 'failed', exitReason: string | null) => finishResult({ status, exitReason });
+  t.equal(f('done', null), 'done');
+  t.equal(f('failed', null), 'failed');
+  t.equal(f('failed', Reasons.killedByRequest), 'killed');
+  t.equal(f('failed', Reasons.killedBeforeStart), 'killed');
+  t.equal(f('failed', Reasons.timeLimit(12, 10)), 'limit');
+  t.equal(f('failed', Reasons.memLimit(200, 100, 1)), 'limit');
+  t.equal(f('failed', `${Reasons.workerLost}w1 stopped answering`), 'lost');
+});
+
+t.test('the text a scrape reads', async (t) => {
+  let counts: JobCount[] = [
+    { status: 'ready', queue: '', n: 3 },
+    { status: 'running', queue: 'gpu', n: 2 },
+  ];
+  const m = new MasterMetrics({ counts: () => counts, workers: () => [worker('w1', true, 4, ['J-aaaaaa']), worker('w2', false, 1, [])] });
+  m.submitted(5);
+  const job = (over: Partial<JobView>) => ({ status: 'done', exitReason: null, createdAt: 1000, startedAt: 3000, realTime: 7, ...over }) as JobView;
+  m.ended(job({}));
+  m.ended(job({ status: 'failed', exitReason: Reasons.killedByRequest, startedAt: null }));
+  const text = await m.text();
+  t.match(text, /^# TYPE q_jobs gauge$/m);
+  t.match(text, /^q_jobs\{status="ready",queue=""\} 3$/m);
+  t.match(text, /^q_jobs\{status="running",queue="gpu"\} 2$/m);
+  t.match(text, /^q_jobs\{status="failed",queue=""\} 0$/m, 'every status, 0 when none');
+  t.match(text, /^q_workers\{state="connected"\} 1$/m);
+  t.match(text, /^q_workers\{state="away"\} 1$/m);
+  t.match(text, /^q_worker_slots\{worker="w1",state="busy"\} 1$/m);
+  t.match(text, /^q_worker_slots\{worker="w1",state="free"\} 3$/m);
+  t.notMatch(text, /worker="w2"/, 'slots of connected workers only');
+  t.match(text, /^q_jobs_submitted_total 5$/m);
+  t.match(text, /^q_jobs_finished_total\{result="done"\} 1$/m);
+  t.match(text, /^q_jobs_finished_total\{result="killed"\} 1$/m);
+  t.match(text, /^q_jobs_finished_total\{result="lost"\} 0$/m);
+  t.match(text, /^q_job_wait_seconds_sum 2$/m, 'seconds from added to started');
+  t.match(text, /^q_job_wait_seconds_count 1$/m, 'a job that never started waited no measured time');
+  t.match(text, /^q_job_run_seconds_sum 7$/m);
+  t.match(text, /^q_build_info\{version="[^"]+",node="v\d+/m);
+  t.match(text, /^q_master_process_cpu_seconds_total /m, "the master process's own");
+  t.notMatch(text, /J-aaaaaa/, 'no label per job');
+  for (const name of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    t.match(name[1], /^q_/, `${name[1]}: one q_ prefix`);
+    if (name[2] === 'counter') t.match(name[1], /_total$/, `${name[1]}: a counter ends in _total`);
+  }
+  counts = [];
+  t.match(await m.text(), /^q_jobs\{status="ready",queue=""\} 0$/m, 'read at each scrape');
+  t.notMatch(await m.text(), /queue="gpu"/, 'a queue gone is gone');
+});
