@@ -11,7 +11,7 @@
 //                  simulated workers (one process, real sockets)
 //   open           a master restarted on the table of --backlog finished jobs: spawn → first answer
 //   listings       -list status:running and -list J-… beside them; a full -list (time to its
-//                  first row, rows/s)
+//                  first row, rows/s); the dashboard's page and counts, a /metrics scrape
 //   memory, stall  the master's peak RSS; the longest answer to a one-job request sent every
 //                  20 ms throughout by a process of its own (probe.ts): what a stalled event
 //                  loop makes every client wait
@@ -229,6 +229,26 @@ class Bench {
     return { firstMs: first, rows: lines, rowsPerS: lines / total };
   }
 
+  /** The dashboard's reads and a Prometheus scrape: medians of 15, request → answer (null: a version without them). */
+  async dashboardLatency(): Promise<{ scrape: number; page: number; counts: number } | null> {
+    // A version from before answers no plain HTTP at all: its request never ends.
+    const probe = await fetch(`http://127.0.0.1:${this.port}/metrics`, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(2000) }).catch(() => null);
+    if (!probe || probe.status !== 200) return null;
+    const time = async (fn: () => Promise<unknown>) => {
+      const times: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        const t0 = performance.now();
+        await fn();
+        times.push(performance.now() - t0);
+      }
+      return median(times);
+    };
+    const scrape = await time(() => fetch(`http://127.0.0.1:${this.port}/metrics`, { headers: { authorization: `Bearer ${this.token}` } }).then((r) => r.text()));
+    const page = await time(() => this.conn!.request({ type: 'rowPage', specs: ['status:done'], from: null, limit: 50, newest: true }, 'rowPage'));
+    const counts = await time(() => this.conn!.request({ type: 'counts' }, 'counts'));
+    return { scrape, page, counts };
+  }
+
   async listLatency(specs: string[]): Promise<number> {
     const times: number[] = [];
     for (let i = 0; i < 15; i++) {
@@ -300,6 +320,12 @@ async function main(): Promise<void> {
     const running = await b.listLatency(['status:running']);
     const one = someone ? await b.listLatency([someone]) : NaN;
     console.log(`listings: -list status:running ${running.toFixed(1)} ms, -list ${someone ?? '?'} ${one.toFixed(1)} ms (medians of 15, request → answer)`);
+    const dash = await b.dashboardLatency();
+    console.log(
+      dash
+        ? `dashboard: /metrics scrape ${dash.scrape.toFixed(1)} ms, a page of 50 (status:done, newest) ${dash.page.toFixed(1)} ms, status counts ${dash.counts.toFixed(1)} ms (medians of 15)`
+        : 'dashboard: not in this version',
+    );
     const full = await b.fullList();
     console.log(`full -list: first row after ${full.firstMs.toFixed(0)} ms, ${full.rows} rows at ${full.rowsPerS.toFixed(0)} rows/s (whole client process)`);
     const stall = await b.stopProbe();

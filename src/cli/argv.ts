@@ -8,7 +8,8 @@
 //   same option replaces the earlier one.
 // - A command option (`-add`, `-direct`) ends only at an exact option name, so
 //   `-add ls -l /tmp` keeps `-l` in the command.
-// - `--` makes the next argument a value; `---` toggles "everything is a value".
+// - `--` makes the next argument a value; `---` toggles "everything is a value". -slurmArgs's
+//   value (sbatch options, dashes and all) is always the word after it.
 // - A boolean alone is true; `true` or `false` right after it sets it.
 import { ErrorCodes, QError } from '../common/errors.js';
 import { optionsFor, OPTIONS, type Mode, type OptionDef } from './options.js';
@@ -120,6 +121,8 @@ export function prepass(argv: readonly string[], mode: Mode, optionLike: string[
     }
     current = resolve(word, table, mode);
     out.set(current.name, []);
+    // Its value is a batch system's options, which start with dashes: always the next word.
+    if (current.name === 'slurmArgs') forceNext = true;
   }
 
   for (const [name, values] of out) {

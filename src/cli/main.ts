@@ -7,6 +7,9 @@ import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { ErrorCodes, QError, isQError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
 import { Verbosity, parseVerbosity } from '../common/verbosity.js';
+import { PILOT_LIFETIME, PILOT_TIME, slurmWords } from '../client/pilots.js';
+import { parseSlurmTime, slurmOption } from '../client/slurm.js';
+import type { MasterOptions } from '../master/master.js';
 import { parseArgs, type Parsed } from './parse.js';
 
 function port(p: Parsed): number {
@@ -88,6 +91,32 @@ function onStopSignal(fn: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
+/** -autoscale slurm:MAX, with what each pilot gets (-slurmArgs, -lifetime, -slots, -basePath). */
+function autoscaleOptions(p: Parsed, listenHost: string): MasterOptions['autoscale'] {
+  const v = p.str('autoscale');
+  if (v === undefined) return undefined;
+  const m = /^slurm:(\d+)$/.exec(v);
+  if (!m || Number(m[1]) < 1) throw new QError(ErrorCodes.BAD_VALUE, `-autoscale takes slurm:MAX (MAX at least 1), not '${v}'`);
+  const extra = slurmWords(p.str('slurmArgs'));
+  const given = slurmOption(extra, 'time', 't');
+  const timeS = given === null ? parseTime(PILOT_TIME, '-autoscale') : parseSlurmTime(given);
+  if (timeS === null) throw new QError(ErrorCodes.BAD_VALUE, `-slurmArgs: --time ${given} is not a Slurm time`);
+  const wildcard = listenHost === '*' || listenHost === '0.0.0.0';
+  return {
+    max: Number(m[1]),
+    pilot: {
+      masterHost: wildcard ? osHostname() : listenHost,
+      timeS,
+      lifetimeS: parseTime(p.str('lifetime') ?? PILOT_LIFETIME, '-lifetime'),
+      slots: positiveInt(p, 'slots', 1),
+      partition: null,
+      extra,
+      basePath: resolve(p.str('basePath') ?? 'scratch'),
+      tls: p.list('tls')?.[0] ?? null,
+    },
+  };
+}
+
 // Each mode loads only its own code: a client should not pay for SQLite at every call.
 async function runMaster(p: Parsed): Promise<number> {
   const { startMaster } = await import('../master/master.js');
@@ -108,6 +137,7 @@ async function runMaster(p: Parsed): Promise<number> {
     durable: p.bool('durable'),
     verbosity: parseVerbosity(p.str('verbose')),
     dashboard: p.given.has('dashboard') ? p.bool('dashboard') : true,
+    autoscale: autoscaleOptions(p, host),
     readOnly: p.bool('readOnly'),
     localWorkerArgs: p.bool('localWorker') ? workerPassThrough(p) : null,
   }).catch((e: NodeJS.ErrnoException) => {
@@ -161,6 +191,8 @@ async function runWorker(p: Parsed): Promise<number> {
     slots: positiveInt(p, 'slots', 1),
     maxTime: maxTime === undefined ? null : parseTime(maxTime, '-maxTime'),
     heartbeatMs: positiveInt(p, 'sleepInterval', 5) * 1000,
+    lifetimeMs: p.str('lifetime') === undefined ? null : parseTime(p.str('lifetime')!, '-lifetime') * 1000,
+    walltimeMs: p.str('walltime') === undefined ? null : parseTime(p.str('walltime')!, '-walltime') * 1000,
     killGraceMs: (p.num('killGrace') ?? 5) * 1000,
     minFreeDisk: parseSize(p.str('minFreeDisk') ?? '100m', '-minFreeDisk'),
     queues: p.list('queues') ?? [],
@@ -169,10 +201,14 @@ async function runWorker(p: Parsed): Promise<number> {
   });
   if (verbosity >= Verbosity.NORMAL) console.log(`===== worker ${worker.handle}, basePath = ${worker.basePath}, master ${host}:${port(p)}`);
   await worker.start();
-  await new Promise<void>((done) => onStopSignal(async () => {
-    await worker.stop();
-    done();
-  }));
+  await new Promise<void>((done) => {
+    onStopSignal(async () => {
+      await worker.stop();
+      done();
+    });
+    // Left by itself (-lifetime, -walltime), stopped: a pilot's batch job ends with it.
+    void worker.left.then(() => process.exit(0));
+  });
   return 0;
 }
 

@@ -91,10 +91,14 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'clearWorkers', kind: 'bool', modes: client, describe: 'forget the workers that are away (connected ones stay)' },
   { name: 'resetWorkers', kind: 'list', modes: client, describe: 'workers HANDLE... (none: all connected) empty their basePath once they hold no job' },
   // EC2 options of the old q: recognised so that old scripts get a clear answer.
-  { name: 'startWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
+  { name: 'startWorkers', kind: 'value', modes: client, describe: 'with -slurm: start N workers as Slurm jobs (pilots)' },
+  { name: 'slurm', kind: 'bool', modes: client, describe: '-startWorkers on Slurm (sbatch); -pretend prints the script' },
+  { name: 'partition', kind: 'value', modes: client, describe: "the pilots' Slurm partition" },
+  { name: 'workerTime', kind: 'value', modes: client, describe: "each pilot's Slurm time limit, e.g. 4h (default 1h)" },
+  { name: 'slurmArgs', kind: 'value', modes: ['client', 'master'], describe: "more sbatch options for pilots, e.g. '--account=lab --qos=low'" },
   { name: 'runWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
   { name: 'dashboard', kind: 'bool', modes: ['client', 'master'], describe: 'client: print a one-time link that logs a browser in to the dashboard; master: -dashboard false turns it off' },
-  { name: 'termWorkers', kind: 'list', modes: client, describe: 'not supported (EC2)' },
+  { name: 'termWorkers', kind: 'list', modes: client, describe: 'slurm | HANDLE...: end pilots (their jobs go back to the queue)' },
 
   // Master
   { name: 'netInterface', kind: 'value', modes: master, describe: 'address to listen on (default 127.0.0.1)' },
@@ -102,13 +106,16 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'heartbeatTimeout', kind: 'value', modes: master, describe: 'a worker silent this long is lost (default 30s)' },
   { name: 'keepFinished', kind: 'value', modes: master, describe: 'remove finished jobs (and their logs) this long after they end, e.g. 30d (default: keep all)' },
   { name: 'durable', kind: 'bool', modes: master, describe: 'fsync every commit (survive power loss, slower)' },
+  { name: 'autoscale', kind: 'value', modes: master, describe: 'slurm:MAX: submit pilots (Slurm jobs running workers) while jobs wait, at most MAX' },
   { name: 'readOnly', kind: 'bool', modes: master, describe: 'the dashboard shows, but offers no kill, rerun, delete, hold or release' },
 
   // Worker (and the master's local worker)
   { name: 'handle', kind: 'value', modes: worker, describe: 'worker name (default: short hostname + 2 chars)' },
-  { name: 'basePath', kind: 'value', modes: masterWorker, describe: 'scratch directory (default scratch)' },
+  { name: 'basePath', kind: 'value', modes: all, describe: 'scratch directory (default scratch); with -startWorkers, where pilots keep theirs' },
   { name: 'maxTime', kind: 'value', modes: masterWorker, describe: 'longest job accepted, e.g. 1d' },
-  { name: 'slots', kind: 'value', modes: masterWorker, describe: 'jobs run at once (default 1)' },
+  { name: 'slots', kind: 'value', modes: all, describe: 'jobs run at once (default 1); with -startWorkers, per pilot' },
+  { name: 'lifetime', kind: 'value', modes: ['client', 'master', 'worker'], describe: 'leave after this long without a job, e.g. 10m (default: never)' },
+  { name: 'walltime', kind: 'value', modes: worker, describe: 'live at most this long, e.g. 4h: take only jobs whose -time fits in what is left, then leave' },
   { name: 'sleepInterval', kind: 'value', modes: worker, describe: 'seconds between status reports (default 5)' },
   { name: 'killGrace', kind: 'value', modes: worker, describe: 'seconds between TERM and KILL (default 5)' },
   { name: 'minFreeDisk', kind: 'value', modes: masterWorker, describe: 'take no new job with less free disk under basePath (default 100m)' },

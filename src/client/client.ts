@@ -15,6 +15,7 @@ import { ADD_BATCH, MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from 
 import { JsonArrayStream, LIST_COLUMNS, TableStream, WORKER_COLUMNS, listCells, renderInfo, renderTable, workerRow } from './render.js';
 import { signalExitCode } from '../common/outcomes.js';
 import { Verbosity, parseVerbosity } from '../common/verbosity.js';
+import { runPilots } from './pilots.js';
 
 
 export interface ClientIo {
@@ -146,9 +147,8 @@ async function resolveSpecs(conn: Connection, specs: readonly string[], option: 
 
 /** Runs the client; returns the exit code. */
 export async function runClient(p: Parsed, target: () => Target, io: ClientIo = processIo): Promise<number> {
-  for (const ec2 of ['startWorkers', 'runWorkers', 'termWorkers']) {
-    if (p.given.has(ec2)) throw new QError(ErrorCodes.NOT_SUPPORTED, `-${ec2} is not supported: q does not manage EC2 workers`);
-  }
+  const pilots = runPilots(p, target, io);
+  if (pilots !== null) return pilots;
   const json = p.bool('json');
   const table = { tabs: p.bool('tabs'), headers: p.bool('headers') };
   let exitCode = 0;
@@ -260,7 +260,7 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       exitCode = Math.max(exitCode, code);
     }
     if (p.bool('w')) {
-      const { workers, now: masterNow } = await conn.request({ type: 'workers' }, 'workerList');
+      const { workers, now: masterNow, autoscale } = await conn.request({ type: 'workers' }, 'workerList');
       const now = masterNow ?? Date.now();
       if (json) io.out(JSON.stringify(workers, null, 2));
       else if (workers.length || table.headers) {
@@ -269,6 +269,8 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
         if (held.length) await listRows(conn, held, (part) => part.forEach((r) => rows.set(r[0], r)));
         io.out(renderTable(WORKER_COLUMNS, workers.map((w) => workerRow(w, now, rows)), table));
       }
+      // Not in -tabs: `cut` on its columns must see rows only.
+      if (autoscale !== undefined && !json && !table.tabs) io.err(`autoscale: ${autoscale}`);
     }
     if (p.given.has('resetWorkers')) io.out((await conn.request({ type: 'resetWorkers', handles: p.list('resetWorkers') ?? [] }, 'ok')).message);
     if (p.bool('clearWorkers')) io.out((await conn.request({ type: 'clearWorkers' }, 'ok')).message);

@@ -21,6 +21,8 @@ export interface Hub {
   log: Log;
   metrics: MasterMetrics;
   history: QueueHistory;
+  /** -autoscale's, for -w; null: off. */
+  autoscale: { readonly status: string } | null;
   /** null: -dashboard false. */
   dashboard: DashboardAccess | null;
   /** How long a silent worker keeps its jobs, in ms. */

@@ -24,6 +24,7 @@ import { RequestQueue } from './requestQueue.js';
 import { MasterMetrics } from './http/metrics.js';
 import { DashboardAccess } from './http/access.js';
 import { QueueHistory } from './queueHistory.js';
+import { Autoscaler, type AutoscaleOptions } from './autoscaler.js';
 import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
 import { makeLog, Verbosity, type Log } from '../common/verbosity.js';
 
@@ -41,6 +42,8 @@ export interface MasterOptions {
   /** Arguments of a worker to start beside the master (`-localWorker`), or null. */
   localWorkerArgs: string[] | null;
   clock?: Clock;
+  /** -autoscale slurm:MAX: pilots on Slurm while jobs wait (autoscaler.ts); null: off. */
+  autoscale?: Omit<AutoscaleOptions, 'token' | 'pilot'> & { pilot: Omit<AutoscaleOptions['pilot'], 'masterPort'> };
   /** The dashboard at / (default on; -dashboard false), and -readOnly: it may look, not act. */
   dashboard?: boolean;
   readOnly?: boolean;
@@ -57,6 +60,8 @@ export interface RunningMaster {
 
 const RETRY_EVERY_MS = 1000;
 const RETRIES_PER_TURN = 500;
+/** How often -autoscale looks at the queue and at Slurm. */
+const AUTOSCALE_EVERY_MS = 3000;
 /** How often the dashboard's chart closes a minute that has passed. */
 const HISTORY_EVERY_MS = 5000;
 
@@ -90,6 +95,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     log,
     metrics: new MasterMetrics({ counts: () => jobs.counts(), workers: () => workers.views() }),
     history: new QueueHistory(jobs, clock),
+    autoscale: null,
     dashboard: opts.dashboard === false ? null : new DashboardAccess(clock, opts.readOnly === true, Boolean(opts.tls)),
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
     shutdown: () => void close(),
@@ -128,6 +134,11 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   retries.unref();
   const minutes = setInterval(guarded('Recording the queue', () => hub.history.roll()), HISTORY_EVERY_MS);
   minutes.unref();
+  const scaler = opts.autoscale ? new Autoscaler(hub, { ...opts.autoscale, pilot: { ...opts.autoscale.pilot, masterPort: port }, token }) : null;
+  hub.autoscale = scaler;
+  const scaling = scaler ? setInterval(guarded('Autoscaling', () => scaler.tick()), AUTOSCALE_EVERY_MS) : null;
+  scaling?.unref();
+  if (scaler) log(`Autoscale: pilots on Slurm, at most ${opts.autoscale!.max}`);
   const realtime = new RealtimeFeed(hub);
   const feed = setInterval(guarded('Sending realtime inputs', () => realtime.tick()), REALTIME_MS);
   feed.unref();
@@ -154,6 +165,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       clearInterval(sweep);
       clearInterval(retries);
       clearInterval(minutes);
+      if (scaling) clearInterval(scaling);
       pruner?.close();
       stall.close();
       clearInterval(feed);

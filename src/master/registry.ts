@@ -32,6 +32,8 @@ export interface WorkerSession {
   jobs: Map<string, Reservation>;
   /** What it was told and has not done yet (`clear`: -resetWorkers), for -w. */
   pendingAction?: string;
+  /** It said it is leaving for good: forgotten once it has gone. */
+  leaving?: boolean;
 }
 
 /** Whether the worker holds this job under this lease: the one check every job event passes. */
@@ -83,6 +85,14 @@ export class WorkerRegistry {
   }
 
   /** -clearWorkers: forgets every worker that is not connected; returns how many. */
+  /** A worker that left for good (-lifetime, -walltime) and holds nothing: -w lists it no more. */
+  forget(s: WorkerSession): void {
+    if (this.sessions.get(s.handle) !== s || s.jobs.size > 0) return;
+    this.dirty.delete(s);
+    this.sessions.delete(s.handle);
+    this.store.forget(s.handle);
+  }
+
   forgetAway(): number {
     let n = 0;
     for (const rec of this.store.all()) {

@@ -88,7 +88,7 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       return;
     }
     case 'workers':
-      reply({ type: 'workerList', id: req.id, workers: hub.workers.views(), now: hub.clock.now() });
+      reply({ type: 'workerList', id: req.id, workers: hub.workers.views(), now: hub.clock.now(), ...(hub.autoscale ? { autoscale: hub.autoscale.status } : {}) });
       return;
     case 'log': {
       const job = hub.jobs.get(req.handle);

@@ -38,6 +38,7 @@ export class WorkerLink {
     switch (msg.type) {
       case 'heartbeat':
         s.resources = msg.resources;
+        if (msg.maxTime !== undefined) s.maxTime = msg.maxTime;
         hub.workers.persistSometimes(s, Date.now());
         hub.scheduler.offer(s); // its free memory may have grown
         return;
@@ -53,6 +54,7 @@ export class WorkerLink {
         return;
       case 'stopping':
         s.slots = 0;
+        if (msg.leaving) s.leaving = true;
         hub.workers.persist(s);
         return;
       case 'scratchReset':
@@ -158,6 +160,9 @@ export class WorkerLink {
     this.hub.outputs.closeSession(s);
     s.lastSeen = this.hub.clock.now();
     this.hub.workers.persist(s);
-    this.hub.log(`Worker ${s.handle} disconnected`);
+    if (s.leaving && s.jobs.size === 0) {
+      this.hub.workers.forget(s);
+      this.hub.log(`Worker ${s.handle} left`);
+    } else this.hub.log(`Worker ${s.handle} disconnected`);
   }
 }

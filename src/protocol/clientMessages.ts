@@ -88,7 +88,8 @@ export const ClientResponseSchema = wire(
     z.object({ type: z.literal('jobRows'), id, rows: z.array(ListRowSchema), last: z.boolean() }),
     z.object({ type: z.literal('affected'), id, handles: z.array(handle), matched: z.number().int() }),
     // `now`: the master's clock, which `lastSeen` is on (the client's may differ).
-    z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema), now: z.number().optional() }),
+    // autoscale: what -autoscale last did and why (a master with it).
+    z.object({ type: z.literal('workerList'), id, workers: z.array(WorkerViewSchema), now: z.number().optional(), autoscale: z.string().optional() }),
     z.object({ type: z.literal('logData'), id, data: z.string() }),
     // `deleted`: the job followed was deleted under it.
     z.object({ type: z.literal('logEnd'), id, status: z.enum([...JobStatuses, 'deleted']) }),

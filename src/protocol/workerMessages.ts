@@ -30,11 +30,12 @@ export const WorkerMessageSchema = wire(
       type: z.literal('workerHello'),
       handle: z.string().min(1).max(256),
       slots: z.number().int().positive().max(10_000),
-      maxTime: z.number().int().positive().nullable(),
+      maxTime: z.number().int().nonnegative().nullable(),
       resources: ResourcesSchema,
       running: z.array(runningJob).max(10_000),
     }),
-    z.object({ type: z.literal('heartbeat'), resources: ResourcesSchema }),
+    // maxTime: the longest job it takes now (-walltime: what its remaining time allows; 0: none).
+    z.object({ type: z.literal('heartbeat'), resources: ResourcesSchema, maxTime: z.number().int().nonnegative().nullable().optional() }),
     z.object({ type: z.literal('started'), handle, lease }),
     z.object({ type: z.literal('progress'), handle, lease, stats: StatsSchema }),
     z.object({
@@ -50,7 +51,8 @@ export const WorkerMessageSchema = wire(
     // The worker is stopping: no more jobs for it. It gives back the ones it held with release.
     // `lost` says why a job that had started cannot go on here for a cause not its own (the
     // Docker engine stopped under it): counted against its -retries, like a lost worker.
-    z.object({ type: z.literal('stopping') }),
+    // leaving: for good (-lifetime, -walltime): the master forgets it once it has gone.
+    z.object({ type: z.literal('stopping'), leaving: z.boolean().optional() }),
     // It emptied its basePath (-resetWorkers): how many entries went.
     z.object({ type: z.literal('scratchReset'), removed: z.number().int().nonnegative() }),
     z.object({ type: z.literal('release'), handle, lease, lost: z.string().max(1000).optional() }),

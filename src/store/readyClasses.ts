@@ -104,6 +104,7 @@ export class ReadyClasses {
       all: p(`SELECT id, mem, time_limit, worker_pin, docker, cpus, gpus, queue FROM classes`),
       head: p(`SELECT seq, priority, handle, spec, attempt FROM jobs INDEXED BY jobs_ready
                WHERE class = ? AND status = 'ready' ORDER BY priority, seq LIMIT 1`),
+      readyIn: p(`SELECT count(*) AS n FROM (SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE class = ? AND status = 'ready' LIMIT ?)`),
     };
     this.reload();
     for (const id of this.known.keys()) this.marked.add(id);
@@ -120,6 +121,21 @@ export class ReadyClasses {
     this.known.set(id, req);
     this.ids.set(key, id);
     return id;
+  }
+
+  /**
+   * The classes that have ready jobs, with how many (counted up to `cap` each): what the
+   * autoscaler sizes pilots by. Costs a probe per class that may have ready jobs, and at most
+   * `cap` index entries each; a class found empty is unmarked, as a pick would.
+   */
+  waiting(cap: number): { req: Requirement; ready: number }[] {
+    const out: { req: Requirement; ready: number }[] = [];
+    for (const id of this.marked) {
+      const n = (this.s.readyIn.get(id, cap) as { n: number }).n;
+      if (n === 0) this.marked.delete(id);
+      else out.push({ req: this.known.get(id)!, ready: n });
+    }
+    return out;
   }
 
   /** A job of this class became ready. */

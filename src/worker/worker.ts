@@ -34,6 +34,7 @@ import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
 import { formatSize } from '../common/units.js';
 import { ExitCodes, Reasons, resultWithoutRun } from '../common/outcomes.js';
 import { makeLog, Verbosity, type Log } from '../common/verbosity.js';
+import { Tenure } from './tenure.js';
 
 export type { DockerOptions } from './docker/dockerSide.js';
 
@@ -48,6 +49,9 @@ export interface WorkerOptions {
   slots: number;
   maxTime: number | null;
   heartbeatMs: number;
+  /** -lifetime and -walltime, in ms (tenure.ts); null: none. */
+  lifetimeMs?: number | null;
+  walltimeMs?: number | null;
   killGraceMs: number;
   /** Queues served besides jobs of no queue. */
   queues?: string[];
@@ -68,6 +72,8 @@ const DISK_MS = 5000;
 const OUTFILES_MS = 2000;
 /** How long stop() waits for containers to be removed. */
 const CLEANUP_MS = 10_000;
+/** Kept in hand at the end of a -walltime besides two heartbeats (tenure.ts). */
+const TENURE_MARGIN_MS = 5000;
 
 export class Worker {
   /** lease → job */
@@ -78,6 +84,10 @@ export class Worker {
   private readonly log: Log;
   private stopped = false;
   private stopReason = '';
+  private readonly tenure: Tenure;
+  /** Resolves with why, when it leaves by itself (-lifetime, -walltime): the process then ends. */
+  readonly left: Promise<string>;
+  private leave!: (why: string) => void;
   private timers: NodeJS.Timeout[] = [];
   private prevTable: ProcTable | null = null;
   private prevTableAt = 0;
@@ -101,6 +111,11 @@ export class Worker {
   constructor(private readonly opts: WorkerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? makeLog(opts.verbosity ?? Verbosity.NORMAL, (l) => console.log(l));
+    this.tenure = new Tenure(
+      { lifetimeMs: opts.lifetimeMs ?? null, walltimeMs: opts.walltimeMs ?? null, marginMs: 2 * opts.heartbeatMs + TENURE_MARGIN_MS },
+      this.clock,
+    );
+    this.left = new Promise((resolve) => (this.leave = resolve));
     mkdirSync(opts.basePath, { recursive: true });
     const common = { handle: opts.handle, basePath: opts.basePath, killGraceMs: opts.killGraceMs, clock: this.clock };
     this.processes = new ProcessSide(common);
@@ -142,7 +157,7 @@ export class Worker {
       type: 'workerHello',
       handle: this.opts.handle,
       slots: this.stopped ? 1 : this.opts.slots,
-      maxTime: this.opts.maxTime,
+      maxTime: this.tenure.maxTime(this.opts.maxTime),
       resources: this.resources(),
       running: [...this.held.values()].filter((h) => h.listed).map((h) => ({ handle: h.handle, lease: h.lease, started: h.files !== null })),
     });
@@ -260,9 +275,14 @@ export class Worker {
     });
   }
 
-  /** The job goes back to the queue as it is: this worker is stopping and never started it (or stopped it). */
-  private handBack(h: HeldJob): void {
-    this.link.send({ type: 'release', handle: h.handle, lease: h.lease });
+  /**
+   * The job goes back to the queue as it is: this worker is stopping and never started it (or
+   * stopped it). A pilot that was ended (-termWorkers, its batch system) counts a job it had
+   * started against the job's -retries, as a lost worker does: it is not coming back.
+   */
+  private handBack(h: HeldJob, ran = false): void {
+    const lost = ran && this.tenure.ends ? { lost: `${this.stopReason} (a pilot, ended)` } : {};
+    this.link.send({ type: 'release', handle: h.handle, lease: h.lease, ...lost });
     this.forget(h);
   }
 
@@ -401,7 +421,7 @@ export class Worker {
     if (h.dropped) return this.forget(h);
     // Killed only because this worker is stopping: the job is not at fault, so it goes
     // back to the queue rather than failing.
-    if (this.stopped && result.exitReason === this.stopReason) return this.handBack(h);
+    if (this.stopped && result.exitReason === this.stopReason) return this.handBack(h, true);
     h.setModeDelivering(this.diskCheck(result));
     this.delivery.deliver(h);
   }
@@ -419,7 +439,17 @@ export class Worker {
 
   private heartbeat(): void {
     const probed = this.stopped ? Promise.resolve() : this.docker.probe((lease) => this.held.has(lease));
-    void probed.then(() => this.link.send({ type: 'heartbeat', resources: this.resources() }));
+    void probed.then(() => this.link.send({ type: 'heartbeat', resources: this.resources(), maxTime: this.tenure.maxTime(this.opts.maxTime) }));
+    this.tenure.holding(this.held.size);
+    const why = this.stopped ? null : this.tenure.due(this.held.size);
+    if (why) void this.leaveNow(why);
+  }
+
+  /** -lifetime or -walltime: says it is leaving for good (the master forgets it), stops, and ends. */
+  private async leaveNow(why: string): Promise<void> {
+    this.log(`Leaving: ${why}`);
+    await this.stop();
+    this.leave(why);
   }
 
   /** The copies of a job this worker holds (more than one only while an old one dies). */
@@ -445,7 +475,8 @@ export class Worker {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopReason = `Worker ${this.opts.handle} stopped`;
-    this.link.send({ type: 'stopping' });
+    // A worker with a tenure (a pilot) does not come back under its handle: it leaves for good.
+    this.link.send({ type: 'stopping', ...(this.tenure.ends ? { leaving: true } : {}) });
     this.link.stopReconnecting();
     const runs = this.runs();
     for (const h of runs) h.run.kill(this.stopReason);

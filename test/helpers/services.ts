@@ -1,6 +1,7 @@
 // Tests that need a program from Debian (Chromium, Prometheus): without it they skip, loudly;
 // with the service's Q_REQUIRE_* variable set (CI sets them) they fail instead, so a CI run
 // without the program cannot pass by skipping. Docker's own check is in docker.ts.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 interface Tap {
@@ -18,6 +19,23 @@ export function programReady(t: Tap, path: string, requireVar: string, install: 
   if (process.env[requireVar] === '1') t.fail(`${requireVar}=1 but ${why}`);
   else {
     process.stderr.write(`\n!!!!! SKIPPING: ${why} !!!!!\n\n`);
+    t.skip(why, () => {});
+  }
+  return false;
+}
+
+/**
+ * True when a Slurm answers here (scripts/test-slurm.sh starts one); otherwise fails (with
+ * Q_REQUIRE_SLURM=1) or skips `t`.
+ */
+export function slurmReady(t: Tap): boolean {
+  const r = spawnSync('sinfo', ['--noheader', '--format=%T'], { encoding: 'utf8', timeout: 20_000 });
+  const up = r.status === 0 && /^(idle|mixed|allocated)/m.test(r.stdout);
+  if (up) return true;
+  const why = `no Slurm answers here (${r.error ? 'no sinfo' : (r.stderr || r.stdout).trim().split('\n')[0] || 'no node up'}): run bash scripts/test-slurm.sh as root`;
+  if (process.env.Q_REQUIRE_SLURM === '1') t.fail(`Q_REQUIRE_SLURM=1 but ${why}`);
+  else {
+    process.stderr.write(`\n!!!!! SKIPPING SLURM TESTS: ${why} !!!!!\n\n`);
     t.skip(why, () => {});
   }
   return false;

@@ -21,7 +21,7 @@ t.test('option mistakes need no master and get one clear line', async (t) => {
   oneLineError(t, c.q(['-time', '2w', '-add', 'true']), /^q: bad -time '2w'/);
   oneLineError(t, c.q(['-priority', 'high', '-add', 'true']), /^q: -priority needs an integer, not 'high'/);
   oneLineError(t, c.q(['-list', '-tabs', 'running']), /^q: -tabs takes true or false, not 'running'/);
-  oneLineError(t, c.q(['-startWorkers', '3']), /^q: -startWorkers is not supported/);
+  oneLineError(t, c.q(['-startWorkers', '3']), /^q: -startWorkers starts workers on Slurm only: add -slurm/);
   oneLineError(t, c.q(['-mode', 'boss']), /^q: -mode must be master, worker or client/);
   oneLineError(t, c.q(['-specPath', 'nope.yaml', '-add', 'true']), /^q: spec file .*nope\.yaml does not exist/);
 });

@@ -9,8 +9,8 @@ t.test('prefixes: unique prefix selects, exact name wins, ambiguity lists matche
   t.same(pp(['-work', 'x']), { workerHandle: ['x'] });
   t.throws(() => pp(['-me', '5']), { message: '-me is ambiguous; possible matches: -mem -memGrace' });
   t.throws(() => pp(['-nosuch']), /unknown option -nosuch/);
-  t.throws(() => pp(['-slots', '2']), /unknown option -slots/, 'worker options are not client options');
-  t.same(pp(['-slots', '2'], 'worker'), { slots: ['2'] });
+  t.throws(() => pp(['-sleepInterval', '2']), /unknown option -sleepInterval/, 'worker options are not client options');
+  t.same(pp(['-sleepInterval', '2'], 'worker'), { sleepInterval: ['2'] });
 });
 
 t.test('lists take arguments up to the next option; commands keep dash words', async (t) => {

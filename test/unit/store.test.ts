@@ -1,5 +1,5 @@
 import t from 'tap';
-import { openDb } from '../../src/store/db.js';
+import { openDb, type Db } from '../../src/store/db.js';
 import { JobStore } from '../../src/store/jobs.js';
 import { fixedClock } from '../../src/common/clock.js';
 import { makeJobSpec, type JobSpec } from '../../src/protocol/jobSpec.js';
@@ -151,7 +151,7 @@ t.test('an assignment its worker never had does not count as an attempt', async 
 
 t.test('job_counts follows every change of status and queue, and matches a count of the table', async (t) => {
   const { jobs, clock } = fresh();
-  const db = (jobs as unknown as { db: import('../../src/store/db.js').Db }).db;
+  const db = (jobs as unknown as { db: Db }).db;
   const truth = () =>
     db.prepare(`SELECT status, coalesce(queue, '') AS queue, count(*) AS n FROM jobs GROUP BY 1, 2 ORDER BY 1, 2`).all();
   const [a, b] = jobs.insert([spec(), spec()], clock.now());
