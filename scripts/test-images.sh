@@ -18,16 +18,9 @@ command -v dockerd >/dev/null || need_install+=(docker.io)
 command -v docker >/dev/null || need_install+=(docker.io)
 [ -x /bin/busybox ] || need_install+=(busybox-static)
 [ -x /bin/bash-static ] || need_install+=(bash-static)
-if [ ${#need_install[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "test-images: missing ${need_install[*]}; install them as root (apt-get install ${need_install[*]})" >&2
-    exit 1
-  fi
-  say "installing ${need_install[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends docker.io busybox-static bash-static >/dev/null
-fi
+# shellcheck source=apt-need.sh
+. "$(dirname "$0")/apt-need.sh"
+apt_need $(printf '%s\n' "${need_install[@]}" | sort -u)
 
 if ! docker info >/dev/null 2>&1; then
   if [ "$(id -u)" -ne 0 ]; then

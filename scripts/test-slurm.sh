@@ -23,12 +23,9 @@ stop() {
 if [ "${1:-}" = stop ]; then stop; exit 0; fi
 
 [ "$(id -u)" -eq 0 ] || { echo "test-slurm: run as root" >&2; exit 1; }
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  say "installing slurm-wlm and munge"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
-fi
+# shellcheck source=apt-need.sh
+. "$(dirname "$0")/apt-need.sh"
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then apt_need slurm-wlm munge; fi
 
 # munge: a key, then the daemon as its own user.
 mkdir -p /etc/munge /run/munge /var/lib/munge /var/log/munge

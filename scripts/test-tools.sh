@@ -13,13 +13,8 @@ if [ ${#need[@]} -eq 0 ]; then
   echo "== test-tools: chromium and prometheus are here"
   exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "test-tools: missing ${need[*]}; install them as root (apt-get install ${need[*]})" >&2
-  exit 1
-fi
-echo "== test-tools: installing ${need[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${need[@]}" >/dev/null
+# shellcheck source=apt-need.sh
+. "$(dirname "$0")/apt-need.sh"
+APT_RECOMMENDS=1 apt_need "${need[@]}"
 # The package starts a Prometheus of its own where it can (systemd): the tests need none.
 if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then systemctl stop prometheus || true; fi

@@ -16,17 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { Connection } from '../client/connection.js';
 import { makeJobSpec, type JobSpec } from '../protocol/jobSpec.js';
 import type { JobView } from '../protocol/jobState.js';
+import { numArg, sleep } from './helpers.js';
 
 const BIN_Q = fileURLToPath(new URL('../../bin/q', import.meta.url));
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const N = arg('jobs', 3000);
-const LATENCY_N = arg('latency', 300);
-const BULK_N = arg('bulk', 10_000);
-const SLOTS = arg('slots', 4);
-const DOCKER_N = arg('docker', 15);
+const N = numArg('jobs', 3000);
+const LATENCY_N = numArg('latency', 300);
+const BULK_N = numArg('bulk', 10_000);
+const SLOTS = numArg('slots', 4);
+const DOCKER_N = numArg('docker', 15);
 const DOCKER_IMAGE = process.env.Q_TEST_IMAGE ?? 'q-test-busybox';
 
 function q(dir: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
@@ -52,7 +49,6 @@ function spec(command: string): JobSpec {
   return makeJobSpec({ command, workingPath: '/bench', time: 3600, mem: 64, disk: 1024 });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

@@ -12,28 +12,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '../client/connection.js';
 import { makeJobSpec } from '../protocol/jobSpec.js';
+import { numArg, sleep, until } from './helpers.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const JOBS = arg('jobs', 100);
-const PILOTS = arg('pilots', 2);
+const JOBS = numArg('jobs', 100);
+const PILOTS = numArg('pilots', 2);
 const BIN_Q = fileURLToPath(new URL('../../bin/q', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const spec = () => makeJobSpec({ command: 'true', workingPath: '/tmp', time: 60, mem: 64, disk: 1024 });
 const squeueCount = (name: string) =>
   spawnSync('squeue', ['--noheader', '--me', `--name=${name}`, '--array', '--format=%i'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;
 
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 600_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function master(dir: string, extra: string[], procs: ChildProcess[]): Promise<{ conn: Connection; port: number; env: NodeJS.ProcessEnv }> {
   const env = { ...process.env, Q_STATE: join(dir, 'state') };

@@ -15,26 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { Connection } from '../client/connection.js';
 import { makeJobSpec } from '../protocol/jobSpec.js';
 import type { JobView } from '../protocol/jobState.js';
+import { numArg, sleep, until } from './helpers.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const CHAIN = arg('chain', 1000);
-const FAN_IN = arg('fanIn', 10_000);
+const CHAIN = numArg('chain', 1000);
+const FAN_IN = numArg('fanIn', 10_000);
 const BIN_Q = fileURLToPath(new URL('../../bin/q', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const spec = () => makeJobSpec({ command: 'true', workingPath: '/bench', time: 3600, mem: 64, disk: 1024 });
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 600_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'q-workflow-'));
