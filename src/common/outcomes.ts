@@ -46,6 +46,8 @@ export const Reasons = {
   /** What -list says of a job held by -hold (store SQL). */
   held: 'held: q -release to run it',
   dependencyFailed: (handle: string) => `Dependency ${handle} failed`,
+  /** A job released (-release) while it still waits for its retry (store SQL). */
+  retryPending: 'waiting for its retry (-retry)',
   retrying: (exitCode: number, retry: number, of: number, inS: number) => `exit code ${exitCode}: retry ${retry}/${of} in ${formatTime(inS)}`,
 } as const;
 

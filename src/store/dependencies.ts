@@ -68,9 +68,10 @@ export class Dependencies {
                  WHERE seq = @seq AND status = 'failed'`),
       hold: p(`UPDATE jobs SET hold = 1, status = 'held', exit_reason = '${Reasons.held}'
                WHERE handle = ? AND status IN ('ready', 'held') AND hold = 0`),
+      // A job held while it waited for its retry waits on for it (the retry timer frees it).
       unhold: p(`UPDATE jobs SET hold = 0,
-                   status = CASE WHEN waiting > 0 THEN 'held' ELSE 'ready' END,
-                   exit_reason = CASE WHEN waiting > 0 THEN wait_reason ELSE NULL END
+                   status = CASE WHEN waiting > 0 OR retry_at IS NOT NULL THEN 'held' ELSE 'ready' END,
+                   exit_reason = CASE WHEN waiting > 0 THEN wait_reason WHEN retry_at IS NOT NULL THEN '${Reasons.retryPending}' ELSE NULL END
                  WHERE handle = ? AND status = 'held' AND hold = 1
                  RETURNING class, status`),
     };

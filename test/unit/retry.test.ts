@@ -59,3 +59,16 @@ t.test('the delay doubles up to an hour, spread by 20% either way', async (t) =>
   t.equal(retryDelayS(10, 0, 0), 8);
   t.ok(retryDelayS(10, 0, 0.9999) < 12);
 });
+
+t.test('-hold then -release of a job waiting for its retry: it still waits for the retry', async (t) => {
+  const jobs = new JobStore(openDb(':memory:'));
+  const [h] = jobs.insert([makeJobSpec({ command: './flaky.sh', workingPath: '/tmp', retry: 1, retryDelay: 30 })], 0);
+  const c = jobs.claim(worker)!;
+  jobs.finish(h!, c.lease, result(2), 1_000, half);
+  t.ok(jobs.deps.hold(h!));
+  t.ok(jobs.deps.release(h!));
+  t.match(jobs.get(h!), { status: 'held', exitReason: 'waiting for its retry (-retry)', retryAt: 31_000 });
+  t.equal(jobs.claim(worker), undefined, 'not claimed before its retry is due');
+  t.equal(jobs.retriesDue(31_000, 10), 1);
+  t.equal(jobs.claim(worker)?.handle, h, 'then it runs');
+});
