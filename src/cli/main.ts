@@ -213,10 +213,10 @@ async function runWorker(p: Parsed): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const p = await parseArgs(argv);
+  const p = parseArgs(argv);
   const verbosity = parseVerbosity(p.str('verbose'));
   if (p.bool('help')) {
-    console.log(p.help());
+    console.log(await p.help());
     return 0;
   }
   if (p.mode === 'master') return runMaster(p);

@@ -88,6 +88,15 @@ t.test('the dashboard: log in, watch, filter, tail, kill, workers', async (t) =>
   t.equal(asked, `kill 1 job (${sleeper})?`);
   t.match(await page.locator('[data-field=exit]').textContent(), /Killed by server request/);
 
+  // Another column than the handle sorts the rows on the page.
+  await page.goto(page.url().replace(/#.*/, '#/jobs'));
+  await page.locator(`tr[data-handle="${sleeper}"]`).waitFor();
+  await page.click('th:has-text("command")');
+  await page.locator('th:has-text("command ▲")').waitFor();
+  const commands = await page.locator('tbody td.command').allTextContents();
+  t.same(commands, [...commands].sort((a, b) => a.localeCompare(b)), 'a column sorts the page');
+  t.equal(commands.length, 4);
+
   await page.goto(page.url().replace(/#.*/, '#/workers'));
   await page.locator('tr[data-worker=w1] td.connected').waitFor();
   await page.screenshot({ path: join(DOCS, 'dashboard-workers.png') });

@@ -29,7 +29,7 @@ t.test('the manifests parse, and their q command lines are q', async (t) => {
   const containers = docs.flatMap((d) => ((d.spec.template as { spec?: { containers?: Container[] } } | undefined)?.spec?.containers ?? []));
   t.equal(containers.length, 2);
   for (const c of containers) {
-    const p = await parseArgs(c.args ?? []);
+    const p = parseArgs(c.args ?? []);
     t.ok(['master', 'worker'].includes(p.mode), `${c.name}: -mode ${p.mode}`);
     t.ok(
       c.env?.some((e) => e.name === 'Q_TOKEN' && e.valueFrom),
@@ -37,7 +37,7 @@ t.test('the manifests parse, and their q command lines are q', async (t) => {
     );
     t.notOk(c.args?.includes('-token'));
   }
-  const worker = await parseArgs(containers[1]!.args!);
+  const worker = parseArgs(containers[1]!.args!);
   t.equal(worker.str('lifetime'), '10m');
   const scaled = docs[3]!.spec as { scaleTargetRef: { name: string }; triggers: { type: string; metadata: { query: string } }[] };
   t.equal(scaled.scaleTargetRef.name, 'q-worker');
@@ -47,7 +47,7 @@ t.test('the manifests parse, and their q command lines are q', async (t) => {
 t.test("the image's default command is a master q accepts", async (t) => {
   const dockerfile = read('deploy/Dockerfile');
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
-  const p = await parseArgs(cmd);
+  const p = parseArgs(cmd);
   t.equal(p.mode, 'master');
   t.equal(p.str('netInterface'), '*');
   t.match(dockerfile, /^ENTRYPOINT \["q"\]$/m);

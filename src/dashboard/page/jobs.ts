@@ -12,6 +12,10 @@ import { Chart } from './chart.js';
 import { LIST_COLUMNS } from './format.js';
 
 const PAGE_ROWS = 50;
+
+function compare(a: number | string, b: number | string): number {
+  return typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b));
+}
 const REFRESH_MS = 1000;
 
 export function JobsPage({ readOnly }: { readOnly: boolean }): ComponentChild {
@@ -25,6 +29,9 @@ export function JobsPage({ readOnly }: { readOnly: boolean }): ComponentChild {
   const [points, setPoints] = useState<QueuePoint[]>([]);
   const [message, setMessage] = useState('');
   const [tick, setTick] = useState(0);
+  // Another column than the order of submission sorts the rows on this page (ordering a
+  // million rows by any column would need an index for each).
+  const [sortBy, setSortBy] = useState<{ col: number; desc: boolean } | null>(null);
   const specs = filter.split(/\s+/).filter(Boolean);
   const from = cursors[cursors.length - 1] ?? null;
 
@@ -44,6 +51,8 @@ export function JobsPage({ readOnly }: { readOnly: boolean }): ComponentChild {
     if (tick % 10 === 0) api.request({ type: 'history' }, 'history').then((r) => setPoints(r.points)).catch(() => {});
   }, [tick, filter, newest, from]);
 
+  const key = sortBy === null ? null : LIST_COLUMNS[sortBy.col]![2];
+  const shown = key === null ? rows : [...rows].sort((a, b) => compare(key(a), key(b)) * (sortBy!.desc ? -1 : 1));
   const byStatus = new Map<string, number>();
   for (const c of counts) byStatus.set(c.status, (byStatus.get(c.status) ?? 0) + c.n);
   const restart = () => setCursors([null]);
@@ -81,17 +90,21 @@ export function JobsPage({ readOnly }: { readOnly: boolean }): ComponentChild {
         h(
           'tr',
           null,
-          ...LIST_COLUMNS.map(([name]) =>
+          ...LIST_COLUMNS.map(([name], col) =>
             name === 'handle'
-              ? h('th', { class: 'sortable', title: 'order of submission', onClick: () => (setNewest(!newest), restart()) }, `handle ${newest ? '▼' : '▲'}`)
-              : h('th', null, name),
+              ? h('th', { class: 'sortable', title: 'order of submission, every page', onClick: () => (setSortBy(null), setNewest(!newest), restart()) }, `handle ${sortBy ? '' : newest ? '▼' : '▲'}`)
+              : h(
+                  'th',
+                  { class: 'sortable', title: 'sorts this page', onClick: () => setSortBy({ col, desc: sortBy?.col === col ? !sortBy.desc : false }) },
+                  `${name} ${sortBy?.col === col ? (sortBy.desc ? '▼' : '▲') : ''}`,
+                ),
           ),
         ),
       ),
       h(
         'tbody',
         null,
-        ...rows.map((r) => h('tr', { 'data-handle': r[0], class: r[3] }, ...LIST_COLUMNS.map(([name, cell]) => h('td', { class: name }, name === 'handle' ? h('a', { href: `#/job/${r[0]}` }, r[0]) : cell(r))))),
+        ...shown.map((r) => h('tr', { 'data-handle': r[0], class: r[3] }, ...LIST_COLUMNS.map(([name, cell]) => h('td', { class: name }, name === 'handle' ? h('a', { href: `#/job/${r[0]}` }, r[0]) : cell(r))))),
       ),
     ),
     h(
