@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { ErrorCodes, QError, isQError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
-import { Verbosity, parseVerbosity } from '../common/verbosity.js';
+import { Verbosity } from '../common/verbosity.js';
 import { PILOT_LIFETIME, PILOT_TIME, slurmWords } from '../client/pilots.js';
 import { parseSlurmTime, slurmOption } from '../client/slurm.js';
 import type { MasterOptions } from '../master/master.js';
@@ -135,7 +135,7 @@ async function runMaster(p: Parsed): Promise<number> {
     heartbeatTimeoutMs: parseTime(p.str('heartbeatTimeout') ?? '30s', '-heartbeatTimeout') * 1000,
     keepFinishedMs: p.str('keepFinished') === undefined ? null : parseTime(p.str('keepFinished')!, '-keepFinished') * 1000,
     durable: p.bool('durable'),
-    verbosity: parseVerbosity(p.str('verbose')),
+    verbosity: p.verbosity,
     dashboard: p.given.has('dashboard') ? p.bool('dashboard') : true,
     autoscale: autoscaleOptions(p, host),
     readOnly: p.bool('readOnly'),
@@ -180,7 +180,6 @@ async function runWorker(p: Parsed): Promise<number> {
   const basePath = resolve(p.str('basePath') ?? 'scratch');
   const ca = trustedCert(p);
   const token = workerToken(p);
-  const verbosity = parseVerbosity(p.str('verbose'));
   const worker = new Worker({
     url: `${ca ? 'wss' : 'ws'}://${urlHost(host)}:${port(p)}/`,
     ca,
@@ -197,9 +196,9 @@ async function runWorker(p: Parsed): Promise<number> {
     minFreeDisk: parseSize(p.str('minFreeDisk') ?? '100m', '-minFreeDisk'),
     queues: p.list('queues') ?? [],
     docker: { image: p.str('dockerImage') ?? null, require: p.bool('requireDocker'), user: dockerUser(p) },
-    verbosity,
+    verbosity: p.verbosity,
   });
-  if (verbosity >= Verbosity.NORMAL) console.log(`===== worker ${worker.handle}, basePath = ${worker.basePath}, master ${host}:${port(p)}`);
+  if (p.verbosity >= Verbosity.NORMAL) console.log(`===== worker ${worker.handle}, basePath = ${worker.basePath}, master ${host}:${port(p)}`);
   await worker.start();
   await new Promise<void>((done) => {
     onStopSignal(async () => {
@@ -214,7 +213,6 @@ async function runWorker(p: Parsed): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const p = parseArgs(argv);
-  const verbosity = parseVerbosity(p.str('verbose'));
   if (p.bool('help')) {
     console.log(await p.help());
     return 0;
@@ -241,7 +239,7 @@ async function main(argv: string[]): Promise<number> {
       token: findToken(p.str('token'), stateDir(p.str('state')), port(p)),
       timeoutMs: (p.num('masterTimeout') ?? 2) * 1000,
       ca: trustedCert(p),
-      ...(verbosity >= Verbosity.TRACE ? { trace: (line: string) => void process.stderr.write(`q: ${line}\n`) } : {}),
+      ...(p.verbosity >= Verbosity.TRACE ? { trace: (line: string) => void process.stderr.write(`q: ${line}\n`) } : {}),
     };
   });
 }

@@ -5,6 +5,7 @@
 import { ErrorCodes, QError } from '../common/errors.js';
 import { findMode, prepass, toYargsArgv } from './argv.js';
 import { OPTIONS, optionsFor, type Mode } from './options.js';
+import { parseVerbosity, type Verbosity } from '../common/verbosity.js';
 
 export interface Parsed {
   mode: Mode;
@@ -19,6 +20,8 @@ export interface Parsed {
   help(): Promise<string>;
   /** Words inside -add/-direct that a q option starts with (kept in the command). */
   optionLike: string[];
+  /** -verbose, checked once for every mode. */
+  verbosity: Verbosity;
 }
 
 async function build(mode: Mode) {
@@ -73,6 +76,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   return {
     mode,
     optionLike,
+    verbosity: parseVerbosity(str('verbose')),
     given: new Set(raw.keys()),
     bool: (name) => str(name) === 'true',
     str,

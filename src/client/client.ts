@@ -14,7 +14,7 @@ import { buildJobs, type JobOptions } from './jobspec.js';
 import { ADD_BATCH, MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { JsonArrayStream, LIST_COLUMNS, TableStream, WORKER_COLUMNS, listCells, renderInfo, renderTable, workerRow } from './render.js';
 import { signalExitCode } from '../common/outcomes.js';
-import { Verbosity, parseVerbosity } from '../common/verbosity.js';
+import { Verbosity } from '../common/verbosity.js';
 import { runPilots } from './pilots.js';
 
 
@@ -248,7 +248,7 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     await change('release', (k, m) => `Released ${k}/${m} jobs`);
     if (p.given.has('wait')) {
       const handles = added.length ? added : await resolveSpecs(conn, (p.list('wait') ?? []).length ? p.list('wait')! : ['all'], 'wait');
-      const tty = process.stderr.isTTY && !json && parseVerbosity(p.str('verbose')) >= Verbosity.NORMAL;
+      const tty = process.stderr.isTTY && !json && p.verbosity >= Verbosity.NORMAL;
       const progress = tty ? (line: string) => process.stderr.write(`\r\x1b[K${line}`) : null;
       const waited = await waitForJobs(conn, target, handles, { progress });
       conn = waited.conn;
@@ -278,7 +278,7 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       // The code goes in the fragment, which the browser never sends (master/http/access.ts).
       const { code, expiresInS } = await conn.request({ type: 'dashboardLogin' }, 'loginCode');
       io.out(`${where.ca ? 'https' : 'http'}://${where.host}:${where.port}/login#${code}`);
-      if (parseVerbosity(p.str('verbose')) >= Verbosity.NORMAL) {
+      if (p.verbosity >= Verbosity.NORMAL) {
         io.err(`q: open it once, within ${Math.round(expiresInS / 60)} minutes, to log in (q -dashboard again for another)`);
       }
     }
