@@ -101,7 +101,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     shutdown: () => void close(),
   };
 
-  const net = await listen(hub, requests, { metrics: hub.metrics, dashboard: hub.dashboard }, opts.host, opts.port, token, opts.tls ?? null);
+  const net = await listen(hub, requests, opts.host, opts.port, token, opts.tls ?? null);
   const address = net.wss.address();
   const port = address && typeof address === 'object' ? address.port : opts.port;
   log(`===== master (port ${port}, state ${opts.stateDir}, ${jobs.count()} jobs)`);

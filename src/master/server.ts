@@ -8,7 +8,7 @@ import { traceLine } from '../common/verbosity.js';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { ClientRequestSchema, type ClientRequest, type ClientResponse } from '../protocol/clientMessages.js';
 import { bearer, tokenMatches } from './http/access.js';
-import { httpHandler, type Routes } from './http/routes.js';
+import { httpHandler } from './http/routes.js';
 import { MAX_FRAME_BYTES, decode, encode, encodeJobRows, frameBytes } from '../protocol/codec.js';
 import { WorkerMessageSchema } from '../protocol/workerMessages.js';
 import { decodeChunk } from '../protocol/frames.js';
@@ -27,6 +27,7 @@ export const DASHBOARD_PROTOCOL = 'q-dashboard';
 /** What a dashboard session may ask; with -readOnly, only what reads. */
 const DASHBOARD_READS: ReadonlySet<ClientRequest['type']> = new Set(['list', 'rowPage', 'count', 'counts', 'history', 'workers', 'log']);
 const DASHBOARD_ACTS: ReadonlySet<ClientRequest['type']> = new Set(['kill', 'delete', 'rerun', 'hold', 'release']);
+const DASHBOARD_ALL: ReadonlySet<ClientRequest['type']> = new Set([...DASHBOARD_READS, ...DASHBOARD_ACTS]);
 
 export interface Listening {
   wss: WebSocketServer;
@@ -40,16 +41,15 @@ export interface Listening {
 export function listen(
   hub: Hub,
   requests: RequestQueue,
-  routes: Omit<Routes, 'token'>,
   host: string,
   port: number,
   token: string,
   tls: { cert: Buffer; key: Buffer } | null = null,
 ): Promise<Listening> {
   const guard = new AuthGuard(hub.clock, hub.log);
-  const handler = httpHandler({ ...routes, token });
+  const handler = httpHandler({ metrics: hub.metrics, dashboard: hub.dashboard, token });
   const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
-  const dashboard = routes.dashboard;
+  const dashboard = hub.dashboard;
   const wss = new WebSocketServer({
     server,
     maxPayload: MAX_FRAME_BYTES,
@@ -75,8 +75,7 @@ export function listen(
     socket.on('error', () => socket.terminate());
     const where = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     if (isDashboard(req)) {
-      const may = dashboard?.readOnly ? DASHBOARD_READS : new Set([...DASHBOARD_READS, ...DASHBOARD_ACTS]);
-      serveClient(hub, socket, requests, `dashboard ${where}`, may);
+      serveClient(hub, socket, requests, `dashboard ${where}`, dashboard?.readOnly ? DASHBOARD_READS : DASHBOARD_ALL);
     } else if (req.headers[ROLE_HEADER] === 'worker') serveWorker(hub, socket, where);
     else serveClient(hub, socket, requests, `client ${where}`, null);
   });
@@ -102,12 +101,15 @@ export function listen(
   });
 }
 
-/** `requests`: one queue for every client of this master: heavy requests take turns (requestQueue.ts). */
 function isDashboard(req: IncomingMessage): boolean {
   return (req.headers['sec-websocket-protocol'] ?? '').split(',').some((p) => p.trim() === DASHBOARD_PROTOCOL);
 }
 
-/** `may`: the requests this client may make (a dashboard session's), null for all (the token's). */
+/**
+ * `requests`: one queue for every client of this master: heavy requests take turns
+ * (requestQueue.ts). `may`: the requests this client may make (a dashboard session's), null
+ * for all (the token's).
+ */
 function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue, peer: string, may: ReadonlySet<ClientRequest['type']> | null): void {
   const closers: (() => void)[] = [];
   socket.on('close', () => closers.forEach((f) => f()));
