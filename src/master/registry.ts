@@ -88,9 +88,7 @@ export class WorkerRegistry {
   /** A worker that left for good (-lifetime, -walltime) and holds nothing: -w lists it no more. */
   forget(s: WorkerSession): void {
     if (this.sessions.get(s.handle) !== s || s.jobs.size > 0) return;
-    this.dirty.delete(s);
-    this.sessions.delete(s.handle);
-    this.store.forget(s.handle);
+    this.drop(s.handle);
   }
 
   forgetAway(): number {
@@ -98,12 +96,18 @@ export class WorkerRegistry {
     for (const rec of this.store.all()) {
       const s = this.sessions.get(rec.handle);
       if (s && this.isConnected(s)) continue;
-      if (s) this.dirty.delete(s);
-      this.sessions.delete(rec.handle);
-      this.store.forget(rec.handle);
+      this.drop(rec.handle);
       n++;
     }
     return n;
+  }
+
+  /** Its session and its row go. */
+  private drop(handle: string): void {
+    const s = this.sessions.get(handle);
+    if (s) this.dirty.delete(s);
+    this.sessions.delete(handle);
+    this.store.forget(handle);
   }
 
   /** Saves what a worker last reported, at most every 30 s from heartbeats (a write each is waste). */

@@ -19,6 +19,9 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
+/** How a code or session id is kept: its hash, so that what leaks from memory is not usable. */
+const keyOf = (secret: string): string => digest(secret).toString('hex');
+
 /** Constant-time comparison (hashing first makes the lengths equal). */
 export function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
@@ -44,7 +47,7 @@ function cookieValue(req: IncomingMessage, name: string): string | null {
 }
 
 export class DashboardAccess {
-  /** sha256 of a code or session id → when it expires: what leaks from memory is not usable. */
+  /** keyOf(code or session id) → when it expires. */
   private readonly codes = new Map<string, number>();
   private readonly sessions = new Map<string, number>();
 
@@ -64,7 +67,7 @@ export class DashboardAccess {
 
   /** Spends a code; the Set-Cookie header of the session it opens, or null. */
   redeem(code: string): string | null {
-    const key = digest(code).toString('hex');
+    const key = keyOf(code);
     const until = this.codes.get(key);
     this.codes.delete(key);
     if (until === undefined || until < this.clock.now()) return null;
@@ -77,14 +80,14 @@ export class DashboardAccess {
   hasSession(req: IncomingMessage): boolean {
     const session = cookieValue(req, SESSION_COOKIE);
     if (!session) return false;
-    const until = this.sessions.get(digest(session).toString('hex'));
+    const until = this.sessions.get(keyOf(session));
     return until !== undefined && until >= this.clock.now();
   }
 
   /** Ends the request's session. */
   logout(req: IncomingMessage): void {
     const session = cookieValue(req, SESSION_COOKIE);
-    if (session) this.sessions.delete(digest(session).toString('hex'));
+    if (session) this.sessions.delete(keyOf(session));
   }
 
   /** Whether the request comes from a page of this master. */
@@ -101,6 +104,6 @@ export class DashboardAccess {
     const now = this.clock.now();
     for (const [k, until] of map) if (until < now) map.delete(k);
     while (map.size >= MAX_KEPT) map.delete(map.keys().next().value!);
-    map.set(digest(secret).toString('hex'), now + ttl);
+    map.set(keyOf(secret), now + ttl);
   }
 }
