@@ -81,26 +81,50 @@ export function pilotScript(p: PilotSpec): string {
   ].join('\n');
 }
 
+/** squeue's arguments for this user's pilots, one array task a line: `ID STATE`. */
+export const SQUEUE_PILOTS = ['--noheader', '--me', `--name=${PILOT_NAME}`, '--array', '--format=%i %T'];
+
+/** squeue's lines (SQUEUE_PILOTS) as [task id, state]. */
+export function pilotTasks(stdout: string): [string, string][] {
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f): f is [string, string] => f.length === 2);
+}
+
+/** The job id `sbatch --parsable` printed, or null. */
+function sbatchId(stdout: string): string | null {
+  const id = stdout.trim().split(';')[0] ?? '';
+  return /^\d+$/.test(id) ? id : null;
+}
+
+/** What a Slurm command said when it refused: its first line, without its own prefix. */
+function refusal(cmd: string, stdout: string, stderr: string, status: number | null): string {
+  return `${cmd}: ${(stderr || stdout).trim().split('\n')[0]?.replace(/^(sbatch|scancel|squeue): (error: )?/, '') || `exit ${status}`}`;
+}
+
+/** sbatch's environment (the token in it) and its stdin; the pilots' log directory made. */
+function submission(p: PilotSpec, token: string): { env: NodeJS.ProcessEnv; script: string } {
+  mkdirSync(p.basePath, { recursive: true }); // Slurm writes the pilots' logs there
+  return { env: { ...process.env, Q_TOKEN: token }, script: pilotScript(p) };
+}
+
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): string {
   const r = spawnSync(cmd, args, { env, input, encoding: 'utf8', timeout: 60_000 });
   if (r.error) {
     const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
     throw new QError(ErrorCodes.NOT_SUPPORTED, missing ? `-slurm: ${cmd} not found: is this a Slurm submit host?` : `${cmd}: ${r.error.message}`);
   }
-  if (r.status !== 0) {
-    const why = (r.stderr || r.stdout).trim().split('\n')[0]?.replace(/^(sbatch|scancel): (error: )?/, '') ?? `exit ${r.status}`;
-    throw new QError(ErrorCodes.BAD_VALUE, `${cmd}: ${why}`);
-  }
+  if (r.status !== 0) throw new QError(ErrorCodes.BAD_VALUE, refusal(cmd, r.stdout, r.stderr, r.status));
   return r.stdout;
 }
 
 /** Submits the pilots; the Slurm job id of their array. */
 export function submitPilots(p: PilotSpec, token: string): string {
-  mkdirSync(p.basePath, { recursive: true }); // Slurm writes the pilots' logs there
-  const env = { ...process.env, Q_TOKEN: token };
-  const out = run('sbatch', ['--parsable'], env, pilotScript(p));
-  const id = out.trim().split(';')[0]!;
-  if (!/^\d+$/.test(id)) throw new QError(ErrorCodes.BAD_MESSAGE, `sbatch said: ${out.trim()}`);
+  const { env, script } = submission(p, token);
+  const out = run('sbatch', ['--parsable'], env, script);
+  const id = sbatchId(out);
+  if (id === null) throw new QError(ErrorCodes.BAD_MESSAGE, `sbatch said: ${out.trim()}`);
   return id;
 }
 
@@ -122,10 +146,7 @@ export function cancelPilots(which: readonly string[]): number {
           return `${m[1]}_${m[2]}`;
         }),
   );
-  const tasks = run('squeue', ['--noheader', '--me', `--name=${PILOT_NAME}`, '--array', '--format=%i %T'], env)
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f): f is [string, string] => f.length === 2 && (all || named.has(f[0]!)));
+  const tasks = pilotTasks(run('squeue', SQUEUE_PILOTS, env)).filter(([id]) => all || named.has(id));
   const pending = tasks.filter(([, state]) => state === 'PENDING').map(([id]) => id);
   const running = tasks.filter(([, state]) => state !== 'PENDING').map(([id]) => id);
   if (pending.length) run('scancel', pending, env);
@@ -136,19 +157,19 @@ export function cancelPilots(which: readonly string[]): number {
 /** The same, without blocking (the master's autoscaler). */
 export function submitPilotsAsync(p: PilotSpec, token: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    mkdirSync(p.basePath, { recursive: true });
-    const child = spawn('sbatch', ['--parsable'], { env: { ...process.env, Q_TOKEN: token }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const { env, script } = submission(p, token);
+    const child = spawn('sbatch', ['--parsable'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) => reject(new Error(`sbatch: ${e.message}`)));
     child.on('close', (code) => {
-      const id = out.trim().split(';')[0] ?? '';
-      if (code === 0 && /^\d+$/.test(id)) resolve(id);
-      else reject(new Error(`sbatch: ${(err || out).trim().split('\n')[0] ?? `exit ${code}`}`));
+      const id = code === 0 ? sbatchId(out) : null;
+      if (id !== null) resolve(id);
+      else reject(new Error(refusal('sbatch', out, err, code)));
     });
-    child.stdin.end(pilotScript(p));
+    child.stdin.end(script);
   });
 }
 

@@ -7,7 +7,7 @@
 // through child processes, never synchronously: the event loop waits for neither squeue nor sbatch.
 import { execFile } from 'node:child_process';
 import type { Hub } from './hub.js';
-import { PILOT_HANDLE, PILOT_NAME, pilotWalltime, submitPilotsAsync, type PilotSpec } from '../client/slurm.js';
+import { PILOT_HANDLE, SQUEUE_PILOTS, pilotTasks, pilotWalltime, submitPilotsAsync, type PilotSpec } from '../client/slurm.js';
 import type { Requirement } from '../store/readyClasses.js';
 
 export interface AutoscaleOptions {
@@ -28,9 +28,9 @@ export type SlurmQuery = () => Promise<PilotCounts>;
 /** squeue, asynchronously. */
 export const squeuePilots: SlurmQuery = () =>
   new Promise((resolve, reject) => {
-    execFile('squeue', ['--noheader', '--me', `--name=${PILOT_NAME}`, '--array', '--format=%T'], { timeout: 30_000 }, (e, stdout) => {
+    execFile('squeue', SQUEUE_PILOTS, { timeout: 30_000 }, (e, stdout) => {
       if (e) return reject(new Error(`squeue: ${e.message}`));
-      const states = stdout.split('\n').filter(Boolean);
+      const states = pilotTasks(stdout).map(([, state]) => state);
       resolve({ pending: states.filter((s) => s === 'PENDING' || s === 'CONFIGURING').length, running: states.filter((s) => s === 'RUNNING' || s === 'COMPLETING').length });
     });
   });
