@@ -6,6 +6,7 @@ import type { JobView } from '../../protocol/jobState.js';
 import { api } from './api.js';
 import { ACTIONS, act } from './actions.js';
 import { date, size, time } from './format.js';
+import { useTicks } from './ticks.js';
 
 const REFRESH_MS = 1000;
 /** What the page keeps of a long log: its end. */
@@ -21,13 +22,9 @@ export function JobPage({ handle, readOnly }: { handle: string; readOnly: boolea
   const [missing, setMissing] = useState(false);
   const [log, setLog] = useState('');
   const [message, setMessage] = useState('');
-  const [tick, setTick] = useState(0);
+  const tick = useTicks(REFRESH_MS);
   const follow = useRef(0);
 
-  useEffect(() => {
-    const timer = setInterval(() => setTick((t) => t + 1), REFRESH_MS);
-    return () => clearInterval(timer);
-  }, []);
   useEffect(() => {
     api
       .request({ type: 'list', specs: [handle] }, 'jobs')

@@ -10,6 +10,7 @@ import { api } from './api.js';
 import { ACTIONS, act } from './actions.js';
 import { Chart } from './chart.js';
 import { LIST_COLUMNS } from './format.js';
+import { useTicks } from './ticks.js';
 
 const PAGE_ROWS = 50;
 
@@ -28,17 +29,13 @@ export function JobsPage({ readOnly }: { readOnly: boolean }): ComponentChild {
   const [counts, setCounts] = useState<JobCount[]>([]);
   const [points, setPoints] = useState<QueuePoint[]>([]);
   const [message, setMessage] = useState('');
-  const [tick, setTick] = useState(0);
+  const tick = useTicks(REFRESH_MS);
   // Another column than the order of submission sorts the rows on this page (ordering a
   // million rows by any column would need an index for each).
   const [sortBy, setSortBy] = useState<{ col: number; desc: boolean } | null>(null);
   const specs = filter.split(/\s+/).filter(Boolean);
   const from = cursors[cursors.length - 1] ?? null;
 
-  useEffect(() => {
-    const timer = setInterval(() => setTick((t) => t + 1), REFRESH_MS);
-    return () => clearInterval(timer);
-  }, []);
   useEffect(() => {
     api
       .request({ type: 'rowPage', specs, from, limit: PAGE_ROWS, newest }, 'rowPage')

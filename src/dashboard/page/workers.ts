@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { WorkerView } from '../../protocol/resources.js';
 import { api } from './api.js';
 import { ago, size } from './format.js';
+import { useTicks } from './ticks.js';
 
 const REFRESH_MS = 2000;
 
@@ -11,19 +12,16 @@ export function WorkersPage(): ComponentChild {
   const [workers, setWorkers] = useState<WorkerView[]>([]);
   const [now, setNow] = useState(Date.now());
   const [message, setMessage] = useState('');
+  const tick = useTicks(REFRESH_MS);
   useEffect(() => {
-    const load = () =>
-      api
-        .request({ type: 'workers' }, 'workerList')
-        .then((r) => {
-          setWorkers(r.workers);
-          setNow(r.now ?? Date.now());
-        })
-        .catch((e: Error) => setMessage(e.message));
-    void load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, []);
+    api
+      .request({ type: 'workers' }, 'workerList')
+      .then((r) => {
+        setWorkers(r.workers);
+        setNow(r.now ?? Date.now());
+      })
+      .catch((e: Error) => setMessage(e.message));
+  }, [tick]);
   const cols = ['handle', 'state', 'hostname', 'slots', 'cpus', 'free mem', 'free disk', 'docker', 'gpus', 'queues', 'last contact', 'jobs'];
   return h(
     'section',
