@@ -74,7 +74,7 @@ t.test('the dashboard: log in, watch, filter, tail, kill, workers', async (t) =>
   t.equal(await page.locator('[data-field=status]').textContent(), 'running', 'output seen while it runs');
   await page.locator('[data-field=log]').filter({ hasText: 'line4' }).waitFor();
   await page.locator('[data-field=status]').filter({ hasText: 'done' }).waitFor();
-  t.match(await page.locator('[data-field=time]').textContent(), /^used \ds of 2d0h$/, 'requested and used');
+  t.match(await page.locator('[data-field=time]').textContent(), /^used \d+s of 2d0h$/, 'requested and used (the seconds it ran depend on the machine)');
   await page.screenshot({ path: join(DOCS, 'dashboard-job.png') });
 
   // Kill from the page: it says how many jobs, then the job fails with its reason.
