@@ -11,7 +11,7 @@
 // worker names that lease and is applied only while it is still the job's lease, so a worker
 // that lost its job (requeued, deleted, reassigned) cannot overwrite what happened since.
 // `finish` clears the lease, which makes a repeated result a no-op.
-import { customAlphabet, nanoid } from 'nanoid';
+import { nanoid } from 'nanoid';
 import type { Db } from './db.js';
 import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
 import type { JobStatus, JobView, Result, Stats } from '../protocol/jobState.js';
@@ -22,6 +22,7 @@ import { ReadyClasses, requirementOf, type WorkerFit } from './readyClasses.js';
 import { toView, type JobRow } from './jobRow.js';
 import { JobPages } from './jobPages.js';
 import { Dependencies } from './dependencies.js';
+import { HandleNumbers, randomHandle } from './handles.js';
 
 export const Status = {
   held: 'held',
@@ -36,7 +37,6 @@ export const Status = {
 export const ACTIVE_STATUSES: readonly JobStatus[] = [Status.assigned, Status.init, Status.running];
 export const FINISHED_STATUSES: readonly JobStatus[] = [Status.done, Status.failed];
 
-const newHandle = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 6);
 
 /** A worker asking for a job: what it can take, and its host for the table. */
 export type ClaimLimits = WorkerFit & { host: string };
@@ -75,11 +75,13 @@ export class JobStore {
   readonly pages: JobPages;
   /** Jobs that wait for others, and held jobs (dependencies.ts). */
   readonly deps: Dependencies;
+  private readonly handles: HandleNumbers;
 
   constructor(private readonly db: Db) {
     this.ready = new ReadyClasses(db);
     this.pages = new JobPages(db);
     this.deps = new Dependencies(db, this.ready);
+    this.handles = new HandleNumbers(db);
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at, class,
@@ -181,11 +183,12 @@ export class JobStore {
         const added: string[] = [];
         // Jobs added together name the first of them (Q_ARRAY); later batches come with it.
         let arrayFirst: string | null = null;
+        let seq = this.handles.nextSeq();
         for (const spec of specs) {
           const cls = this.ready.classOf(requirementOf(spec));
           classes.add(cls);
           for (let tries = 0; ; tries++) {
-            const handle = `J-${newHandle()}`;
+            const handle = tries === 0 ? this.handles.of(seq) : randomHandle();
             const first: string | null = spec.arrayCount !== null && spec.array === null && spec.arrayIndex === 0 ? handle : arrayFirst;
             const stored = spec.arrayCount !== null && spec.array === null ? { ...spec, array: first ?? handle } : spec;
             try {
@@ -215,12 +218,13 @@ export class JobStore {
                 retryMax: spec.retry,
                 arrayOf: stored.array,
               });
+              seq = Number(lastInsertRowid) + 1;
               if (plan) this.deps.link(Number(lastInsertRowid), plan);
               arrayFirst = first;
               added.push(handle);
               break;
             } catch (e) {
-              // 36^6 handles: a clash is rare but possible in a long-lived table.
+              // An old random handle where the numbered one falls (handles.ts); rare.
               if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE' || tries > 20) throw e;
             }
           }

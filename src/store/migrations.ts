@@ -148,4 +148,6 @@ export const migrations: readonly string[] = [
      INSERT INTO job_counts (status, queue, n) VALUES (NEW.status, coalesce(NEW.queue, ''), 1)
        ON CONFLICT (status, queue) DO UPDATE SET n = n + 1;
    END;`,
+  // 13: where this database's job handles start (store/handles.ts): drawn once, kept for good.
+  `INSERT OR IGNORE INTO meta (key, value) VALUES ('handle_base', CAST(abs(random() % 2176782336) AS TEXT));`,
 ];
