@@ -17,11 +17,11 @@
 // A table from before holds random handles; where one is in the way, that job gets a random one.
 import { customAlphabet } from 'nanoid';
 import type { Db } from './db.js';
+import { BASE36 } from '../common/ids.js';
 
-const DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz';
 const SPACE = 36 ** 6;
 export const STRIDE = 37;
-const randomDigits = customAlphabet(DIGITS, 6);
+const randomDigits = customAlphabet(BASE36, 6);
 
 export function handleOf(base: number, seq: number): string {
   return `J-${((base + STRIDE * seq) % SPACE).toString(36).padStart(6, '0')}`;

@@ -37,7 +37,6 @@ export const Status = {
 export const ACTIVE_STATUSES: readonly JobStatus[] = [Status.assigned, Status.init, Status.running];
 export const FINISHED_STATUSES: readonly JobStatus[] = [Status.done, Status.failed];
 
-
 /** A worker asking for a job: what it can take, and its host for the table. */
 export type ClaimLimits = WorkerFit & { host: string };
 
