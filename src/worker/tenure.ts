@@ -38,15 +38,13 @@ export class Tenure {
     return Math.max(0, configured === null ? left : Math.min(configured, left));
   }
 
-  /** Whether it holds jobs now: idleness counts from when it last held one. */
-  holding(jobs: number): void {
-    if (jobs > 0) this.idleSince = this.clock.now();
-  }
-
-  /** Why it should leave now (holding `jobs`), or null. */
+  /** Why it should leave now (holding `jobs`), or null. Idleness counts from when it last held one. */
   due(jobs: number): string | null {
-    if (jobs > 0) return null;
     const now = this.clock.now();
+    if (jobs > 0) {
+      this.idleSince = now;
+      return null;
+    }
     if (this.opts.walltimeMs !== null && this.maxTime(null) === 0) return `its walltime (${this.opts.walltimeMs / 1000}s) is nearly over`;
     if (this.opts.lifetimeMs !== null && now - this.idleSince >= this.opts.lifetimeMs) return `idle for ${this.opts.lifetimeMs / 1000}s (-lifetime)`;
     return null;

@@ -440,7 +440,6 @@ export class Worker {
   private heartbeat(): void {
     const probed = this.stopped ? Promise.resolve() : this.docker.probe((lease) => this.held.has(lease));
     void probed.then(() => this.link.send({ type: 'heartbeat', resources: this.resources(), maxTime: this.tenure.maxTime(this.opts.maxTime) }));
-    this.tenure.holding(this.held.size);
     const why = this.stopped ? null : this.tenure.due(this.held.size);
     if (why) void this.leaveNow(why);
   }
