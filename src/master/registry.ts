@@ -84,13 +84,13 @@ export class WorkerRegistry {
     this.sessions.delete(handle);
   }
 
-  /** -clearWorkers: forgets every worker that is not connected; returns how many. */
   /** A worker that left for good (-lifetime, -walltime) and holds nothing: -w lists it no more. */
   forget(s: WorkerSession): void {
     if (this.sessions.get(s.handle) !== s || s.jobs.size > 0) return;
     this.drop(s.handle);
   }
 
+  /** -clearWorkers: forgets every worker that is not connected; returns how many. */
   forgetAway(): number {
     let n = 0;
     for (const rec of this.store.all()) {

@@ -131,9 +131,11 @@ export class ReadyClasses {
   waiting(cap: number): { req: Requirement; ready: number }[] {
     const out: { req: Requirement; ready: number }[] = [];
     for (const id of this.marked) {
-      const n = (this.s.readyIn.get(id, cap) as { n: number }).n;
-      if (n === 0) this.marked.delete(id);
-      else out.push({ req: this.known.get(id)!, ready: n });
+      const req = this.known.get(id);
+      const n = req ? (this.s.readyIn.get(id, cap) as { n: number }).n : 0;
+      // A class this store no longer knows (a rolled-back add's) is unmarked, as best() does.
+      if (!req || n === 0) this.marked.delete(id);
+      else out.push({ req, ready: n });
     }
     return out;
   }

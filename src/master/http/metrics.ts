@@ -11,7 +11,8 @@ import type { JobCount } from '../../protocol/clientMessages.js';
 import type { WorkerView } from '../../protocol/resources.js';
 
 /** How a job ended, as q_jobs_finished_total's `result` says it. */
-export type FinishResult = 'done' | 'failed' | 'killed' | 'limit' | 'lost';
+const FINISH_RESULTS = ['done', 'failed', 'killed', 'limit', 'lost'] as const;
+export type FinishResult = (typeof FINISH_RESULTS)[number];
 
 export function finishResult(job: Pick<JobView, 'status' | 'exitReason'>): FinishResult {
   if (job.status === 'done') return 'done';
@@ -36,9 +37,12 @@ export class MasterMetrics {
   private readonly finishedTotal: Counter<'result'>;
   private readonly waitSeconds: Histogram;
   private readonly runSeconds: Histogram;
+  /** The worker registry as this scrape read it: once, for both worker gauges. */
+  private scraped: WorkerView[] = [];
 
-  constructor(source: MetricsSource) {
+  constructor(private readonly source: MetricsSource) {
     const registers = [this.registry];
+    const scraped = () => this.scraped;
     new Gauge({
       name: 'q_jobs',
       help: 'Jobs in the table, by status and queue (queue="" for jobs of no queue).',
@@ -56,7 +60,7 @@ export class MasterMetrics {
       labelNames: ['state'],
       registers,
       collect() {
-        const ws = source.workers();
+        const ws = scraped();
         this.set({ state: 'connected' }, ws.filter((w) => w.connected).length);
         this.set({ state: 'away' }, ws.filter((w) => !w.connected).length);
       },
@@ -68,7 +72,7 @@ export class MasterMetrics {
       registers,
       collect() {
         this.reset();
-        for (const w of source.workers()) {
+        for (const w of scraped()) {
           if (!w.connected) continue;
           const busy = Math.min(w.jobs.length, w.slots);
           this.set({ worker: w.handle, state: 'busy' }, busy);
@@ -87,7 +91,7 @@ export class MasterMetrics {
       labelNames: ['result'],
       registers,
     });
-    for (const result of ['done', 'failed', 'killed', 'limit', 'lost'] as const) this.finishedTotal.inc({ result }, 0);
+    for (const result of FINISH_RESULTS) this.finishedTotal.inc({ result }, 0);
     this.waitSeconds = new Histogram({ name: 'q_job_wait_seconds', help: 'From added to started, for jobs that ended.', buckets: BUCKETS, registers });
     this.runSeconds = new Histogram({ name: 'q_job_run_seconds', help: 'How long jobs that ended ran.', buckets: BUCKETS, registers });
     collectDefaultMetrics({ register: this.registry, prefix: 'q_master_' });
@@ -110,6 +114,8 @@ export class MasterMetrics {
   }
 
   text(): Promise<string> {
+    // Kept until the next scrape: two scrapes at once both read the newer one.
+    this.scraped = this.source.workers();
     return this.registry.metrics();
   }
 }
