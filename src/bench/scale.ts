@@ -25,6 +25,7 @@ import { WebSocket } from 'ws';
 import { Connection } from '../client/connection.js';
 import { makeJobSpec, type JobSpec } from '../protocol/jobSpec.js';
 import { ADD_BATCH } from '../common/limits.js'; // as the client sends them
+import { numArg, sleep } from './helpers.js';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,12 +34,22 @@ const arg = (name: string, fallback: string) => {
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const Q_DIR = arg('q', fileURLToPath(new URL('../..', import.meta.url)));
 const BIN_Q = join(Q_DIR, 'bin', 'q');
-const BACKLOG = Number(arg('backlog', '1000000'));
-const N = Number(arg('jobs', '1000'));
-const SIM = Number(arg('workers', '1000'));
+const BACKLOG = numArg('backlog', 1_000_000);
+const N = numArg('jobs', 1000);
+const SIM = numArg('workers', 1000);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The median of 15 timings of `fn`, ms. */
+async function medianOf15(fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
 
 function spec(command: string, over: Partial<JobSpec> = {}): JobSpec {
   return makeJobSpec({ command, workingPath: '/bench', time: 3600, mem: 64, disk: 1024, ...over });
@@ -91,8 +102,6 @@ class Bench {
   private prober: ChildProcess | null = null;
   private probing: Promise<void> = Promise.resolve();
   peakRss = 0;
-  /** The longest event-loop delay the master itself measured (-1: it does not say). */
-  loopMax = -1;
   readonly stalls: string[] = [];
   /** Each master's longest event-loop delay: the first added the backlog, the second listed the history. */
   readonly loopByMaster: number[] = [];
@@ -118,7 +127,6 @@ class Bench {
     // The master's own measure (monitorEventLoopDelay), where it has one, and its stalls.
     const said = /Longest event-loop delay: (\d+) ms/.exec(m.out);
     if (said) {
-      this.loopMax = Math.max(this.loopMax, Number(said[1]));
       this.loopByMaster.push(Number(said[1]));
     }
     const lines = m.out.split('\n');
@@ -239,29 +247,14 @@ class Bench {
     // A version from before answers no plain HTTP at all: its request never ends.
     const probe = await fetch(`http://127.0.0.1:${this.port}/metrics`, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(2000) }).catch(() => null);
     if (!probe || probe.status !== 200) return null;
-    const time = async (fn: () => Promise<unknown>) => {
-      const times: number[] = [];
-      for (let i = 0; i < 15; i++) {
-        const t0 = performance.now();
-        await fn();
-        times.push(performance.now() - t0);
-      }
-      return median(times);
-    };
-    const scrape = await time(() => fetch(`http://127.0.0.1:${this.port}/metrics`, { headers: { authorization: `Bearer ${this.token}` } }).then((r) => r.text()));
-    const page = await time(() => this.conn!.request({ type: 'rowPage', specs: ['status:done'], from: null, limit: 50, newest: true }, 'rowPage'));
-    const counts = await time(() => this.conn!.request({ type: 'counts' }, 'counts'));
+    const scrape = await medianOf15(() => fetch(`http://127.0.0.1:${this.port}/metrics`, { headers: { authorization: `Bearer ${this.token}` } }).then((r) => r.text()));
+    const page = await medianOf15(() => this.conn!.request({ type: 'rowPage', specs: ['status:done'], from: null, limit: 50, newest: true }, 'rowPage'));
+    const counts = await medianOf15(() => this.conn!.request({ type: 'counts' }, 'counts'));
     return { scrape, page, counts };
   }
 
-  async listLatency(specs: string[]): Promise<number> {
-    const times: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      const t0 = performance.now();
-      await this.conn!.request({ type: 'list', specs }, 'jobs');
-      times.push(performance.now() - t0);
-    }
-    return median(times);
+  listLatency(specs: string[]): Promise<number> {
+    return medianOf15(() => this.conn!.request({ type: 'list', specs }, 'jobs'));
   }
 }
 
@@ -335,7 +328,8 @@ async function main(): Promise<void> {
     console.log(`full -list: first row after ${full.firstMs.toFixed(0)} ms, ${full.rows} rows at ${full.rowsPerS.toFixed(0)} rows/s (whole client process)`);
     const stall = await b.stopProbe();
     await b.stopMaster();
-    const loop = b.loopMax < 0 ? 'not measured by this version' : `${b.loopMax} ms (${b.loopByMaster.map((ms, i) => `${['adding', 'listing'][i] ?? 'master'}: ${ms}`).join(', ')})`;
+    const loopMax = Math.max(-1, ...b.loopByMaster);
+    const loop = loopMax < 0 ? 'not measured by this version' : `${loopMax} ms (${b.loopByMaster.map((ms, i) => `${['adding', 'listing'][i] ?? 'master'}: ${ms}`).join(', ')})`;
     console.log(`master: peak RSS ${b.peakRss.toFixed(0)} MB; longest event-loop delay ${loop}; longest answer to a one-job request sent every 20 ms: ${stall.toFixed(0)} ms`);
     for (const s of b.stalls) console.log(`  stall after: ${s}`);
   } finally {

@@ -10,7 +10,7 @@ import { Verbosity } from '../common/verbosity.js';
 import { PILOT_LIFETIME, PILOT_TIME, slurmWords } from '../client/pilots.js';
 import { parseSlurmTime, slurmOption } from '../client/slurm.js';
 import type { MasterOptions } from '../master/master.js';
-import { parseArgs, type Parsed } from './parse.js';
+import { parseArgs, positiveInt, type Parsed } from './parse.js';
 
 function port(p: Parsed): number {
   const n = p.int('masterPort') ?? DEFAULT_PORT;
@@ -22,12 +22,6 @@ function port(p: Parsed): number {
 function urlHost(host: string): string {
   if (host === 'localhost') return '127.0.0.1';
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
-function positiveInt(p: Parsed, name: string, fallback: number): number {
-  const n = p.int(name) ?? fallback;
-  if (n < 1) throw new QError(ErrorCodes.BAD_VALUE, `-${name} must be at least 1, not ${n}`);
-  return n;
 }
 
 /** -dockerUser as uid:gid: numbers, since the worker gives the job's files to that owner. */

@@ -99,3 +99,10 @@ export function parseArgs(argv: readonly string[]): Parsed {
     },
   };
 }
+
+/** An integer option that must be at least 1 (-slots, -sleepInterval). */
+export function positiveInt(p: Parsed, name: string, fallback: number): number {
+  const n = p.int(name) ?? fallback;
+  if (n < 1) throw new QError(ErrorCodes.BAD_VALUE, `-${name} must be at least 1, not ${n}`);
+  return n;
+}

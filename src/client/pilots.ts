@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { ErrorCodes, QError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
-import type { Parsed } from '../cli/parse.js';
+import { positiveInt, type Parsed } from '../cli/parse.js';
 import type { Target } from './connection.js';
 import { cancelPilots, describeSubmission, pilotScript, submitPilots, type PilotSpec } from './slurm.js';
 
@@ -18,7 +18,6 @@ export function slurmWords(v: string | undefined): string[] {
 
 /** The pilots the options describe (sizes from -slots, -mem, -cpus, -gpus, as a job's). */
 export function pilotSpec(p: Parsed, count: number, target: Pick<Target, 'port'>): PilotSpec {
-  const num = (name: string) => p.num(name);
   const mem = p.str('mem');
   return {
     count,
@@ -26,9 +25,9 @@ export function pilotSpec(p: Parsed, count: number, target: Pick<Target, 'port'>
     masterPort: target.port,
     timeS: parseTime(p.str('workerTime') ?? PILOT_TIME, '-workerTime'),
     lifetimeS: parseTime(p.str('lifetime') ?? PILOT_LIFETIME, '-lifetime'),
-    slots: p.int('slots') ?? 1,
+    slots: positiveInt(p, 'slots', 1),
     memMb: mem === undefined ? null : parseSize(mem, '-mem'),
-    cpus: num('cpus') ?? null,
+    cpus: p.num('cpus') ?? null,
     gpus: p.int('gpus') ?? 0,
     partition: p.str('partition') ?? null,
     queues: p.list('queues') ?? [],
@@ -49,7 +48,6 @@ export function runPilots(p: Parsed, target: () => Target, io: { out(text: strin
     if (!p.bool('slurm')) throw new QError(ErrorCodes.NOT_SUPPORTED, '-startWorkers starts workers on Slurm only: add -slurm (EC2 is not supported)');
     const t = target();
     const spec = pilotSpec(p, count, t);
-    if (spec.slots < 1) throw new QError(ErrorCodes.BAD_VALUE, `-slots must be at least 1, not ${spec.slots}`);
     if (p.bool('pretend')) {
       io.out(pilotScript(spec).trimEnd());
       return 0;

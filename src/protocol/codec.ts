@@ -31,9 +31,7 @@ export type Decoded<T> = { ok: true; msg: T } | { ok: false; error: string };
 export function decode<T>(schema: Checker<T>, raw: unknown, maxBytes = MAX_FRAME_BYTES): Decoded<T> {
   let text: string;
   if (typeof raw === 'string') text = raw;
-  else if (Buffer.isBuffer(raw)) text = raw.toString('utf8');
-  else if (Array.isArray(raw)) text = Buffer.concat(raw as Buffer[]).toString('utf8');
-  else if (raw instanceof ArrayBuffer) text = Buffer.from(raw).toString('utf8');
+  else if (Buffer.isBuffer(raw) || Array.isArray(raw) || raw instanceof ArrayBuffer) text = frameBytes(raw as Buffer | ArrayBuffer | Buffer[]).toString('utf8');
   else return { ok: false, error: 'frame is not text' };
   if (text.length > maxBytes) return { ok: false, error: 'frame too large' };
   let value: unknown;

@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, waitFor } from '../helpers/q.js';
 import { slurmReady } from '../helpers/services.js';
+import { SQUEUE_PILOTS, pilotTasks } from '../../src/client/slurm.js';
 
-/** This user's pilots in squeue: "ID STATE" lines. */
-const squeue = () =>
-  spawnSync('squeue', ['--noheader', '--me', '--name=q-pilot', '--array', '--format=%i %T'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+/** This user's pilot tasks in squeue, as the client reads them: [task id, state]. */
+const squeue = () => pilotTasks(spawnSync('squeue', SQUEUE_PILOTS, { encoding: 'utf8' }).stdout);
 const pilotsIn = (c: Cluster) =>
   c
     .q(['-w', '-tabs'])
@@ -20,7 +20,7 @@ const pilotsIn = (c: Cluster) =>
 
 function cleanUp(t: { teardown(fn: () => unknown): void }): void {
   t.teardown(() => {
-    const ids = squeue().map((l) => l.split(' ')[0]!);
+    const ids = squeue().map(([id]) => id);
     if (ids.length) spawnSync('scancel', ids);
   });
 }
