@@ -7,8 +7,7 @@ import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { ErrorCodes, QError, isQError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
 import { Verbosity } from '../common/verbosity.js';
-import { PILOT_LIFETIME, PILOT_TIME, slurmWords } from '../client/pilots.js';
-import { parseSlurmTime, slurmOption } from '../client/slurm.js';
+import { PILOT_LIFETIME, PILOT_TIME, pilotTimeS, slurmWords } from '../client/pilots.js';
 import type { MasterOptions } from '../master/master.js';
 import { parseArgs, positiveInt, type Parsed } from './parse.js';
 
@@ -92,15 +91,12 @@ function autoscaleOptions(p: Parsed, listenHost: string): MasterOptions['autosca
   const m = /^slurm:(\d+)$/.exec(v);
   if (!m || Number(m[1]) < 1) throw new QError(ErrorCodes.BAD_VALUE, `-autoscale takes slurm:MAX (MAX at least 1), not '${v}'`);
   const extra = slurmWords(p.str('slurmArgs'));
-  const given = slurmOption(extra, 'time', 't');
-  const timeS = given === null ? parseTime(PILOT_TIME, '-autoscale') : parseSlurmTime(given);
-  if (timeS === null) throw new QError(ErrorCodes.BAD_VALUE, `-slurmArgs: --time ${given} is not a Slurm time`);
   const wildcard = listenHost === '*' || listenHost === '0.0.0.0';
   return {
     max: Number(m[1]),
     pilot: {
       masterHost: wildcard ? osHostname() : listenHost,
-      timeS,
+      timeS: pilotTimeS(extra, PILOT_TIME, '-autoscale'),
       lifetimeS: parseTime(p.str('lifetime') ?? PILOT_LIFETIME, '-lifetime'),
       slots: positiveInt(p, 'slots', 1),
       partition: null,

@@ -5,7 +5,7 @@ import { ErrorCodes, QError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
 import { positiveInt, type Parsed } from '../cli/parse.js';
 import type { Target } from './connection.js';
-import { cancelPilots, describeSubmission, pilotScript, submitPilots, type PilotSpec } from './slurm.js';
+import { cancelPilots, describeSubmission, parseSlurmTime, pilotScript, slurmOption, submitPilots, type PilotSpec } from './slurm.js';
 
 /** Pilots' defaults: an hour of Slurm time, and idle ones leave after 10 minutes. */
 export const PILOT_TIME = '1h';
@@ -16,14 +16,26 @@ export function slurmWords(v: string | undefined): string[] {
   return (v ?? '').split(/\s+/).filter(Boolean);
 }
 
+/**
+ * A pilot's Slurm time limit, seconds: -slurmArgs' own --time when it has one (Slurm holds the
+ * pilot to that one, and the worker's -walltime must be cut from it), else `fallback`.
+ */
+export function pilotTimeS(extra: readonly string[], fallback: string, what: string): number {
+  const given = slurmOption(extra, 'time', 't');
+  const s = given === null ? parseTime(fallback, what) : parseSlurmTime(given);
+  if (s === null) throw new QError(ErrorCodes.BAD_VALUE, `-slurmArgs: --time ${given} is not a Slurm time`);
+  return s;
+}
+
 /** The pilots the options describe (sizes from -slots, -mem, -cpus, -gpus, as a job's). */
 export function pilotSpec(p: Parsed, count: number, target: Pick<Target, 'port'>): PilotSpec {
+  const extra = slurmWords(p.str('slurmArgs'));
   const mem = p.str('mem');
   return {
     count,
     masterHost: p.str('masterHost') ?? 'localhost',
     masterPort: target.port,
-    timeS: parseTime(p.str('workerTime') ?? PILOT_TIME, '-workerTime'),
+    timeS: pilotTimeS(extra, p.str('workerTime') ?? PILOT_TIME, '-workerTime'),
     lifetimeS: parseTime(p.str('lifetime') ?? PILOT_LIFETIME, '-lifetime'),
     slots: positiveInt(p, 'slots', 1),
     memMb: mem === undefined ? null : parseSize(mem, '-mem'),
@@ -31,7 +43,7 @@ export function pilotSpec(p: Parsed, count: number, target: Pick<Target, 'port'>
     gpus: p.int('gpus') ?? 0,
     partition: p.str('partition') ?? null,
     queues: p.list('queues') ?? [],
-    extra: slurmWords(p.str('slurmArgs')),
+    extra,
     basePath: resolve(p.str('basePath') ?? 'scratch'),
     tls: p.list('tls')?.[0] ?? null,
   };
