@@ -174,13 +174,9 @@ async function main(): Promise<void> {
 // `npm run bench -- scale`: the master at scale (scale.ts) instead.
 // `npm run bench -- workflow`: what waiting for jobs costs (workflow.ts).
 // `npm run bench -- slurm`: pilots on the Slurm of this machine (slurm.ts).
-const run = process.argv.includes('scale')
-  ? import('./scale.js').then(() => undefined)
-  : process.argv.includes('workflow')
-    ? import('./workflow.js').then(() => undefined)
-    : process.argv.includes('slurm')
-      ? import('./slurm.js').then(() => undefined)
-      : main();
+const SUBS: Record<string, () => Promise<unknown>> = { scale: () => import('./scale.js'), workflow: () => import('./workflow.js'), slurm: () => import('./slurm.js') };
+const sub = Object.keys(SUBS).find((name) => process.argv.includes(name));
+const run = sub ? SUBS[sub]!().then(() => undefined) : main();
 run.catch((e) => {
   console.error(`bench failed: ${(e as Error).message}`);
   process.exitCode = 1;

@@ -2,13 +2,9 @@
 // scripts/test-images.sh. Without them the tests skip, loudly; with Q_REQUIRE_DOCKER=1 (set by
 // CI) they fail instead, so a CI run without an engine cannot pass by skipping.
 import { spawnSync } from 'node:child_process';
+import { unavailable, type Tap } from './services.js';
 
 export const TEST_IMAGE = 'q-test-busybox';
-
-interface Tap {
-  fail(msg: string): unknown;
-  skip(name: string, cb: () => void): unknown;
-}
 
 function check(): string | null {
   const r = spawnSync('docker', ['image', 'inspect', '--format', '{{.Id}}', TEST_IMAGE], { encoding: 'utf8', timeout: 20_000 });
@@ -23,14 +19,7 @@ let cached: string | null | undefined;
 export function dockerReady(t: Tap): boolean {
   if (cached === undefined) cached = check();
   if (cached === null) return true;
-  const why = `no Docker engine or test image: ${cached}. Run: bash scripts/test-images.sh`;
-  if (process.env.Q_REQUIRE_DOCKER === '1') {
-    t.fail(`Q_REQUIRE_DOCKER=1 but ${why}`);
-  } else {
-    process.stderr.write(`\n!!!!! SKIPPING DOCKER TESTS: ${why} !!!!!\n\n`);
-    t.skip(why, () => {});
-  }
-  return false;
+  return unavailable(t, 'Q_REQUIRE_DOCKER', `no Docker engine or test image: ${cached}. Run: bash scripts/test-images.sh`, ' DOCKER TESTS');
 }
 
 /** Containers (running or not) carrying this label, e.g. `q.job=J-abc123`. */

@@ -3,6 +3,7 @@
 // ended by its pid when the test ends; every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { Connection } from '../../src/client/connection.js';
 import { jobRow, LIST_COLUMNS } from '../../src/client/render.js';
 import { join } from 'node:path';
@@ -64,6 +65,16 @@ export class Proc {
     await done;
     clearTimeout(timer);
   }
+}
+
+/** A port of 127.0.0.1 nothing listens on now (taken and let go). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 // tap re-injects its loaders (NODE_OPTIONS) into every child it sees spawned; `env -u` takes

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { Cluster } from '../helpers/q.js';
+import { Cluster, freePort } from '../helpers/q.js';
 
 /** A user's mistake: one line on stderr, a non-zero exit, no stack trace. */
 function oneLineError(t: Test, r: { code: number | null; stderr: string; stdout: string }, re: RegExp) {
@@ -41,13 +41,7 @@ t.test('an unreachable master is an error within 2 s, not a hang', async (t) => 
   const c = new Cluster(t, t.testdir());
   writeFileSync(join(c.dir, 'token'), 'x');
   // Nothing listens: refused at once.
-  const closed = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-  c.port = closed;
+  c.port = await freePort();
   let start = Date.now();
   oneLineError(t, c.q(['-token', 'x', '-list']), /cannot reach the master at 127\.0\.0\.1:\d+: nothing is listening/);
   t.ok(Date.now() - start < 2500);

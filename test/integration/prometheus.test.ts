@@ -4,19 +4,9 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Cluster, Proc, waitFor } from '../helpers/q.js';
+import { Cluster, Proc, freePort, waitFor } from '../helpers/q.js';
 import { PROMETHEUS, programReady } from '../helpers/services.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('Prometheus scrapes /metrics with the token and reads q_jobs back', async (t) => {
   if (!programReady(t, PROMETHEUS, 'Q_REQUIRE_PROMETHEUS', 'apt-get install prometheus')) return;
