@@ -35,7 +35,7 @@ const statusOf = (page: Page, handle: string) => page.locator(`tr[data-handle="$
 
 t.test('the dashboard: log in, watch, filter, tail, kill, workers', async (t) => {
   if (!programReady(t, CHROMIUM, 'Q_REQUIRE_BROWSER', 'apt-get install chromium')) return;
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1', ['-slots', '2']);
   const context = await browser(t, c.dir);
@@ -104,7 +104,7 @@ t.test('the dashboard: log in, watch, filter, tail, kill, workers', async (t) =>
 });
 
 t.test('without a session, or from another site, nothing is shown and nothing is done', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const base = `http://127.0.0.1:${c.port}`;
   const page = await fetch(`${base}/`);
@@ -133,7 +133,7 @@ t.test('without a session, or from another site, nothing is shown and nothing is
 });
 
 t.test('-readOnly: the page shows no actions and the master refuses them; -dashboard false: no page', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster(['-readOnly']);
   const base = `http://127.0.0.1:${c.port}`;
   const h = c.add(['-add', 'sleep 30']);

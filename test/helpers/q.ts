@@ -2,7 +2,8 @@
 // its own state directory, workers beside it, and client calls. Every process started here is
 // ended by its pid when the test ends; every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { Connection } from '../../src/client/connection.js';
 import { jobRow, LIST_COLUMNS } from '../../src/client/render.js';
@@ -131,6 +132,21 @@ export async function killProcessesIn(dir: string): Promise<void> {
   for (let i = 0; i < 150 && !found.every(dead); i++) await new Promise((r) => setTimeout(r, 20));
 }
 
+/**
+ * A directory of the test's own, removed once everything started in it has ended. Not
+ * t.testdir(): tap removes that one before it runs the test's teardowns, while the master and
+ * workers still write into it; the removal then fails, and tap skips the teardowns left, so
+ * the processes stay and the file hangs until its timeout.
+ */
+export function scratchDir(t: Teardown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'q-test-'));
+  t.teardown(async () => {
+    await killProcessesIn(dir);
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  });
+  return dir;
+}
+
 /** A `-list` row by its column names: the same list as the code's. */
 export type Row = Record<(typeof LIST_COLUMNS)[number], string>;
 
@@ -147,7 +163,7 @@ export class Cluster {
 
   constructor(
     private readonly t: Teardown,
-    readonly dir: string,
+    readonly dir: string = scratchDir(t),
     opts: { state?: string; env?: NodeJS.ProcessEnv } = {},
   ) {
     this.state = opts.state ?? join(dir, 'state');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Cluster, FIXTURES, waitFor } from '../helpers/q.js';
 
 t.test('add → run → list, with output kept and shown by -log', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const r = c.q(['-add', 'echo', 'hello']);
@@ -23,7 +23,7 @@ t.test('add → run → list, with output kept and shown by -log', async (t) => 
 });
 
 t.test('dash arguments stay in the command; exit codes and stderr', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1', ['-slots', '2']);
   const ls = c.add(['-add', 'ls', '-l', '/']);
@@ -39,7 +39,7 @@ t.test('dash arguments stay in the command; exit codes and stderr', async (t) =>
 });
 
 t.test('priorities: lower number first, then oldest', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const order = join(c.dir, 'order');
   const jobs = [
@@ -55,7 +55,7 @@ t.test('priorities: lower number first, then oldest', async (t) => {
 });
 
 t.test('workerHandle pins a job to one worker', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('wa', ['-slots', '4']);
   await c.startWorker('wb', ['-slots', '4']);
@@ -71,7 +71,7 @@ t.test('workerHandle pins a job to one worker', async (t) => {
 });
 
 t.test('limits: time and memory kill the tree with a precise reason', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1', ['-slots', '2']);
   const slow = c.add(['-time', '2s', '-add', 'sleep', '30']);
@@ -89,7 +89,7 @@ t.test('limits: time and memory kill the tree with a precise reason', async (t) 
 });
 
 t.test('a job that ignores TERM is KILLed after the grace period', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const h = c.add(['-time', '1s', '-add', 'sh', join(FIXTURES, 'ignore-term.sh')]);
@@ -99,7 +99,7 @@ t.test('a job that ignores TERM is KILLed after the grace period', async (t) => 
 });
 
 t.test('kill, rerun and delete', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const h = c.add(['-tags', 'long', '-add', 'sleep', '30']);
@@ -133,7 +133,7 @@ t.test('kill, rerun and delete', async (t) => {
 });
 
 t.test('delete of a running job ends its process', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const marker = join(c.dir, 'still-running');
@@ -148,7 +148,7 @@ t.test('delete of a running job ends its process', async (t) => {
 });
 
 t.test('doneHook and failedHook run on the master', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const out = join(c.dir, 'out');
   writeFileSync(
     join(c.dir, 'job.spec'),
@@ -169,7 +169,7 @@ t.test('doneHook and failedHook run on the master', async (t) => {
 });
 
 t.test('the master restarts with its jobs; the worker comes back by itself', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const done = c.add(['-add', 'echo', 'before']);
@@ -184,7 +184,7 @@ t.test('the master restarts with its jobs; the worker comes back by itself', asy
 });
 
 t.test('-log -follow prints output as it comes, until the job ends', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const h = c.add(['-add', 'for i in 1 2 3; do echo line $i; sleep 0.3; done']);
@@ -195,7 +195,7 @@ t.test('-log -follow prints output as it comes, until the job ends', async (t) =
 });
 
 t.test('-log -follow of a job deleted under it says so, and does not exit 0', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const running = c.add(['-add', 'echo started; sleep 30']);
@@ -215,7 +215,7 @@ t.test('-log -follow of a job deleted under it says so, and does not exit 0', as
 });
 
 t.test('-saveState and -shutdownMaster', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   c.add(['-add', 'true']);
   t.equal(c.q(['-saveState']).stdout, 'Saved 1 jobs to state\n');
@@ -224,7 +224,7 @@ t.test('-saveState and -shutdownMaster', async (t) => {
 });
 
 t.test('output written while the master is down reaches -log after it restarts', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const h = c.add(['-add', 'for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 0.4; done']);
@@ -238,7 +238,7 @@ t.test('output written while the master is down reaches -log after it restarts',
 });
 
 t.test('disk limit: the outPath growing past -disk kills the job', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const out = join(c.dir, 'out');

@@ -14,7 +14,7 @@ function oneLineError(t: Test, r: { code: number | null; stderr: string; stdout:
 }
 
 t.test('option mistakes need no master and get one clear line', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   oneLineError(t, c.q(['-frobnicate']), /^q: unknown option -frobnicate/);
   oneLineError(t, c.q(['-me', '5', '-add', 'true']), /^q: -me is ambiguous; possible matches: -mem -memGrace$/m);
   oneLineError(t, c.q(['-mem', 'lots', '-add', 'true']), /^q: bad -mem 'lots'/);
@@ -27,7 +27,7 @@ t.test('option mistakes need no master and get one clear line', async (t) => {
 });
 
 t.test('-help prints the options of the mode', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const r = c.q(['-help']);
   t.equal(r.code, 0);
   t.match(r.stdout, /-add/);
@@ -38,7 +38,7 @@ t.test('-help prints the options of the mode', async (t) => {
 });
 
 t.test('an unreachable master is an error within 2 s, not a hang', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   writeFileSync(join(c.dir, 'token'), 'x');
   // Nothing listens: refused at once.
   c.port = await freePort();
@@ -56,7 +56,7 @@ t.test('an unreachable master is an error within 2 s, not a hang', async (t) => 
 });
 
 t.test('token: created 0600 by the master, required of everyone', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   t.equal(statSync(join(c.state, 'token')).mode & 0o777, 0o600);
   t.equal(c.q(['-list']).code, 0, 'a client on the same machine finds the token');
@@ -67,7 +67,7 @@ t.test('token: created 0600 by the master, required of everyone', async (t) => {
 });
 
 t.test('malformed and hostile frames never crash the master or change a job', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const h = c.add(['-add', 'true']);
   const token = c.q(['-list']).code === 0 ? (await import('node:fs')).readFileSync(join(c.state, 'token'), 'utf8').trim() : '';
@@ -106,7 +106,7 @@ t.test('malformed and hostile frames never crash the master or change a job', as
 });
 
 t.test('-add - reads commands from stdin; -numTimes repeats each', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const r = c.q(['-numTimes', '2', '-add', '-'], { input: 'echo a\n\necho b c\necho d\n' });
   t.equal(r.code, 0);
@@ -118,7 +118,7 @@ t.test('-add - reads commands from stdin; -numTimes repeats each', async (t) => 
 });
 
 t.test('-pretend and -direct need no master', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const p = c.q(['-pretend', '-priority', '3', '-mem', '2g', '-tags', 'x', 'y', '-add', 'echo', 'hi']);
   t.equal(p.code, 0);
   t.match(p.stdout, /^J-xxxxxx : \d\d\/\d\d \d\d:\d\d \[ready\] \{x,y\}: echo hi$/m);
@@ -137,7 +137,7 @@ t.test('-pretend and -direct need no master', async (t) => {
 });
 
 t.test('job.spec YAML sets any job field; the command line wins', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   writeFileSync(join(c.dir, 'job.spec'), 'priority: 2\nlimitTime: 10m\nmem: 3g\ntags: [fromfile]\n');
   const h = c.add(['-mem', '1g', '-add', 'true']);
@@ -152,7 +152,7 @@ t.test('job.spec YAML sets any job field; the command line wins', async (t) => {
 });
 
 t.test('outPoolPath gives each job a fresh N.exec; _OUTPATH_ is replaced', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const pool = join(c.dir, 'pool');
   (await import('node:fs')).mkdirSync(join(pool, '0.exec'), { recursive: true });
@@ -165,7 +165,7 @@ t.test('outPoolPath gives each job a fresh N.exec; _OUTPATH_ is replaced', async
 });
 
 t.test('spec filters: commas AND, arguments OR', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const a = c.add(['-tags', 'red', '-add', 'echo', 'one']);
   const b = c.add(['-tags', 'red', 'big', '-add', 'echo', 'two']);
@@ -185,7 +185,7 @@ t.test('spec filters: commas AND, arguments OR', async (t) => {
 });
 
 t.test('-w shows workers; -json on read commands', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('wq', ['-slots', '3']);
   const w = c.q(['-w', '-headers']).stdout.split('\n');

@@ -55,7 +55,7 @@ async function finished(c: Cluster, handle: string, timeoutMs = 30_000) {
 
 t.test('the CodaLab chain: start, info, outputs back, kill by action file and by dispatch-q, cleanup', async (t) => {
   if (!dockerReady(t)) return;
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const label = `q-codalab-test=${c.dir}`;
   t.teardown(() => removeContainers(label));
   const store = join(c.dir, 'bundles');
@@ -113,7 +113,7 @@ t.test('the CodaLab chain: start, info, outputs back, kill by action file and by
 });
 
 t.test('dispatch-q answers mistakes with one JSON line and a non-zero exit', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const bad = dispatch(c, ['start', join(c.dir, 'missing.sh')]);
   t.equal(bad.code, 1);

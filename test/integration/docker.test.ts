@@ -3,14 +3,14 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Cluster, waitFor } from '../helpers/q.js';
+import { Cluster, waitFor, type Teardown } from '../helpers/q.js';
 import { TEST_IMAGE, containersWith, dockerReady, removeContainers } from '../helpers/docker.js';
 
 const D = ['-docker', TEST_IMAGE];
 
 /** A cluster with one worker whose containers the test's teardown removes. */
-async function cluster(t: { teardown(fn: () => unknown): void; testdir(): string }, workerArgs: string[] = [], masterArgs: string[] = []) {
-  const c = new Cluster(t, t.testdir());
+async function cluster(t: Teardown, workerArgs: string[] = [], masterArgs: string[] = []) {
+  const c = new Cluster(t);
   const base = join(c.dir, 'scratch-dw');
   t.teardown(() => removeContainers(`q.base=${base}`));
   await c.startMaster(masterArgs);
@@ -113,7 +113,7 @@ t.test('network none unless asked; the worker user unless -dockerUser', async (t
 
 t.test('-dockerImage runs every job in a container; -requireDocker refuses bare jobs', async (t) => {
   if (!dockerReady(t)) return;
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   for (const h of ['img', 'only']) t.teardown(() => removeContainers(`q.base=${join(c.dir, `scratch-${h}`)}`));
   await c.startMaster();
   await c.startWorker('img', ['-dockerImage', TEST_IMAGE]);
@@ -176,7 +176,7 @@ t.test('a container whose job was given to another worker meanwhile is removed o
 });
 
 t.test('no engine: the worker says so and keeps serving process jobs', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   c.env.DOCKER_HOST = `unix://${join(c.dir, 'no-docker.sock')}`;
   await c.startMaster();
   const w = await c.startWorker('nod');

@@ -5,10 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { Cluster, cleanEnv, waitFor } from '../helpers/q.js';
+import { Cluster, cleanEnv, scratchDir, waitFor } from '../helpers/q.js';
 
 t.test("fig's prefixes from the command line", async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const h = c.add(['-add', 'true']);
   t.match(c.q(['-l', '-he']).stdout, new RegExp(`^handle\\s+worker\\s+status[\\s\\S]*${h}`), '-l -he: -list -headers');
@@ -18,7 +18,7 @@ t.test("fig's prefixes from the command line", async (t) => {
 });
 
 t.test('-state FILE (fig kept a YAML file) is one clear line; a master with -state DIR is found without it', async (t) => {
-  const dir = t.testdir();
+  const dir = scratchDir(t);
   const home = join(dir, 'home');
   mkdirSync(home);
   writeFileSync(join(dir, 'q.state'), 'jobs: []\n');
@@ -37,7 +37,7 @@ t.test('-state FILE (fig kept a YAML file) is one clear line; a master with -sta
 });
 
 t.test('words inside -add that q options start with stay in the command, with one warning', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const r = c.q(['-add', 'echo', 'hi', '-prio', '1', '-tag', 'x']);
   t.match(r.stdout, /added successfully/);
@@ -55,7 +55,7 @@ t.test('dispatch-q --help prints its usage', async (t) => {
 });
 
 t.test('-resetWorkers empties a basePath once its worker is idle; -clearWorkers forgets workers that are away', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const w = await c.startWorker('w1');
   const base = join(c.dir, 'scratch-w1');
@@ -84,7 +84,7 @@ t.test('-resetWorkers empties a basePath once its worker is idle; -clearWorkers 
 });
 
 t.test('-verbose: 0 only warnings, 1 what happens, 2 every message both ways; on client, master and worker', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const master = await c.startMaster(['-verbose', '2']);
   const worker = await c.startWorker('w1', ['-verbose', '2']);
   await master.waitForOutput(/← worker \S+ \{"type":"workerHello","handle":"w1"/);

@@ -26,7 +26,7 @@ function peakRssMb(pid: number): number {
 }
 
 t.test('nested inputs go to the worker; nested outputs come back; a kept copy is not fetched again', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const sub = join(c.dir, 'exp');
   mkdirSync(join(sub, 'data', 'deep'), { recursive: true });
   writeFileSync(join(sub, 'data', 'a.txt'), 'alpha\n');
@@ -57,7 +57,7 @@ t.test('nested inputs go to the worker; nested outputs come back; a kept copy is
 });
 
 t.test('append sends new bytes while the job runs; full sends the file when it changes', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const out = join(c.dir, 'out');
   mkdirSync(out);
   await c.startMaster();
@@ -78,7 +78,7 @@ t.test('append sends new bytes while the job runs; full sends the file when it c
 });
 
 t.test('large files stream in both directions with bounded memory', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const sub = join(c.dir, 'in');
   mkdirSync(sub);
   const big = join(sub, 'big.bin');
@@ -110,7 +110,7 @@ t.test('large files stream in both directions with bounded memory', async (t) =>
 });
 
 t.test('a realtime input updates the running job', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const sub = join(c.dir, 'exp');
   mkdirSync(sub);
   writeFileSync(join(sub, 'ctl'), 'go\n');
@@ -148,7 +148,7 @@ async function rogueWorker(c: Cluster, handle: string) {
 }
 
 t.test('a worker writes only inside the outPath of a job it holds, never through a link; it reads only that job\'s inputs', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const out = join(c.dir, 'out');
   const elsewhere = join(c.dir, 'elsewhere');
   mkdirSync(out);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Cluster, waitFor } from '../helpers/q.js';
 
 t.test('-delete of a finished job removes its log; -keepFinished prunes old finished jobs at start', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const gone = c.add(['-add', 'echo', 'deleted']);
@@ -30,7 +30,7 @@ t.test('-delete of a finished job removes its log; -keepFinished prunes old fini
 });
 
 t.test("a worker keeps no files of jobs it no longer holds, and clears what an earlier version left", async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   // What a worker that kept every job's files leaves behind: 300 finished jobs' output copies.
   const jobs = join(c.dir, 'scratch-w1', '.q', 'jobs');

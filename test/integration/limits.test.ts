@@ -4,7 +4,7 @@ import t from 'tap';
 import { Cluster } from '../helpers/q.js';
 
 t.test('an add over a limit is one clear line and exit 2; the master stays reachable', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const cases: [string[], RegExp][] = [
     [['-numTimes', '1e9', '-add', 'true'], /^q: one add makes at most 100000 jobs, not 1 × 1000000000: split it$/],

@@ -10,8 +10,8 @@ import { makeJobSpec } from '../../src/protocol/jobSpec.js';
 
 const N = 1200; // more than two pages (PAGE_ROWS 500), under the helper's 1 MB of output
 
-async function big(t: Teardown & { testdir(): string }, n = N) {
-  const c = new Cluster(t, t.testdir());
+async function big(t: Teardown, n = N) {
+  const c = new Cluster(t);
   await c.startMaster();
   const token = readFileSync(join(c.dir, 'state', 'token'), 'utf8').trim();
   const open = () => Connection.open({ host: '127.0.0.1', port: c.port, token, timeoutMs: 10_000 });

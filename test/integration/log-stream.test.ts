@@ -12,7 +12,7 @@ function peakRssMb(pid: number): number {
 }
 
 t.test('-log streams any size with bounded memory; -head and -tail', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const master = await c.startMaster();
   await c.startWorker('w');
   const h = c.add(['-add', 'seq 1 100000']);
@@ -43,7 +43,7 @@ t.test('-log streams any size with bounded memory; -head and -tail', async (t) =
 });
 
 t.test('-logLimit keeps the first and last halves, says what it dropped, and frees the worker’s copy', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w');
   const N = 10_000_000;

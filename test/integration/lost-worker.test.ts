@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Cluster, waitFor, freeze } from '../helpers/q.js';
 
 t.test('a silent worker loses its job to another; when it comes back it drops its copy', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster(['-heartbeatTimeout', '3s']);
   const w1 = await c.startWorker('w1');
   const marker = join(c.dir, 'marker');
@@ -30,7 +30,7 @@ t.test('a silent worker loses its job to another; when it comes back it drops it
 });
 
 t.test('a worker that comes back is given its job again only after its old copy is gone', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster(['-heartbeatTimeout', '3s']);
   const w1 = await c.startWorker('w1');
   const marker = join(c.dir, 'marker');
@@ -48,7 +48,7 @@ t.test('a worker that comes back is given its job again only after its old copy 
 });
 
 t.test('a job that loses its worker more often than -retries allows fails with "worker lost"', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster(['-heartbeatTimeout', '2s']);
   const w1 = await c.startWorker('w1');
   const h = c.add(['-retries', '0', '-add', 'sleep 30']);

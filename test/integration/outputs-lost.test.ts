@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Cluster } from '../helpers/q.js';
 
 t.test('a missing outPath is made; refused and unwalkable outputs fail the job with the reason', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w', ['-slots', '3']);
   // Made by the client at add, and by the master again if it went meanwhile.

@@ -10,7 +10,7 @@ import { PROMETHEUS, programReady } from '../helpers/services.js';
 
 t.test('Prometheus scrapes /metrics with the token and reads q_jobs back', async (t) => {
   if (!programReady(t, PROMETHEUS, 'Q_REQUIRE_PROMETHEUS', 'apt-get install prometheus')) return;
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   c.add(['-add', 'true']);
   c.add(['-queue', 'gpu', '-add', 'true']);

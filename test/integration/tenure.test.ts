@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Cluster, waitFor } from '../helpers/q.js';
 
 t.test('-lifetime: an idle worker leaves, exits 0, and -w lists it no more', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   // Added first, so it is the worker's from its hello; it runs past the worker's lifetime, and
   // the look comes while it is still running, whatever the machine's speed.
@@ -24,7 +24,7 @@ t.test('-lifetime: an idle worker leaves, exits 0, and -w lists it no more', asy
 });
 
 t.test('-walltime: only jobs that fit in what is left; then it leaves, and what did not fit waits', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const long = c.add(['-time', '1m', '-add', 'true']);
   const short = c.add(['-time', '3s', '-add', 'true']);

@@ -10,7 +10,7 @@ function pgrep(pattern: string): number[] {
 }
 
 t.test('a kill waiting out its grace period never touches the next job of that slot', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1', ['-slots', '2', '-killGrace', '3']);
   const stubborn = c.add(['-time', '1s', '-add', 'sh', join(FIXTURES, 'ignore-term.sh')]);
@@ -25,7 +25,7 @@ t.test('a kill waiting out its grace period never touches the next job of that s
 });
 
 t.test("a job's background processes: kept while it runs, ended when it is over", async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   // Daemonised (double fork): it leaves the job's tree but stays the job's.
@@ -42,7 +42,7 @@ t.test("a job's background processes: kept while it runs, ended when it is over"
 });
 
 t.test('time limits longer than 24.8 days do not fire at once', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const h = c.add(['-time', '30d', '-add', 'sleep 1']);
@@ -51,7 +51,7 @@ t.test('time limits longer than 24.8 days do not fire at once', async (t) => {
 });
 
 t.test('a stopped worker gives its jobs back to the queue', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const w1 = await c.startWorker('w1');
   const h = c.add(['-add', 'sleep 3; echo finished']);
@@ -67,7 +67,7 @@ t.test('a stopped worker gives its jobs back to the queue', async (t) => {
 });
 
 t.test('a kill is not undone by losing the worker', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster(['-heartbeatTimeout', '2s']);
   const w1 = await c.startWorker('w1');
   const h = c.add(['-add', 'sleep 30']);
@@ -89,7 +89,7 @@ t.test('a kill is not undone by losing the worker', async (t) => {
 });
 
 t.test("a kill sends TERM once, so a job's own TERM handler can clean up", async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1', ['-killGrace', '5']);
   const h = c.add(['-add', "trap 'sleep 1; echo cleaned; exit 3' TERM; sleep 30 & wait"]);
@@ -102,7 +102,7 @@ t.test("a kill sends TERM once, so a job's own TERM handler can clean up", async
 });
 
 t.test('a job over its limit while its worker stops is failed, not given back', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const w1 = await c.startWorker('w1', ['-killGrace', '3']);
   const h = c.add(['-time', '1s', '-add', 'sh', join(FIXTURES, 'ignore-term.sh')]);
@@ -115,7 +115,7 @@ t.test('a job over its limit while its worker stops is failed, not given back', 
 });
 
 t.test('a worker started without -handle keeps its name across restarts of that scratch base', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const base = join(c.dir, 'scratch-anon');
   const names = async () => {

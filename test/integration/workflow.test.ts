@@ -12,7 +12,7 @@ const quiet = (c: Cluster, args: string[]) => {
 };
 
 t.test('a chain a -> b -> c runs in order; -quiet prints only handles', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1', ['-slots', '3']);
   const order = join(c.dir, 'order');
@@ -32,7 +32,7 @@ t.test('a chain a -> b -> c runs in order; -quiet prints only handles', async (t
 });
 
 t.test('a failed job fails what waits for it, transitively; -afterAny runs anyway; -rerun puts them back', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const [f] = quiet(c, ['-add', 'exit 3']);
   const [b] = quiet(c, ['-after', f!, '-add', 'echo b']);
@@ -55,7 +55,7 @@ t.test('a failed job fails what waits for it, transitively; -afterAny runs anywa
 });
 
 t.test('-hold and -release; -add -hold; a held job stays held across a master restart', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const [h] = quiet(c, ['-hold', '-add', 'echo held']);
   const [r] = quiet(c, ['-tags', 'later', '-add', 'echo ready']);
@@ -73,7 +73,7 @@ t.test('-hold and -release; -add -hold; a held job stays held across a master re
 });
 
 t.test('-wait: exit 0 iff all done with 0; -wait -add gives the exit code of its job; it survives a master kill -9', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1', ['-slots', '2']);
   const ok = c.q(['-wait', '-add', 'true']);
@@ -100,7 +100,7 @@ t.test('-wait: exit 0 iff all done with 0; -wait -add gives the exit code of its
 });
 
 t.test('-retry: a command that fails twice runs a third time and is done; -info shows the retries', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1');
   const count = join(c.dir, 'count');
@@ -121,7 +121,7 @@ t.test('-retry: a command that fails twice runs a third time and is done; -info 
 });
 
 t.test('jobs added together: Q_INDEX, Q_COUNT, Q_ARRAY, and -list array: across batches', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1', ['-slots', '3']);
   const out = join(c.dir, 'out');

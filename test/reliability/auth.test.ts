@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Cluster } from '../helpers/q.js';
 
 t.test('the token file is private; wrong tokens are refused, logged once, then rate-limited', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const master = await c.startMaster();
   t.equal(statSync(join(c.state, 'token')).mode & 0o777, 0o600);
   for (let i = 0; i < 12; i++) {
@@ -23,7 +23,7 @@ t.test('the token file is private; wrong tokens are refused, logged once, then r
 });
 
 t.test('TLS: -tls CERT KEY on the master, -tls CERT on clients and workers', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const cert = join(c.dir, 'cert.pem');
   const key = join(c.dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
@@ -44,14 +44,14 @@ t.test('TLS: -tls CERT KEY on the master, -tls CERT on clients and workers', asy
 });
 
 t.test('beyond loopback a weak token is refused', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const r = c.q(['-mode', 'master', '-netInterface', '0.0.0.0', '-masterPort', '0', '-token', 'short']);
   t.equal(r.code, 2);
   t.match(r.stderr, /^q: listening on 0\.0\.0\.0 needs a token of at least 16 characters/);
 });
 
 t.test('a client connection cannot speak for a worker', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const w = await c.startWorker('cw');
   const h = c.add(['-add', 'sleep 2; echo real']);

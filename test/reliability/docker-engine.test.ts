@@ -34,7 +34,7 @@ async function setUp(t: Test) {
 }
 
 async function cluster(t: Test, engine: PrivateEngine) {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   c.env.DOCKER_HOST = engine.host;
   await c.startMaster();
   const w = await c.startWorker('w1', ['-slots', '3']);

@@ -8,7 +8,7 @@ import { Cluster } from '../helpers/q.js';
 import { makeJobSpec } from '../../src/protocol/jobSpec.js';
 
 t.test('an add sent during 60 listings is answered before most of them', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   c.q(['-workerHandle', 'nobody', '-add', '-'], { input: Array.from({ length: 1000 }, (_, i) => `echo ${i}`).join('\n') });
   const token = readFileSync(join(c.state, 'token'), 'utf8').trim();

@@ -62,7 +62,7 @@ function rssMb(pid: number): number {
 }
 
 t.test('10,000 hostile frames change nothing and do not bring the master down', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const master = await c.startMaster();
   const token = tokenOf(c.state);
   // Jobs that nothing should touch: queued for a worker that never comes, and one finished.

@@ -16,7 +16,7 @@ function spec(i: number): JobSpec {
 }
 
 t.test(`${WORKERS} workers, ${JOBS} jobs: all done, none lost, none twice`, async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const master = await c.startMaster();
   const token = tokenOf(c.state);
   const workers = Array.from({ length: WORKERS }, (_, i) => new SimWorker(`sim-${i}`, 2));

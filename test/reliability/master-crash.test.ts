@@ -9,7 +9,7 @@ import { Cluster, waitFor } from '../helpers/q.js';
 const JOBS = 200;
 
 t.test('kill -9 of the master under load loses nothing and runs nothing twice', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w1', ['-slots', '4']);
   await c.startWorker('w2', ['-slots', '4']);

@@ -41,7 +41,7 @@ async function relay(target: number) {
 }
 
 t.test('a dropped connection: the job runs on, the worker resyncs, nothing twice, nothing lost', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const master = await c.startMaster();
   const net = await relay(c.port);
   t.teardown(() => {
@@ -69,7 +69,7 @@ t.test('a dropped connection: the job runs on, the worker resyncs, nothing twice
 });
 
 t.test('a job that starts while its worker is cut off is shown running once the worker is back', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster(['-heartbeatTimeout', '2s']);
   const net = await relay(c.port);
   t.teardown(() => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Cluster } from '../helpers/q.js';
 
 t.test('a second master on one state directory is refused; a busy port is one clear line', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const first = await c.startMaster();
   await c.startWorker('w');
   const same = c.spawnQ(['-mode', 'master', '-masterPort', '0']);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Cluster, freeze } from '../helpers/q.js';
 
 t.test('a stalled master blames no worker: the job runs once, on its first attempt', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const master = await c.startMaster(['-heartbeatTimeout', '3s']);
   await c.startWorker('w1');
   await c.startWorker('w2');

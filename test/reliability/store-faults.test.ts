@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster } from '../helpers/q.js';
+import { Cluster, scratchDir } from '../helpers/q.js';
 
 t.test('a database locked by another process: adds fail with a clear line, then work again', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const master = await c.startMaster();
   await c.startWorker('w1');
   const first = c.add(['-add', 'true']);
@@ -33,7 +33,7 @@ t.test('a full disk under the state directory: adds fail, nothing half-written, 
   // The small disk is mounted outside the test's directory, so that removing that directory
   // never meets a mount point; the master's state goes there.
   const disk = mkdtempSync(join(tmpdir(), 'q-full-'));
-  const c = new Cluster(t, t.testdir(), { state: disk });
+  const c = new Cluster(t, scratchDir(t), { state: disk });
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk]);
   if (mounted.status !== 0) {
     process.stderr.write(`\n!!!!! SKIPPING DISK-FULL TEST: cannot mount a tmpfs (${mounted.stderr.toString().trim()}) !!!!!\n\n`);

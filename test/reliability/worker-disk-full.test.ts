@@ -10,7 +10,7 @@ import { Cluster, waitFor } from '../helpers/q.js';
 
 t.test('a full scratch disk: the filling job fails with the reason, the worker takes nothing more until there is room', async (t) => {
   const disk = mkdtempSync(join(tmpdir(), 'q-scratch-full-'));
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', disk]);
   if (mounted.status !== 0) {
     process.stderr.write(`\n!!!!! SKIPPING WORKER DISK-FULL TEST: cannot mount a tmpfs (${mounted.stderr.toString().trim()}) !!!!!\n\n`);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Cluster, waitFor } from '../helpers/q.js';
 
 t.test('a restarted worker takes back its running and finished process jobs', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const w = await c.startWorker('rw', ['-slots', '3']);
   const marker = join(c.dir, 'ran');
@@ -34,7 +34,7 @@ t.test('a restarted worker takes back its running and finished process jobs', as
 });
 
 t.test('a worker restarted during a kill’s grace period keeps its reason and its KILL', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const opts = ['-killGrace', '6'];
   const w = await c.startWorker('rw', opts);

@@ -36,7 +36,7 @@ function allText(dir: string): string {
 for (const kind of ['process', 'docker'] as const) {
   t.test(`${kind} jobs: links a job planted never lead a later job, its outPath or its inputs out of the scratch base`, async (t) => {
     if (kind === 'docker' && !dockerReady(t)) return;
-    const c = new Cluster(t, t.testdir());
+    const c = new Cluster(t);
     const base = join(c.dir, 'scratch-w');
     t.teardown(() => removeContainers(`q.base=${base}`));
     await c.startMaster();
@@ -71,7 +71,7 @@ for (const kind of ['process', 'docker'] as const) {
 }
 
 t.test('a job that swaps a directory of its outPath for a link while it is copied gets nothing from outside', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w', ['-slots', '2']);
   const host = hostDir(c);
@@ -112,7 +112,7 @@ t.test('processes that leave their job (setsid, double fork) are measured, limit
     process.stderr.write('\n!!!!! SKIPPING THE CGROUP TEST: only root can make job cgroups (CI runs as root) !!!!!\n\n');
     return void t.skip('not root', () => {});
   }
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w', ['-slots', '3']);
   const isolation = c.q(['-w', '-tabs']).stdout.trim().split('\t').pop();
@@ -143,7 +143,7 @@ t.test('processes that leave their job (setsid, double fork) are measured, limit
 });
 
 t.test("jobs never see the worker's token", async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const token = 'tok-' + 'x'.repeat(28);
   c.env.Q_TOKEN = token;
   await c.startMaster(['-localWorker']);
@@ -170,7 +170,7 @@ t.test("jobs never see the worker's token", async (t) => {
 
 t.test('a container keeps no capabilities, no new privileges, no network and its user, whatever it tries', async (t) => {
   if (!dockerReady(t)) return;
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   const base = join(c.dir, 'scratch-dw');
   t.teardown(() => removeContainers(`q.base=${base}`));
   await c.startMaster();
@@ -202,7 +202,7 @@ t.test('a container keeps no capabilities, no new privileges, no network and its
 });
 
 t.test('a mirrored job may not run in the scratch base itself or in its .q', async (t) => {
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   await c.startWorker('w');
   const root = c.add(['-add', 'ls .q'], { cwd: '/' });

@@ -27,7 +27,7 @@ function cleanUp(t: { teardown(fn: () => unknown): void }): void {
 
 t.test('-startWorkers -slurm: -pretend shows the script; then two pilots run jobs; -termWorkers gives their jobs back', async (t) => {
   if (!slurmReady(t)) return;
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   cleanUp(t);
   await c.startMaster();
   const token = readFileSync(join(c.dir, 'state', 'token'), 'utf8').trim();
@@ -67,7 +67,7 @@ t.test('-startWorkers -slurm: -pretend shows the script; then two pilots run job
 
 t.test('a pilot with -lifetime ends by itself, and so does its Slurm job', async (t) => {
   if (!slurmReady(t)) return;
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   cleanUp(t);
   await c.startMaster();
   const before = squeue().length;
@@ -80,7 +80,7 @@ t.test('a pilot with -lifetime ends by itself, and so does its Slurm job', async
 
 t.test('sbatch refusing is one clear line', async (t) => {
   if (!slurmReady(t)) return;
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   await c.startMaster();
   const r = c.q(['-startWorkers', '1', '-slurm', '-partition', 'nosuch']);
   t.equal(r.code, 2);
@@ -91,7 +91,7 @@ t.test('sbatch refusing is one clear line', async (t) => {
 
 t.test('-autoscale slurm:3: twelve jobs, no workers: at most three pilots run them all, then leave', async (t) => {
   if (!slurmReady(t)) return;
-  const c = new Cluster(t, t.testdir());
+  const c = new Cluster(t);
   cleanUp(t);
   const before = squeue().length;
   await c.startMaster(['-autoscale', 'slurm:3', '-lifetime', '5s', '-slurmArgs', '--time=00:05:00']);
