@@ -21,6 +21,7 @@ import { OutputSink } from './files/outputs.js';
 import { RealtimeFeed, REALTIME_MS } from './files/realtime.js';
 import { listen } from './server.js';
 import { RequestQueue } from './requestQueue.js';
+import { WriteGate } from './writeGate.js';
 import { MasterMetrics } from './http/metrics.js';
 import { DashboardAccess } from './http/access.js';
 import { QueueHistory } from './queueHistory.js';
@@ -74,11 +75,12 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const lock = lockState(opts.stateDir);
   const dbPath = join(opts.stateDir, 'q.db');
   const db = openDb(dbPath, { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
-  const requests = new RequestQueue();
-  const checkpoints = new Checkpointer(db, dbPath, log, requests);
+  const writes = new WriteGate((e) => log.warn(`A held write failed: ${(e as Error).message}`));
+  const requests = new RequestQueue(writes);
+  const checkpoints = new Checkpointer(db, dbPath, log, { adds: requests, all: writes });
   const jobs = new JobStore(db);
-  const workers = new WorkerRegistry(new WorkerStore(db), log);
-  const scheduler = new Scheduler(jobs, workers, log, clock);
+  const workers = new WorkerRegistry(new WorkerStore(db), log, writes);
+  const scheduler = new Scheduler(jobs, workers, log, clock, writes);
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -95,6 +97,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     log,
     metrics: new MasterMetrics({ counts: () => jobs.counts(), workers: () => workers.views() }),
     history: new QueueHistory(jobs, clock),
+    writes,
     autoscale: null,
     dashboard: opts.dashboard === false ? null : new DashboardAccess(clock, opts.readOnly === true, Boolean(opts.tls)),
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
@@ -108,7 +111,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const forgetPointer = recordMaster(port, opts.stateDir);
 
   // A timer's error would end the process: a locked database or a full disk must not.
+  // While writes wait (writeGate.ts) a timer skips its turn: the next one does its work.
   const guarded = (what: string, fn: () => void) => () => {
+    if (!writes.clear) return;
     try {
       fn();
     } catch (e) {
