@@ -66,6 +66,16 @@ const AUTOSCALE_EVERY_MS = 3000;
 /** How often the dashboard's chart closes a minute that has passed. */
 const HISTORY_EVERY_MS = 5000;
 
+/**
+ * Q_WAL_RESTART_HOLD_MS, for tests (test/reliability/wal-restart.test.ts): the checkpoint
+ * thread holds the write lock this long each time it starts the WAL again, as a slow disk's
+ * fsync would, to show that no write of the master waits for it on the event loop.
+ */
+function restartHoldMs(): number {
+  const ms = Number(process.env.Q_WAL_RESTART_HOLD_MS ?? 0);
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 5000) : 0;
+}
+
 const BIN_Q = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'q');
 
 export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
@@ -77,7 +87,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const db = openDb(dbPath, { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
   const writes = new WriteGate((e) => log.warn(`A held write failed: ${(e as Error).message}`));
   const requests = new RequestQueue(writes);
-  const checkpoints = new Checkpointer(db, dbPath, log, { adds: requests, all: writes });
+  const checkpoints = new Checkpointer(db, dbPath, log, { adds: requests, all: writes }, { restartHoldMs: restartHoldMs() });
   const jobs = new JobStore(db);
   const workers = new WorkerRegistry(new WorkerStore(db), log, writes);
   const scheduler = new Scheduler(jobs, workers, log, clock, writes);
@@ -181,8 +191,10 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       }
       await net.close();
       forgetPointer();
-      workers.flush();
       await checkpoints.close();
+      writes.runHeld();
+      log(`WAL restarts: ${checkpoints.restarts}; writes waited for them ${Math.round(writes.heldMs)} ms in all, ${Math.round(writes.longestMs)} ms at most`);
+      workers.flush();
       jobs.checkpoint();
       db.close();
       lock.release();

@@ -15,6 +15,11 @@ export class WriteGate implements Pause {
   private paused = false;
   private readonly held: (() => void)[] = [];
   private scheduled = false;
+  private pausedAt = 0;
+  /** Times paused, and for how long in all and at most (ms): the master says them at shutdown. */
+  pauses = 0;
+  heldMs = 0;
+  longestMs = 0;
 
   /** `failed`: what a held write threw (callers catch their own; this is the last net). */
   constructor(private readonly failed: (e: unknown) => void = () => {}) {}
@@ -35,12 +40,31 @@ export class WriteGate implements Pause {
   }
 
   pause(): void {
+    if (this.paused) return;
     this.paused = true;
+    this.pausedAt = performance.now();
+    this.pauses++;
   }
 
   resume(): void {
+    if (!this.paused) return;
     this.paused = false;
+    const ms = performance.now() - this.pausedAt;
+    this.heldMs += ms;
+    this.longestMs = Math.max(this.longestMs, ms);
     this.schedule();
+  }
+
+  /** At shutdown, before the database closes: whatever still waits runs now. */
+  runHeld(): void {
+    this.resume();
+    for (const fn of this.held.splice(0)) {
+      try {
+        fn();
+      } catch (e) {
+        this.failed(e);
+      }
+    }
   }
 
   private schedule(): void {

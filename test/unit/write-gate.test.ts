@@ -53,3 +53,13 @@ t.test('a held write that throws is reported, and the ones after it still run', 
   t.same(failures, ['disk full']);
   t.same(ran, ['after']);
 });
+
+t.test('at shutdown, what still waits runs at once, in order', async (t) => {
+  const gate = new WriteGate();
+  gate.pause();
+  const ran: number[] = [];
+  for (let i = 0; i < 3; i++) gate.run(() => ran.push(i));
+  gate.runHeld();
+  t.same(ran, [0, 1, 2]);
+  t.ok(gate.clear);
+});
