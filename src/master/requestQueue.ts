@@ -5,11 +5,18 @@
 //
 // Adds also wait, in order, while they are paused: the store is catching up its WAL
 // (store/checkpointer.ts), and a bulk add would keep it from finishing. Every request but the
-// heavy reads goes through the write gate (writeGate.ts), which holds it while the WAL starts
-// again; listings and logs are answered meanwhile.
+// reads goes through the write gate (writeGate.ts), which holds it while the WAL starts again;
+// listings, logs and the dashboard's reads are answered meanwhile.
 import type { ClientRequest } from '../protocol/clientMessages.js';
 import type { Pause } from '../store/checkpointer.js';
 import { WriteGate } from './writeGate.js';
+
+/** Requests that only read: answered while the write gate holds the writes back. */
+const READS: ReadonlySet<ClientRequest['type']> = new Set(['list', 'log', 'workers', 'rowPage', 'count', 'counts', 'history', 'dashboardLogin']);
+
+export function mayWrite(req: ClientRequest): boolean {
+  return !READS.has(req.type);
+}
 
 /** What may take long enough to be worth queueing. */
 export function isHeavy(req: ClientRequest): boolean {
@@ -28,7 +35,7 @@ export class RequestQueue implements Pause {
   /** Runs `fn` now if the request is light, else after the heavy ones before it, one a turn. */
   submit(req: ClientRequest, fn: () => void): void {
     if (req.type === 'add' && this.paused) return void this.held.push(fn);
-    if (!isHeavy(req)) return this.gate.run(fn);
+    if (!isHeavy(req)) return mayWrite(req) ? this.gate.run(fn) : fn();
     this.waiting.push(fn);
     this.schedule();
   }

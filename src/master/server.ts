@@ -16,7 +16,7 @@ import { AuthGuard } from './authGuard.js';
 import type { Hub } from './hub.js';
 import { handleRequest } from './requests.js';
 import { WorkerLink } from './workerLink.js';
-import { isHeavy, type RequestQueue } from './requestQueue.js';
+import { mayWrite, type RequestQueue } from './requestQueue.js';
 import { CloseCodes } from '../protocol/codec.js';
 
 export const ROLE_HEADER = 'x-q-role';
@@ -134,7 +134,7 @@ function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue, peer: 
     }
     requests.submit(req, () => {
       // A reader that went while waiting its turn is not answered; a write it asked is still done.
-      if (isHeavy(req) && socket.readyState !== socket.OPEN) return;
+      if (!mayWrite(req) && socket.readyState !== socket.OPEN) return;
       try {
         handleRequest(hub, req, reply, {
           onClose: (fn) => closers.push(fn),
