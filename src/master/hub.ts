@@ -30,7 +30,5 @@ export interface Hub {
   dashboard: DashboardAccess | null;
   /** How long a silent worker keeps its jobs, in ms. */
   heartbeatTimeoutMs: number;
-  /** -saveState: the WAL folded into the database file and emptied. */
-  saveState(): Promise<void>;
   shutdown(): void;
 }

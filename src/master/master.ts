@@ -111,10 +111,6 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     autoscale: null,
     dashboard: opts.dashboard === false ? null : new DashboardAccess(clock, opts.readOnly === true, Boolean(opts.tls)),
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
-    // The thread folds it in while the writes wait; if it has stopped, the master's connection does.
-    saveState: async () => {
-      if (!(await checkpoints.fold())) jobs.checkpoint();
-    },
     shutdown: () => void close(),
   };
 

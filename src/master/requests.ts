@@ -123,10 +123,8 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
     }
     case 'saveState': {
       const n = hub.jobs.count();
-      void hub.saveState().then(
-        () => reply({ type: 'ok', id: req.id, message: `Saved ${n} jobs to state` }),
-        (e: Error) => reply({ type: 'error', id: req.id, code: ErrorCodes.STORE, message: e.message }),
-      );
+      hub.jobs.checkpoint();
+      reply({ type: 'ok', id: req.id, message: `Saved ${n} jobs to state` });
       return;
     }
     case 'rowPage': {

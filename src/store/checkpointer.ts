@@ -13,19 +13,19 @@
 // new WAL header first (SQLite must: a header reaching the disk after the frames behind it
 // could bring back frames already copied). Made by the master's connection, that fsync held
 // its event loop: usually under 5 ms, but 33 ms, 83 ms, 247 ms and 1.1 s on this machine's
-// disk. So the master's connection never makes it: the thread keeps a read transaction open
-// in the WAL (the pin, moved forward before each pass), and a commit that finds a reader in
-// the WAL appends instead of starting it again. The thread starts it again itself, with a
-// one-row commit to meta, while the master's writes wait at its write gate
-// (master/writeGate.ts) and its reads go on. -saveState's fold is done the same way.
+// disk. So the thread makes that commit, a one-row write to meta, while the master's writes
+// wait at its write gate (master/writeGate.ts) and its reads go on: when a pass finds the
+// WAL all copied, the thread reports it, the master pauses its writes, the thread copies
+// what came meanwhile, commits, and the master's writes go on. Between restarts the thread
+// does not copy its own commit alone (nobody else wrote since: data_version), so that the
+// WAL is never left all copied for the master's next commit to start again itself.
 //
 // Catching up. Under a steady stream of writes a pass never ends with the WAL all copied:
 // each ends behind the writes made meanwhile, and the WAL grew to 4.5 GB while a million jobs
 // were added. So when the thread reports a WAL past CATCH_UP_FRAMES, the big writes (adds)
-// pause, the thread makes one more pass, and then starts the WAL again as above (under light
-// load that mark is where it starts again too). Without the pause, the last copy was of
-// everything written during a long pass (10-250 ms on a table of a million jobs); with it, an
-// add waits for one pass and the rest for a short one.
+// pause, the thread makes one more pass, and then starts the WAL again as above. Without
+// the pause, the last copy was of everything written during a long pass (10-250 ms on a
+// table of a million jobs); with it, an add waits for one pass and the rest for a short one.
 // If the thread cannot run, SQLite's own checkpoints are turned back on: slower, never unbounded.
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
@@ -49,18 +49,17 @@ const BUSY_EVERY_MS = 10;
 const BUSY_FRAMES = 2048;
 const AUTO_PAGES = 1000; // SQLite's own default, for the fall-back
 /**
- * A thread that has not answered a restart or a fold after this long is taken for stuck: it
- * is ended and the master's writes go on (SQLite checkpoints by itself again).
+ * A thread that has not started the WAL again after this long is taken for stuck: it is
+ * ended and the master's writes go on (SQLite checkpoints by itself again).
  */
-const ASK_TIMEOUT_MS = 15_000;
+const RESTART_TIMEOUT_MS = 15_000;
 
 /** The thread, as a script: it must load under the built code and under the tests' TypeScript alike. */
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const Database = require(workerData.sqlite);
-const open = () => new Database(workerData.path, { fileMustExist: true });
-const db = open();
+const db = new Database(workerData.path, { fileMustExist: true });
 // Its commit syncs the new WAL header and cuts the file back as the master's would have.
 db.pragma('synchronous = ' + workerData.synchronous);
 db.pragma('journal_size_limit = ' + workerData.walSizeLimit);
@@ -68,23 +67,6 @@ db.pragma('busy_timeout = 5000');
 const mark = db.prepare("INSERT INTO meta (key, value) VALUES ('wal_restarts', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1");
 const hold = () => workerData.holdMs && Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.holdMs);
 const commit = db.transaction(() => { mark.run(); hold(); });
-// The pin: a read transaction in the WAL, on one of two connections in turn, always open.
-// While a reader is in the WAL, a commit that finds every frame copied appends instead of
-// starting the WAL again: the master's commits never do, only this thread's.
-const pins = [open(), open()];
-const pinReads = pins.map((c) => c.prepare('SELECT 1 FROM meta LIMIT 1'));
-let pinned = -1;
-const unpin = () => {
-  if (pinned >= 0) pins[pinned].exec('COMMIT');
-  pinned = -1;
-};
-const pin = () => {
-  const i = pinned === 0 ? 1 : 0;
-  pins[i].exec('BEGIN');
-  pinReads[i].get();
-  unpin();
-  pinned = i;
-};
 const othersWrote = (() => {
   let seen = null; // the first pass copies what came before the thread started
   return () => {
@@ -100,21 +82,19 @@ let copied = 0;
 let timer = null;
 let last = { log: 0, checkpointed: 0 };
 const tick = () => {
-  if (othersWrote()) {
-    // Pinned at the frames there are now (so not all copied: the pin is in the WAL); the
-    // pass copies up to there.
-    pin();
-    last = db.pragma('wal_checkpoint(PASSIVE)')[0];
-  }
-  const r = last;
-  if (r.checkpointed !== copied || marks.length) parentPort.postMessage({ log: r.log, checkpointed: r.checkpointed, marks });
+  // Its own restart commit alone is left in the WAL, not copied: see checkpointer.ts.
+  const r = othersWrote() ? db.pragma('wal_checkpoint(PASSIVE)')[0] : last;
+  last = r;
+  const full = r.busy === 0 && r.log > 0 && r.checkpointed === r.log;
+  if (r.checkpointed !== copied || marks.length || full) parentPort.postMessage({ log: r.log, checkpointed: r.checkpointed, full, marks });
   const busy = r.checkpointed !== copied && r.log > workerData.busyFrames;
   copied = r.checkpointed;
   marks = [];
   return busy;
 };
-// The WAL header's checkpoint sequence number (bytes 12-15, sqlite.org/fileformat2.html)
-// changes each time the WAL starts again.
+// Asked while the master's writes wait: copy what came since the last pass, and if that is
+// all of it, commit, which starts the WAL again. The WAL header's checkpoint sequence number
+// (bytes 12-15, sqlite.org/fileformat2.html) tells whether it did: a reader in the WAL keeps it.
 const walSeq = () => {
   const b = Buffer.alloc(16);
   const fd = fs.openSync(workerData.path + '-wal', 'r');
@@ -124,39 +104,17 @@ const walSeq = () => {
     fs.closeSync(fd);
   }
 };
-// Both asked while the master's writes wait. restart: copy what came since the last pass,
-// and if that is all of it, commit, which starts the WAL again (unless a reader of the
-// master's is in it). fold (-saveState): copy everything and empty the file, then commit, so
-// that the thread, not the master, writes and syncs the new header.
-const unpinned = (fn) => {
-  unpin();
-  try {
-    return fn();
-  } finally {
-    pin();
-  }
+const restart = () => {
+  const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+  if (r.busy !== 0 || r.log === 0 || r.checkpointed !== r.log) return false;
+  const before = walSeq();
+  commit();
+  othersWrote();
+  if (walSeq() === before) return false;
+  last = { log: 0, checkpointed: 0 };
+  copied = 0;
+  return true;
 };
-const restart = () =>
-  unpinned(() => {
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
-    if (r.busy !== 0 || r.log === 0 || r.checkpointed !== r.log) return false;
-    const before = walSeq();
-    commit();
-    othersWrote();
-    if (walSeq() === before) return false;
-    last = { log: 0, checkpointed: 0 };
-    copied = 0;
-    return true;
-  });
-const fold = () =>
-  unpinned(() => {
-    const [r] = db.pragma('wal_checkpoint(TRUNCATE)');
-    commit();
-    othersWrote();
-    last = { log: 0, checkpointed: 0 };
-    copied = 0;
-    return r.busy === 0;
-  });
 const next = (ms) => {
   timer = setTimeout(() => {
     try {
@@ -169,16 +127,14 @@ const next = (ms) => {
 next(workerData.everyMs);
 parentPort.on('message', (m) => {
   if (typeof m === 'number') return void marks.push(m);
-  if (m === 'restart' || m === 'fold') {
+  if (m === 'restart') {
     try {
-      return void parentPort.postMessage({ done: m === 'restart' ? restart() : fold() });
+      return void parentPort.postMessage({ restarted: restart() });
     } catch (e) {
       return void parentPort.postMessage({ error: String((e && e.message) || e) });
     }
   }
   clearTimeout(timer);
-  unpin();
-  for (const c of pins) c.close();
   db.close();
   parentPort.close();
 });
@@ -213,10 +169,7 @@ export interface CheckpointReport {
   checkpointed: number;
 }
 
-type ThreadMessage = { error?: string; marks?: number[]; done?: boolean } & Partial<CheckpointReport>;
-
-/** What the thread does while the master's writes wait: start the WAL again, or fold it all in (-saveState). */
-type Ask = 'restart' | 'fold';
+type ThreadMessage = { error?: string; marks?: number[]; full?: boolean; restarted?: boolean } & Partial<CheckpointReport>;
 
 export class Checkpointer {
   private readonly thread: Worker;
@@ -225,9 +178,8 @@ export class Checkpointer {
   private marks = 0;
   private catchingUp = false;
   private readonly catchUpFrames: number;
-  /** What is asked of the thread while the master's writes wait for it; one at a time. */
-  private asked: { kind: Ask; resolve: (done: boolean) => void; timer: NodeJS.Timeout } | null = null;
-  private asking: Promise<unknown> = Promise.resolve();
+  /** The restart asked of the thread, while the master's writes wait for it. */
+  private restarting: { done: Promise<boolean>; resolve: (restarted: boolean) => void; timer: NodeJS.Timeout } | null = null;
   /** Times the adds paused for the WAL to be caught up, and times the thread started it again (tests count them). */
   catchUps = 0;
   restarts = 0;
@@ -265,8 +217,11 @@ export class Checkpointer {
 
   private heard(m: ThreadMessage): void {
     if (m.error !== undefined) return this.fallBack(m.error);
-    if (m.done !== undefined) return this.answered(m.done);
-    if ((m.log ?? 0) > this.catchUpFrames && !this.catchingUp && !this.stopped) void this.catchUp();
+    if (m.restarted !== undefined) return this.restarted(m.restarted);
+    if (!this.stopped) {
+      if ((m.log ?? 0) > this.catchUpFrames && !this.catchingUp) void this.catchUp();
+      else if (m.full && !this.catchingUp) void this.restart();
+    }
     for (const id of m.marks ?? []) {
       this.waiting.get(id)?.({ log: m.log ?? 0, checkpointed: m.checkpointed ?? 0 });
       this.waiting.delete(id);
@@ -275,16 +230,16 @@ export class Checkpointer {
   }
 
   private unrefIfIdle(): void {
-    if (this.waiting.size === 0 && !this.asked) this.thread.unref();
+    if (this.waiting.size === 0 && !this.restarting) this.thread.unref();
   }
 
-  /** With the adds held back, one more pass of the thread, then it starts the WAL again. */
+  /** With the adds held back, one more pass of the thread, then the restart. */
   private async catchUp(): Promise<void> {
     this.catchingUp = true;
     this.writes.adds.pause();
     try {
       await this.next();
-      if (await this.ask('restart')) this.restarts++;
+      await this.restart();
       this.catchUps++;
     } finally {
       this.catchingUp = false;
@@ -292,39 +247,29 @@ export class Checkpointer {
     }
   }
 
-  /**
-   * -saveState: the WAL copied into the database and emptied. False when it could not be
-   * (the thread has stopped: the master's connection then does it, db.ts's callers).
-   */
-  fold(): Promise<boolean> {
-    return this.ask('fold');
-  }
-
-  /** Asks it of the thread, after what was asked before, with every write of the master waiting. */
-  private ask(kind: Ask): Promise<boolean> {
-    const done = this.asking.then(
-      () =>
-        new Promise<boolean>((resolve) => {
-          if (this.stopped) return resolve(false);
-          const timer = setTimeout(() => this.fallBack(`no answer to ${kind} in ${ASK_TIMEOUT_MS / 1000} s`), ASK_TIMEOUT_MS);
-          timer.unref();
-          this.asked = { kind, resolve, timer };
-          this.writes.all.pause();
-          this.thread.ref();
-          this.thread.postMessage(kind);
-        }),
-    );
-    this.asking = done;
+  /** Every write of the master waits while the thread copies what is left and starts the WAL again. */
+  private restart(): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    if (this.restarting) return this.restarting.done;
+    let resolve!: (restarted: boolean) => void;
+    const done = new Promise<boolean>((r) => (resolve = r));
+    const timer = setTimeout(() => this.fallBack(`no restart of the WAL in ${RESTART_TIMEOUT_MS / 1000} s`), RESTART_TIMEOUT_MS);
+    timer.unref();
+    this.restarting = { done, resolve, timer };
+    this.writes.all.pause();
+    this.thread.ref();
+    this.thread.postMessage('restart');
     return done;
   }
 
-  private answered(done: boolean): void {
-    const a = this.asked;
-    if (!a) return;
-    this.asked = null;
-    clearTimeout(a.timer);
+  private restarted(restarted: boolean): void {
+    const r = this.restarting;
+    if (!r) return;
+    this.restarting = null;
+    clearTimeout(r.timer);
+    if (restarted) this.restarts++;
     this.writes.all.resume();
-    a.resolve(done);
+    r.resolve(restarted);
     this.unrefIfIdle();
   }
 
@@ -355,7 +300,7 @@ export class Checkpointer {
   private release(): void {
     for (const resolve of this.waiting.values()) resolve(null);
     this.waiting.clear();
-    this.answered(false);
+    this.restarted(false);
   }
 
   /** Stops the thread (before the master's last checkpoint and close). */
