@@ -105,8 +105,6 @@ class Bench {
   readonly stalls: string[] = [];
   /** Each master's longest event-loop delay: the first added the backlog, the second listed the history. */
   readonly loopByMaster: number[] = [];
-  /** What each master said of its WAL restarts and the writes that waited for them. */
-  readonly restarts: string[] = [];
 
   async startMaster(): Promise<number> {
     const t0 = performance.now();
@@ -131,8 +129,6 @@ class Bench {
     if (said) {
       this.loopByMaster.push(Number(said[1]));
     }
-    const waited = /WAL restarts: .*/.exec(m.out);
-    if (waited) this.restarts.push(waited[0]);
     const lines = m.out.split('\n');
     lines.forEach((l, i) => /did not run for/.test(l) && this.stalls.push(`${lines[i - 1] ?? ''} | ${l}`));
   }
@@ -336,7 +332,6 @@ async function main(): Promise<void> {
     const loop = loopMax < 0 ? 'not measured by this version' : `${loopMax} ms (${b.loopByMaster.map((ms, i) => `${['adding', 'listing'][i] ?? 'master'}: ${ms}`).join(', ')})`;
     console.log(`master: peak RSS ${b.peakRss.toFixed(0)} MB; longest event-loop delay ${loop}; longest answer to a one-job request sent every 20 ms: ${stall.toFixed(0)} ms`);
     for (const s of b.stalls) console.log(`  stall after: ${s}`);
-    b.restarts.forEach((r, i) => console.log(`  ${['adding', 'listing'][i] ?? 'master'}: ${r}`));
   } finally {
     await b.stopProbe();
     for (const p of [b.worker, b.master]) if (p && p.p.exitCode === null) p.p.kill('SIGKILL');

@@ -10,7 +10,6 @@ import type { MasterMetrics } from './http/metrics.js';
 import type { DashboardAccess } from './http/access.js';
 import type { QueueHistory } from './queueHistory.js';
 import type { Log } from '../common/verbosity.js';
-import type { WriteGate } from './writeGate.js';
 
 export interface Hub {
   jobs: JobStore;
@@ -22,8 +21,6 @@ export interface Hub {
   log: Log;
   metrics: MasterMetrics;
   history: QueueHistory;
-  /** Where writes wait while the WAL starts again. */
-  writes: WriteGate;
   /** -autoscale's, for -w; null: off. */
   autoscale: { readonly status: string } | null;
   /** null: -dashboard false. */

@@ -21,7 +21,6 @@ import { OutputSink } from './files/outputs.js';
 import { RealtimeFeed, REALTIME_MS } from './files/realtime.js';
 import { listen } from './server.js';
 import { RequestQueue } from './requestQueue.js';
-import { WriteGate } from './writeGate.js';
 import { MasterMetrics } from './http/metrics.js';
 import { DashboardAccess } from './http/access.js';
 import { QueueHistory } from './queueHistory.js';
@@ -66,16 +65,6 @@ const AUTOSCALE_EVERY_MS = 3000;
 /** How often the dashboard's chart closes a minute that has passed. */
 const HISTORY_EVERY_MS = 5000;
 
-/**
- * Q_WAL_RESTART_HOLD_MS, for tests (test/reliability/wal-restart.test.ts): the checkpoint
- * thread holds the write lock this long each time it starts the WAL again, as a slow disk's
- * fsync would, to show that no write of the master waits for it on the event loop.
- */
-function restartHoldMs(): number {
-  const ms = Number(process.env.Q_WAL_RESTART_HOLD_MS ?? 0);
-  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 5000) : 0;
-}
-
 const BIN_Q = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'q');
 
 export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
@@ -85,12 +74,11 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const lock = lockState(opts.stateDir);
   const dbPath = join(opts.stateDir, 'q.db');
   const db = openDb(dbPath, { synchronous: opts.durable ? 'FULL' : 'NORMAL' });
-  const writes = new WriteGate((e) => log.warn(`A held write failed: ${(e as Error).message}`));
-  const requests = new RequestQueue(writes);
-  const checkpoints = new Checkpointer(db, dbPath, log, { adds: requests, all: writes }, { restartHoldMs: restartHoldMs() });
+  const requests = new RequestQueue();
+  const checkpoints = new Checkpointer(db, dbPath, log, requests);
   const jobs = new JobStore(db);
-  const workers = new WorkerRegistry(new WorkerStore(db), log, writes);
-  const scheduler = new Scheduler(jobs, workers, log, clock, writes);
+  const workers = new WorkerRegistry(new WorkerStore(db), log);
+  const scheduler = new Scheduler(jobs, workers, log, clock);
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -107,7 +95,6 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     log,
     metrics: new MasterMetrics({ counts: () => jobs.counts(), workers: () => workers.views() }),
     history: new QueueHistory(jobs, clock),
-    writes,
     autoscale: null,
     dashboard: opts.dashboard === false ? null : new DashboardAccess(clock, opts.readOnly === true, Boolean(opts.tls)),
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
@@ -121,9 +108,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const forgetPointer = recordMaster(port, opts.stateDir);
 
   // A timer's error would end the process: a locked database or a full disk must not.
-  // While writes wait (writeGate.ts) a timer skips its turn: the next one does its work.
   const guarded = (what: string, fn: () => void) => () => {
-    if (!writes.clear) return;
     try {
       fn();
     } catch (e) {
@@ -191,10 +176,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       }
       await net.close();
       forgetPointer();
-      await checkpoints.close();
-      writes.runHeld();
-      log(`WAL restarts: ${checkpoints.restarts}; writes waited for them ${Math.round(writes.heldMs)} ms in all, ${Math.round(writes.longestMs)} ms at most`);
       workers.flush();
+      await checkpoints.close();
       jobs.checkpoint();
       db.close();
       lock.release();

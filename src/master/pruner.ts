@@ -31,7 +31,6 @@ export class Pruner {
     let count = 0;
     return new Promise((resolve) => {
       const step = () => {
-        if (!this.hub.writes.clear) return void this.hub.writes.run(step);
         let batch: string[];
         try {
           batch = this.hub.jobs.finishedBefore(cutoff, PRUNE_BATCH);

@@ -8,7 +8,6 @@ import { encode } from '../protocol/codec.js';
 import type { WorkerStore } from '../store/workers.js';
 import type { ChunkPump } from '../files/pump.js';
 import { silentLog, traceLine, type Log } from '../common/verbosity.js';
-import { WriteGate } from './writeGate.js';
 
 /** What a job holds of its worker while it is there. */
 export interface Reservation {
@@ -56,7 +55,6 @@ export class WorkerRegistry {
   constructor(
     private readonly store: WorkerStore,
     private readonly log: Log = silentLog,
-    private readonly gate = new WriteGate(),
   ) {}
 
   get(handle: string): WorkerSession | undefined {
@@ -125,7 +123,7 @@ export class WorkerRegistry {
   persist(s: WorkerSession): void {
     this.persistedAt.set(s.handle, Date.now());
     this.dirty.add(s);
-    if (this.dirty.size === 1) setImmediate(() => this.gate.run(() => this.flush()));
+    if (this.dirty.size === 1) setImmediate(() => this.flush());
   }
 
   /** Writes what persist() queued (also called before the database closes). */

@@ -3,39 +3,27 @@
 // add, a kill or a worker's heartbeat waiting until all of them are done: between two
 // listings the loop reads its sockets again.
 //
-// Adds also wait, in order, while they are paused: the store is catching up its WAL
-// (store/checkpointer.ts), and a bulk add would keep it from finishing. Every request but the
-// reads goes through the write gate (writeGate.ts), which holds it while the WAL starts again;
-// listings, logs and the dashboard's reads are answered meanwhile.
+// Adds also wait, in order, while writes are paused: the store is catching up its WAL
+// (store/checkpointer.ts), and a bulk add would keep it from finishing.
 import type { ClientRequest } from '../protocol/clientMessages.js';
-import type { Pause } from '../store/checkpointer.js';
-import { WriteGate } from './writeGate.js';
-
-/** Requests that only read: answered while the write gate holds the writes back. */
-const READS: ReadonlySet<ClientRequest['type']> = new Set(['list', 'log', 'workers', 'rowPage', 'count', 'counts', 'history', 'dashboardLogin']);
-
-export function mayWrite(req: ClientRequest): boolean {
-  return !READS.has(req.type);
-}
+import type { WritePause } from '../store/checkpointer.js';
 
 /** What may take long enough to be worth queueing. */
 export function isHeavy(req: ClientRequest): boolean {
   return req.type === 'list' || req.type === 'log';
 }
 
-export class RequestQueue implements Pause {
+export class RequestQueue implements WritePause {
   private readonly waiting: (() => void)[] = [];
   private scheduled = false;
   private paused = false;
   /** Adds that came while writes were paused. */
   private readonly held: (() => void)[] = [];
 
-  constructor(private readonly gate = new WriteGate()) {}
-
   /** Runs `fn` now if the request is light, else after the heavy ones before it, one a turn. */
   submit(req: ClientRequest, fn: () => void): void {
     if (req.type === 'add' && this.paused) return void this.held.push(fn);
-    if (!isHeavy(req)) return mayWrite(req) ? this.gate.run(fn) : fn();
+    if (!isHeavy(req)) return fn();
     this.waiting.push(fn);
     this.schedule();
   }
@@ -47,7 +35,7 @@ export class RequestQueue implements Pause {
   /** The adds held meanwhile run in the order they came, one a turn. */
   resume(): void {
     this.paused = false;
-    this.waiting.push(...this.held.splice(0).map((fn) => () => this.gate.run(fn)));
+    this.waiting.push(...this.held.splice(0));
     this.schedule();
   }
 

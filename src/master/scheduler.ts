@@ -8,7 +8,6 @@ import { lowOnDisk } from '../protocol/resources.js';
 import type { JobStore } from '../store/jobs.js';
 import type { WorkerRegistry, WorkerSession } from './registry.js';
 import { silentLog, type Log } from '../common/verbosity.js';
-import { WriteGate } from './writeGate.js';
 
 export class Scheduler {
   private pending = false;
@@ -23,7 +22,6 @@ export class Scheduler {
     private readonly workers: WorkerRegistry,
     private readonly log: Log = silentLog,
     private readonly clock: Clock = systemClock,
-    private readonly gate = new WriteGate(),
   ) {}
 
   kick(): void {
@@ -43,26 +41,22 @@ export class Scheduler {
     if (!onlyOffers) this.full = true;
     if (this.pending) return;
     this.pending = true;
-    // Claims write: while the WAL starts again the pass waits its turn (writeGate.ts).
-    setImmediate(() => this.gate.run(() => this.run()));
-  }
-
-  /** One pass: every free slot, or only the workers that offered. */
-  private run(): void {
-    this.pending = false;
-    const full = this.full;
-    this.full = false;
-    const offered = [...this.offers];
-    this.offers.clear();
-    try {
-      if (full) this.pass();
-      else this.fill(offered.filter((w) => this.workers.isConnected(w)));
-    } catch (e) {
-      // The database is locked or the disk is full: the jobs wait, the master goes on, and
-      // the pass is tried again shortly.
-      this.log.warn(`Scheduling paused: ${(e as Error).message}`);
-      setTimeout(() => this.kick(), 1000).unref();
-    }
+    setImmediate(() => {
+      this.pending = false;
+      const full = this.full;
+      this.full = false;
+      const offered = [...this.offers];
+      this.offers.clear();
+      try {
+        if (full) this.pass();
+        else this.fill(offered.filter((w) => this.workers.isConnected(w)));
+      } catch (e) {
+        // The database is locked or the disk is full: the jobs wait, the master goes on, and
+        // the pass is tried again shortly.
+        this.log.warn(`Scheduling paused: ${(e as Error).message}`);
+        setTimeout(() => this.kick(), 1000).unref();
+      }
+    });
   }
 
   /**

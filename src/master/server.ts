@@ -16,7 +16,7 @@ import { AuthGuard } from './authGuard.js';
 import type { Hub } from './hub.js';
 import { handleRequest } from './requests.js';
 import { WorkerLink } from './workerLink.js';
-import { mayWrite, type RequestQueue } from './requestQueue.js';
+import type { RequestQueue } from './requestQueue.js';
 import { CloseCodes } from '../protocol/codec.js';
 
 export const ROLE_HEADER = 'x-q-role';
@@ -133,8 +133,7 @@ function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue, peer: 
       return;
     }
     requests.submit(req, () => {
-      // A reader that went while waiting its turn is not answered; a write it asked is still done.
-      if (!mayWrite(req) && socket.readyState !== socket.OPEN) return;
+      if (socket.readyState !== socket.OPEN) return; // it went while waiting its turn
       try {
         handleRequest(hub, req, reply, {
           onClose: (fn) => closers.push(fn),
@@ -153,22 +152,19 @@ function serveClient(hub: Hub, socket: WebSocket, requests: RequestQueue, peer: 
 function serveWorker(hub: Hub, socket: WebSocket, where: string): void {
   const link = new WorkerLink(hub, socket);
   const peer = () => `worker ${link.workerHandle ?? where}`;
-  // What a worker says may write: it waits at the write gate, in order with the rest.
-  socket.on('close', () =>
-    hub.writes.run(() => {
-      try {
-        link.closed();
-      } catch (e) {
-        hub.log.warn(`Worker disconnect not recorded: ${(e as Error).message}`);
-      }
-    }),
-  );
+  socket.on('close', () => {
+    try {
+      link.closed();
+    } catch (e) {
+      hub.log.warn(`Worker disconnect not recorded: ${(e as Error).message}`);
+    }
+  });
   socket.on('message', (data, isBinary) => {
     if (hub.log.tracing) hub.log.trace(isBinary ? `← ${peer()} (file chunk, ${frameBytes(data).length} bytes)` : traceLine('←', peer(), frameBytes(data)));
     if (isBinary) {
       const chunk = decodeChunk(frameBytes(data));
       if (!chunk.ok) socket.send(encode({ type: 'error', id: null, code: ErrorCodes.BAD_MESSAGE, message: chunk.error }));
-      else hub.writes.run(() => link.chunk(chunk.header, chunk.data));
+      else link.chunk(chunk.header, chunk.data);
       return;
     }
     const decoded = decode(WorkerMessageSchema, data);
@@ -176,16 +172,13 @@ function serveWorker(hub: Hub, socket: WebSocket, where: string): void {
       socket.send(encode({ type: 'error', id: null, code: ErrorCodes.BAD_MESSAGE, message: decoded.error }));
       return;
     }
-    const msg = decoded.msg;
-    hub.writes.run(() => {
-      try {
-        link.handle(msg);
-      } catch (e) {
-        // Most likely the database (locked, disk full). What the worker said is not recorded:
-        // closing makes it reconnect, say hello again and re-send what is unacknowledged.
-        hub.log.warn(`Worker message ${msg.type} failed: ${(e as Error).message}; closing its connection`);
-        socket.close(CloseCodes.COULD_NOT_RECORD, 'the master could not record that; reconnect');
-      }
-    });
+    try {
+      link.handle(decoded.msg);
+    } catch (e) {
+      // Most likely the database (locked, disk full). What the worker said is not recorded:
+      // closing makes it reconnect, say hello again and re-send what is unacknowledged.
+      hub.log.warn(`Worker message ${decoded.msg.type} failed: ${(e as Error).message}; closing its connection`);
+      socket.close(CloseCodes.COULD_NOT_RECORD, 'the master could not record that; reconnect');
+    }
   });
 }

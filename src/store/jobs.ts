@@ -11,10 +11,6 @@
 // worker names that lease and is applied only while it is still the job's lease, so a worker
 // that lost its job (requeued, deleted, reassigned) cannot overwrite what happened since.
 // `finish` clears the lease, which makes a repeated result a no-op.
-//
-// Transactions begin IMMEDIATE: the checkpoint thread writes too (its restart commit,
-// checkpointer.ts), and a deferred one that read first would fail at its first write instead
-// of waiting for the lock.
 import { nanoid } from 'nanoid';
 import type { Db } from './db.js';
 import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
@@ -233,7 +229,7 @@ export class JobStore {
           }
         }
         return added;
-      }).immediate();
+      })();
     } catch (e) {
       this.ready.reload(); // classes it made are gone with the transaction
       throw e;
@@ -281,7 +277,7 @@ export class JobStore {
         const codes = JSON.stringify([...(JSON.parse(r.retry_codes) as number[]), result.exitCode]);
         const reason = Reasons.retrying(result.exitCode, r.retried + 1, r.retry_max, delayS);
         return this.s.retryLater.run({ handle, lease, at: now + Math.round(delayS * 1000), codes, reason }).changes === 1;
-      }).immediate();
+      })();
       if (retried) return { applied: true, retrying: true };
     }
     const status = result.exitCode === 0 && result.exitReason === null ? Status.done : Status.failed;
@@ -325,7 +321,7 @@ export class JobStore {
       let row = this.s.failKilled.get({ handle, lease, now }) as JobRow | undefined;
       if (!row && lost) row = this.s.failLost.get({ handle, lease, now, why: lost.why }) as JobRow | undefined;
       return { requeued: false, failed: row && toView(row) };
-    }).immediate();
+    })();
   }
 
   /** Retries that are due by `now` run (ready), up to `limit` of them; returns how many ran. */
@@ -353,11 +349,11 @@ export class JobStore {
         this.ready.mark(back?.class ?? null);
         return back !== undefined;
       }),
-    ).immediate();
+    )();
   }
 
   delete(handles: readonly string[]): string[] {
-    return this.db.transaction(() => handles.filter((handle) => this.s.delete.run({ handle }).changes === 1)).immediate();
+    return this.db.transaction(() => handles.filter((handle) => this.s.delete.run({ handle }).changes === 1))();
   }
 
   get(handle: string): JobView | undefined {

@@ -30,7 +30,7 @@ export class WorkerStore {
   saveAll(recs: readonly WorkerRecord[]): void {
     this.db.transaction(() => {
       for (const r of recs) this.upsertStmt.run(r);
-    }).immediate();
+    })();
   }
 
   all(): WorkerRecord[] {

@@ -6,7 +6,6 @@ import { JobStore } from '../../src/store/jobs.js';
 import { fixedClock } from '../../src/common/clock.js';
 import { makeJobSpec } from '../../src/protocol/jobSpec.js';
 import { Pruner, PRUNE_BATCH } from '../../src/master/pruner.js';
-import { WriteGate } from '../../src/master/writeGate.js';
 import type { Hub } from '../../src/master/hub.js';
 
 const DAY = 86_400_000;
@@ -17,7 +16,7 @@ t.test('old finished jobs go with their logs; the rest stay', async (t) => {
   const jobs = new JobStore(openDb(':memory:'));
   const removedLogs: string[] = [];
   const lines: string[] = [];
-  const hub = { jobs, clock, writes: new WriteGate(), logs: { remove: (h: string) => removedLogs.push(h) }, log: (l: string) => lines.push(l) } as unknown as Hub;
+  const hub = { jobs, clock, logs: { remove: (h: string) => removedLogs.push(h) }, log: (l: string) => lines.push(l) } as unknown as Hub;
   const spec = makeJobSpec({ command: 'true', workingPath: '/tmp' });
   const finishAt = (count: number, at: number, exitCode = 0) => {
     const handles = jobs.insert(Array.from({ length: count }, () => spec), at);
