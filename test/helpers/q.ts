@@ -133,7 +133,11 @@ export async function killProcessesIn(dir: string): Promise<void> {
 }
 
 /**
- * A directory of the test's own, removed once everything started in it has ended. Not
+ * A directory of the test's own, removed once everything started in it has ended. Its
+ * teardown, registered before the cluster's and so run after them (tap runs teardowns last
+ * first), ends whatever still runs there, the slot shells and jobs of workers the test killed
+ * -9 included (they live in sessions of their own, outside any process tree of ours), and
+ * then removes it. Not
  * t.testdir(): tap removes that one before it runs the test's teardowns, while the master and
  * workers still write into it; the removal then fails, and tap skips the teardowns left, so
  * the processes stay and the file hangs until its timeout.
@@ -161,17 +165,13 @@ export class Cluster {
   readonly state: string;
   readonly env: NodeJS.ProcessEnv;
 
+  /** `dir`: a scratchDir(), whose teardown ends what the cluster leaves running in it. */
   constructor(
     private readonly t: Teardown,
     readonly dir: string = scratchDir(t),
     opts: { state?: string; env?: NodeJS.ProcessEnv } = {},
   ) {
     this.state = opts.state ?? join(dir, 'state');
-    // Last of the teardowns (tap runs them last first), just before the directory is removed:
-    // whatever still runs in this test's directory goes, the slot shells and jobs of workers
-    // the test killed -9 included (they live in sessions of their own, outside any process
-    // tree of ours), so that nothing writes while the directory is removed.
-    t.teardown(() => killProcessesIn(dir));
     this.env = opts.env ?? cleanEnv({ Q_STATE: this.state, HOME: dir });
   }
 
