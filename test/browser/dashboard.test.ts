@@ -2,7 +2,9 @@
 // real master and worker: log in through the link q -dashboard prints, watch jobs change
 // without reloading, filter, tail a job's output, kill a job from the page, see the workers;
 // and what the page must refuse: no session, another site. The screenshots in docs/ come
-// from this test, so they show the page as it is.
+// from this test, so they show the page as it is: `Q_SCREENSHOTS=docs npx tap
+// test/browser/dashboard.test.ts` writes them there; any other run keeps them in its own
+// directory, so that running the suite never changes the checkout.
 import t from 'tap';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +14,7 @@ import { Cluster } from '../helpers/q.js';
 import { CHROMIUM, programReady } from '../helpers/services.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
+const shotsIn = (dir: string) => (process.env.Q_SCREENSHOTS === 'docs' ? DOCS : dir);
 
 async function browser(t: { teardown(fn: () => unknown): void }, dir: string): Promise<BrowserContext> {
   const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
@@ -40,6 +43,7 @@ t.test('the dashboard: log in, watch, filter, tail, kill, workers', async (t) =>
   await c.startWorker('w1', ['-slots', '2']);
   const context = await browser(t, c.dir);
   const page = await context.newPage();
+  const shots = shotsIn(c.dir);
   await login(c, page);
   t.notMatch(page.url(), /login/, 'the code is gone from the address bar');
   // History holds the new tab's blank page, then the dashboard: the link's entry was replaced.
@@ -65,7 +69,7 @@ t.test('the dashboard: log in, watch, filter, tail, kill, workers', async (t) =>
   await page.click('form.filter button[type=submit]');
   await page.locator(`tr[data-handle="${other}"]`).waitFor({ state: 'detached' });
   t.same(await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-handle'))), [held], 'the filter takes -list SPECs');
-  await page.screenshot({ path: join(DOCS, 'dashboard-jobs.png') });
+  await page.screenshot({ path: join(shots, 'dashboard-jobs.png') });
 
   // A job's page: its output tails as it runs.
   const chatty = c.add(['-add', 'for i in 1 2 3 4; do echo line$i; sleep 1; done']);
@@ -75,7 +79,7 @@ t.test('the dashboard: log in, watch, filter, tail, kill, workers', async (t) =>
   await page.locator('[data-field=log]').filter({ hasText: 'line4' }).waitFor();
   await page.locator('[data-field=status]').filter({ hasText: 'done' }).waitFor();
   t.match(await page.locator('[data-field=time]').textContent(), /^used \d+s of 2d0h$/, 'requested and used (the seconds it ran depend on the machine)');
-  await page.screenshot({ path: join(DOCS, 'dashboard-job.png') });
+  await page.screenshot({ path: join(shots, 'dashboard-job.png') });
 
   // Kill from the page: it says how many jobs, then the job fails with its reason.
   const sleeper = c.add(['-add', 'sleep 60']);
@@ -99,7 +103,7 @@ t.test('the dashboard: log in, watch, filter, tail, kill, workers', async (t) =>
 
   await page.goto(page.url().replace(/#.*/, '#/workers'));
   await page.locator('tr[data-worker=w1] td.connected').waitFor();
-  await page.screenshot({ path: join(DOCS, 'dashboard-workers.png') });
+  await page.screenshot({ path: join(shots, 'dashboard-workers.png') });
   t.pass('the workers page lists the worker');
 });
 
