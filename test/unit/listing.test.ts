@@ -5,7 +5,7 @@ import { openDb } from '../../src/store/db.js';
 import { JobStore } from '../../src/store/jobs.js';
 import { makeJobSpec, type JobSpec } from '../../src/protocol/jobSpec.js';
 import * as z from 'zod';
-import { PAGE_ROWS, ROW_PAGE_ROWS, actOnPages, streamListing, streamRows } from '../../src/master/listing.js';
+import { PAGE_ROWS, ROW_PAGE_ROWS, actOnPages, onePage, streamListing, streamRows } from '../../src/master/listing.js';
 import { ListRowSchema, listRowOf, type ListRow } from '../../src/protocol/listRow.js';
 import type { Hub } from '../../src/master/hub.js';
 import type { JobView } from '../../src/protocol/jobState.js';
@@ -138,4 +138,32 @@ t.test("-list's rows: the store's JSON says what the views say, page by page", a
   const none = collectRows(hub, ['status:running']);
   await none.done;
   t.same(none.pages, [{ rows: [], last: true, json: true }], 'nothing: one empty last page');
+});
+
+t.test("the dashboard's pages: oldest or newest first, through the index or not, each cursor going on where the last page ended", async (t) => {
+  const jobs = new JobStore(openDb(':memory:'));
+  const handles = jobs.insert(Array.from({ length: 25 }, (_, i) => spec({ tags: i % 2 ? ['odd'] : [] })), 0);
+  const hub = { jobs } as unknown as Hub;
+  const odd = handles.filter((_, i) => i % 2);
+  const walk = (specs: string[], newest: boolean, limit: number) => {
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let from: number | null = null;
+    for (let i = 0; i < 20; i++) {
+      const page: { rows: ListRow[]; next: number | null } = onePage(hub, specs, from, limit, newest);
+      seen.push(...page.rows.map((r) => r[0]));
+      sizes.push(page.rows.length);
+      if (page.next === null) break;
+      from = page.next;
+    }
+    return { seen, sizes };
+  };
+  for (const [what, specs, all] of [['every job', [], handles], ['a tag (index)', ['tag:odd'], odd], ['a status (index)', ['status:ready'], handles], ['handles', odd.slice(0, 5), odd.slice(0, 5)], ['a command (no index)', ['cmd:true'], handles]] as const) {
+    t.same(walk([...specs], false, 4).seen, all, `${what}, oldest first`);
+    t.same(walk([...specs], true, 4).seen, [...all].reverse(), `${what}, newest first`);
+  }
+  t.same(walk([], true, 10).sizes, [10, 10, 5], 'pages of the limit, the last one short');
+  const before = jobs.pages.rowsRead;
+  onePage(hub, ['tag:odd'], null, 3, true);
+  t.equal(jobs.pages.rowsRead - before, 3, 'a newest-first page through an index reads only its rows');
 });
