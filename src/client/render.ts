@@ -1,25 +1,12 @@
 // How jobs and workers look on a terminal: the -list and -w tables (aligned, or tab-separated
-// raw numbers with -tabs), the -info blocks. Old scripts parse `-list -tabs`, so its columns
-// and their order are fixed (docs/cli.md).
+// raw numbers with -tabs; a -list row's cells are jobs/listCells.ts), the -info blocks.
 import { basename, relative } from 'node:path';
 import { formatSize, formatTime } from '../common/units.js';
 import { lowOnDisk, type WorkerView } from '../protocol/resources.js';
 import { type JobView } from '../protocol/jobState.js';
 import { listRowOf, type ListRow } from '../protocol/listRow.js';
 import { droppedNote } from '../common/logLimit.js';
-
-export const LIST_COLUMNS = [
-  'handle',
-  'worker',
-  'status',
-  'exitCode',
-  'exitReason',
-  'time',
-  'mem',
-  'disk',
-  'outName',
-  'command',
-] as const;
+import { commandCell, listCells } from '../jobs/listCells.js';
 
 /** fig's columns in fig's order (scripts cut them by position), then q's own. */
 export const WORKER_COLUMNS = [
@@ -42,41 +29,8 @@ export const WORKER_COLUMNS = [
   'isolation',
 ] as const;
 
-/** Long commands keep their start and end: 38 + `...` + 38 characters. */
-export function shortenCommand(command: string): string {
-  return command.length <= 77 ? command : `${command.slice(0, 38)}...${command.slice(-38)}`;
-}
-
-function workerCell(worker: string | null, hostname: string | null): string {
-  if (!worker) return '';
-  return hostname ? `${worker} ${hostname}` : worker;
-}
-
-/** Tabs and newlines inside a cell would break a tab-separated row. */
-function cell(s: string): string {
-  return s.replace(/[\t\r\n]+/g, ' ');
-}
-
 export function jobRow(job: JobView, raw: boolean): string[] {
   return listCells(listRowOf(job), raw);
-}
-
-/** The cells of a -list row, in LIST_COLUMNS order. */
-export function listCells(row: ListRow, raw: boolean): string[] {
-  const [handle, worker, hostname, status, exitCode, exitReason, realTime, maxMem, maxDisk, outPath, command] = row;
-  const n = (v: number) => String(v < 0 ? -1 : Math.round(v));
-  return [
-    handle,
-    workerCell(worker, hostname),
-    status,
-    exitCode === null ? '' : String(exitCode),
-    cell(exitReason ?? ''),
-    raw ? n(realTime) : realTime < 0 ? '' : formatTime(realTime),
-    raw ? n(maxMem) : maxMem < 0 ? '' : formatSize(maxMem),
-    raw ? n(maxDisk) : maxDisk < 0 ? '' : formatSize(maxDisk),
-    outPath ? basename(outPath) : '',
-    cell(shortenCommand(command)),
-  ];
 }
 
 /** Rows joined by tabs, or left-aligned with two spaces between columns (last unpadded). */
@@ -146,7 +100,7 @@ export function workerRow(w: WorkerView, now: number, jobs: ReadonlyMap<string, 
   const r = w.resources;
   const job = (h: string) => {
     const row = jobs.get(h);
-    return row ? `${h}: [${row[9] ? basename(row[9]) : ''}] ${cell(shortenCommand(row[10]))}` : h;
+    return row ? `${h}: [${row[9] ? basename(row[9]) : ''}] ${commandCell(row[10])}` : h;
   };
   return [
     w.handle,

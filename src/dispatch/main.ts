@@ -9,7 +9,8 @@
 import yargs from 'yargs';
 import { Connection, listPages } from '../client/connection.js';
 import type { JobView } from '../protocol/jobState.js';
-import { jobRow, renderTable, LIST_COLUMNS } from '../client/render.js';
+import { jobRow, renderTable } from '../client/render.js';
+import { LIST_COLUMNS } from '../jobs/listCells.js';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { isQError } from '../common/errors.js';
 import { infoOf } from './info.js';

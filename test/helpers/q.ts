@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { Connection } from '../../src/client/connection.js';
-import { jobRow, LIST_COLUMNS } from '../../src/client/render.js';
+import { jobRow } from '../../src/client/render.js';
+import { LIST_COLUMNS } from '../../src/jobs/listCells.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { jobRow, renderTable, shortenCommand } from '../../src/client/render.js';
+import { jobRow, renderTable } from '../../src/client/render.js';
+import { shortenCommand } from '../../src/jobs/listCells.js';
 import { compileSpecs } from '../../src/jobs/filter.js';
 import { makeJobSpec } from '../../src/protocol/jobSpec.js';
 import type { JobView } from '../../src/protocol/jobState.js';
@@ -27,6 +28,7 @@ t.test('-tabs rows: raw numbers, -1 unknown, fixed column order', async (t) => {
   t.same(jobRow(done, false).slice(5, 8), ['1h2m', '1536m', '']);
   t.same(jobRow(job(), true).slice(1, 8), ['', 'ready', '', '', '-1', '-1', '-1']);
   t.equal(jobRow(job({ exitReason: 'a\tb\nc' }), true)[4], 'a b c', 'no tab or newline breaks a row');
+  t.same(['/data/run/', 'run', '/'].map((outPath) => jobRow(job({ outPath }), true)[8]), ['run', 'run', ''], "outName as basename(1) gives it, in a browser's bundle too");
 });
 
 t.test('aligned tables: two spaces between columns, last column unpadded', async (t) => {

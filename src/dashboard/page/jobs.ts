@@ -9,7 +9,8 @@ import { JobStatuses } from '../../protocol/statuses.js';
 import { api } from './api.js';
 import { ACTIONS, act } from './actions.js';
 import { Chart } from './chart.js';
-import { LIST_COLUMNS } from './format.js';
+import { SORT_KEYS } from './format.js';
+import { LIST_COLUMNS, listCells } from '../../jobs/listCells.js';
 import { useTicks } from './ticks.js';
 
 const PAGE_ROWS = 50;
@@ -48,7 +49,7 @@ export function JobsPage({ readOnly }: { readOnly: boolean }): ComponentChild {
     if (tick % 10 === 0) api.request({ type: 'history' }, 'history').then((r) => setPoints(r.points)).catch(() => {});
   }, [tick, filter, newest, from]);
 
-  const key = sortBy === null ? null : LIST_COLUMNS[sortBy.col]![2];
+  const key = sortBy === null ? null : SORT_KEYS[LIST_COLUMNS[sortBy.col]!];
   const shown = key === null ? rows : [...rows].sort((a, b) => compare(key(a), key(b)) * (sortBy!.desc ? -1 : 1));
   const byStatus = new Map<string, number>();
   for (const c of counts) byStatus.set(c.status, (byStatus.get(c.status) ?? 0) + c.n);
@@ -87,7 +88,7 @@ export function JobsPage({ readOnly }: { readOnly: boolean }): ComponentChild {
         h(
           'tr',
           null,
-          ...LIST_COLUMNS.map(([name], col) =>
+          ...LIST_COLUMNS.map((name, col) =>
             name === 'handle'
               ? h('th', { class: 'sortable', title: 'order of submission, every page', onClick: () => (setSortBy(null), setNewest(!newest), restart()) }, `handle ${sortBy ? '' : newest ? '▼' : '▲'}`)
               : h(
@@ -101,7 +102,10 @@ export function JobsPage({ readOnly }: { readOnly: boolean }): ComponentChild {
       h(
         'tbody',
         null,
-        ...shown.map((r) => h('tr', { 'data-handle': r[0], class: r[3] }, ...LIST_COLUMNS.map(([name, cell]) => h('td', { class: name }, name === 'handle' ? h('a', { href: `#/job/${r[0]}` }, r[0]) : cell(r))))),
+        ...shown.map((r) => {
+          const cells = listCells(r, false);
+          return h('tr', { 'data-handle': r[0], class: r[3] }, ...LIST_COLUMNS.map((name, col) => h('td', { class: name }, name === 'handle' ? h('a', { href: `#/job/${r[0]}` }, r[0]) : cells[col])));
+        }),
       ),
     ),
     h(
