@@ -119,7 +119,9 @@ function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = proc
       if (!e) return resolve(stdout);
       if (e.code === 'ENOENT') reject(new QError(ErrorCodes.NOT_SUPPORTED, `-slurm: ${cmd} not found: is this a Slurm submit host?`));
       else if (typeof e.code === 'number') reject(new QError(ErrorCodes.BAD_VALUE, refusal(cmd, stdout, stderr, e.code)));
-      else reject(new QError(ErrorCodes.BAD_VALUE, `${cmd}: ${e.killed ? 'no answer in 60 s' : e.message}`));
+      else if (e.killed) reject(new QError(ErrorCodes.BAD_VALUE, `${cmd}: no answer in 60 s`));
+      else if (e.signal) reject(new QError(ErrorCodes.BAD_VALUE, `${cmd}: ended by ${e.signal}`));
+      else reject(new QError(ErrorCodes.BAD_VALUE, `${cmd}: ${e.message.split('\n')[0]}`));
     });
     // A command that is missing or ends before reading its input must not become an EPIPE.
     child.stdin?.on('error', () => {});

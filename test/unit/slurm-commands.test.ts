@@ -24,7 +24,10 @@ function commands(t: { teardown(fn: () => unknown): void }, dir: string, scripts
   }
   const path = process.env.PATH;
   process.env.PATH = dir;
-  t.teardown(() => void (process.env.PATH = path));
+  t.teardown(() => {
+    if (path === undefined) delete process.env.PATH;
+    else process.env.PATH = path;
+  });
 }
 
 t.test('a host without Slurm: one line that says so', async (t) => {
@@ -38,7 +41,17 @@ t.test('a host without Slurm: one line that says so', async (t) => {
 t.test("Slurm's refusal, without its prefix, even from a command that never read the script", async (t) => {
   const dir = scratchDir(t);
   commands(t, dir, { sbatch: 'echo "sbatch: error: Batch job submission failed: Invalid partition name specified" >&2; exit 1' });
-  await t.rejects(submitPilots(pilot(dir), 'tok'), { code: ErrorCodes.BAD_VALUE, message: 'sbatch: Batch job submission failed: Invalid partition name specified' });
+  // A script larger than a pipe holds: sbatch is gone before q has written it all (EPIPE).
+  const big = { ...pilot(dir), extra: [`--comment=${'x'.repeat(256 * 1024)}`] };
+  for (const spec of [pilot(dir), big]) {
+    await t.rejects(submitPilots(spec, 'tok'), { code: ErrorCodes.BAD_VALUE, message: 'sbatch: Batch job submission failed: Invalid partition name specified' });
+  }
+});
+
+t.test('a command ended by a signal: one line that says which', async (t) => {
+  const dir = scratchDir(t);
+  commands(t, dir, { sbatch: 'kill -KILL $$' });
+  await t.rejects(submitPilots(pilot(dir), 'tok'), { code: ErrorCodes.BAD_VALUE, message: 'sbatch: ended by SIGKILL' });
 });
 
 t.test('sbatch gets the script on stdin and the token in its environment; its job id comes back', async (t) => {
