@@ -40,8 +40,8 @@ export function commandCell(command: string): string {
   return cell(shortenCommand(command));
 }
 
-/** The last part of a path, as basename(1) gives it. */
-function baseName(path: string): string {
+/** The last part of a path, as Node's path.basename gives it. */
+export function baseName(path: string): string {
   const trimmed = path.replace(/\/+$/, '');
   return trimmed.slice(trimmed.lastIndexOf('/') + 1);
 }

@@ -28,7 +28,7 @@ t.test('-tabs rows: raw numbers, -1 unknown, fixed column order', async (t) => {
   t.same(jobRow(done, false).slice(5, 8), ['1h2m', '1536m', '']);
   t.same(jobRow(job(), true).slice(1, 8), ['', 'ready', '', '', '-1', '-1', '-1']);
   t.equal(jobRow(job({ exitReason: 'a\tb\nc' }), true)[4], 'a b c', 'no tab or newline breaks a row');
-  t.same(['/data/run/', 'run', '/'].map((outPath) => jobRow(job({ outPath }), true)[8]), ['run', 'run', ''], "outName as basename(1) gives it, in a browser's bundle too");
+  t.same(['/data/run/', 'run', '/'].map((outPath) => jobRow(job({ outPath }), true)[8]), ['run', 'run', ''], "outName as Node's path.basename gives it, in a browser's bundle too");
 });
 
 t.test('aligned tables: two spaces between columns, last column unpadded', async (t) => {

@@ -1,10 +1,11 @@
 // How the page shows times, sizes and dates, and what its job table sorts by.
 import { formatSize, formatTime } from '../../common/units.js';
 import type { ListRow } from '../../protocol/listRow.js';
-import type { ListColumn } from '../../jobs/listCells.js';
+import { baseName, type ListColumn } from '../../jobs/listCells.js';
 
-export const time = (s: number): string => (s < 0 ? '' : formatTime(Math.round(s)));
-export const size = (mb: number): string => (mb < 0 ? '' : formatSize(Math.round(mb)));
+// As -list's cells (jobs/listCells.ts) show them, so that a job's page and its row agree.
+export const time = (s: number): string => (s < 0 ? '' : formatTime(s));
+export const size = (mb: number): string => (mb < 0 ? '' : formatSize(mb));
 export const ago = (ms: number, now: number): string => `${formatTime(Math.max(0, Math.round((now - ms) / 1000)))} ago`;
 export const date = (ms: number | null): string => (ms === null ? '' : new Date(ms).toLocaleString());
 
@@ -18,6 +19,6 @@ export const SORT_KEYS: Record<ListColumn, (r: ListRow) => number | string> = {
   time: (r) => r[6],
   mem: (r) => r[7],
   disk: (r) => r[8],
-  outName: (r) => (r[9] ?? '').split('/').pop() ?? '',
+  outName: (r) => (r[9] ? baseName(r[9]) : ''),
   command: (r) => r[10],
 };
