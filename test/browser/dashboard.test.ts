@@ -3,8 +3,8 @@
 // without reloading, filter, tail a job's output, kill a job from the page, see the workers;
 // and what the page must refuse: no session, another site. The screenshots in docs/ come
 // from this test, so they show the page as it is: `Q_SCREENSHOTS=docs npx tap
-// test/browser/dashboard.test.ts` writes them there; any other run keeps them in its own
-// directory, so that running the suite never changes the checkout.
+// test/browser/dashboard.test.ts` writes them there; any other run writes them into its
+// scratch directory, removed after, so that running the suite never changes the checkout.
 import t from 'tap';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -42,8 +42,8 @@ t.test('an unreachable master is an error within 2 s, not a hang', async (t) => 
   writeFileSync(join(c.dir, 'token'), 'x');
   // Nothing listens: refused at once.
   c.port = await freePort();
-  // The bounds below tell an answer from a hang, with room for a slow machine: the refusal and
-  // the 2 s wait are told apart by their messages, not by the clock.
+  // The upper bounds tell an answer from a hang, with room for a slow machine; the refusal and
+  // the wait are told apart by their messages. A slower machine can only make the wait longer.
   const HANG_MS = 15_000;
   let start = Date.now();
   oneLineError(t, c.q(['-token', 'x', '-list']), /cannot reach the master at 127\.0\.0\.1:\d+: nothing is listening/);
@@ -55,7 +55,8 @@ t.test('an unreachable master is an error within 2 s, not a hang', async (t) => 
   c.port = (silent.address() as { port: number }).port;
   start = Date.now();
   oneLineError(t, c.q(['-token', 'x', '-list']), /no answer from the master at 127\.0\.0\.1:\d+ within 2s/);
-  t.ok(Date.now() - start < HANG_MS, `took ${Date.now() - start}ms`);
+  const waited = Date.now() - start;
+  t.ok(waited >= 2000 && waited < HANG_MS, `it waited its 2 s, and no longer than a hang would (took ${waited}ms)`);
 });
 
 t.test('token: created 0600 by the master, required of everyone', async (t) => {
