@@ -1,12 +1,12 @@
 // How jobs and workers look on a terminal: the -list and -w tables (aligned, or tab-separated
 // raw numbers with -tabs; a -list row's cells are jobs/listCells.ts), the -info blocks.
-import { basename, relative } from 'node:path';
+import { relative } from 'node:path';
 import { formatSize, formatTime } from '../common/units.js';
 import { lowOnDisk, type WorkerView } from '../protocol/resources.js';
 import { type JobView } from '../protocol/jobState.js';
 import { listRowOf, type ListRow } from '../protocol/listRow.js';
 import { droppedNote } from '../common/logLimit.js';
-import { commandCell, listCells } from '../jobs/listCells.js';
+import { baseName, commandCell, listCells } from '../jobs/listCells.js';
 
 /** fig's columns in fig's order (scripts cut them by position), then q's own. */
 export const WORKER_COLUMNS = [
@@ -100,7 +100,7 @@ export function workerRow(w: WorkerView, now: number, jobs: ReadonlyMap<string, 
   const r = w.resources;
   const job = (h: string) => {
     const row = jobs.get(h);
-    return row ? `${h}: [${row[9] ? basename(row[9]) : ''}] ${commandCell(row[10])}` : h;
+    return row ? `${h}: [${row[9] ? baseName(row[9]) : ''}] ${commandCell(row[10])}` : h;
   };
   return [
     w.handle,

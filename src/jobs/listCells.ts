@@ -46,6 +46,11 @@ export function baseName(path: string): string {
   return trimmed.slice(trimmed.lastIndexOf('/') + 1);
 }
 
+/** A time in seconds, or nothing when unknown (below 0). */
+export const timeCell = (s: number): string => (s < 0 ? '' : formatTime(s));
+/** A size in MB, or nothing when unknown (below 0). */
+export const sizeCell = (mb: number): string => (mb < 0 ? '' : formatSize(mb));
+
 /** The cells of a -list row, in LIST_COLUMNS order. */
 export function listCells(row: ListRow, raw: boolean): string[] {
   const [handle, worker, hostname, status, exitCode, exitReason, realTime, maxMem, maxDisk, outPath, command] = row;
@@ -56,9 +61,9 @@ export function listCells(row: ListRow, raw: boolean): string[] {
     status,
     exitCode === null ? '' : String(exitCode),
     cell(exitReason ?? ''),
-    raw ? n(realTime) : realTime < 0 ? '' : formatTime(realTime),
-    raw ? n(maxMem) : maxMem < 0 ? '' : formatSize(maxMem),
-    raw ? n(maxDisk) : maxDisk < 0 ? '' : formatSize(maxDisk),
+    raw ? n(realTime) : timeCell(realTime),
+    raw ? n(maxMem) : sizeCell(maxMem),
+    raw ? n(maxDisk) : sizeCell(maxDisk),
     outPath ? baseName(outPath) : '',
     commandCell(command),
   ];

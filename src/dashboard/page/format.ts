@@ -1,11 +1,9 @@
-// How the page shows times, sizes and dates, and what its job table sorts by.
-import { formatSize, formatTime } from '../../common/units.js';
+// How the page shows how long ago and when (times and sizes are -list's cells, jobs/listCells.ts),
+// and what its job table sorts by.
+import { formatTime } from '../../common/units.js';
 import type { ListRow } from '../../protocol/listRow.js';
 import { baseName, type ListColumn } from '../../jobs/listCells.js';
 
-// As -list's cells (jobs/listCells.ts) show them, so that a job's page and its row agree.
-export const time = (s: number): string => (s < 0 ? '' : formatTime(s));
-export const size = (mb: number): string => (mb < 0 ? '' : formatSize(mb));
 export const ago = (ms: number, now: number): string => `${formatTime(Math.max(0, Math.round((now - ms) / 1000)))} ago`;
 export const date = (ms: number | null): string => (ms === null ? '' : new Date(ms).toLocaleString());
 

@@ -5,7 +5,8 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { JobView } from '../../protocol/jobState.js';
 import { api } from './api.js';
 import { ACTIONS, act } from './actions.js';
-import { date, size, time } from './format.js';
+import { date } from './format.js';
+import { sizeCell, timeCell } from '../../jobs/listCells.js';
 import { useTicks } from './ticks.js';
 
 const REFRESH_MS = 1000;
@@ -71,9 +72,9 @@ export function JobPage({ handle, readOnly }: { handle: string; readOnly: boolea
       ...(job.exitCode === null && job.exitReason ? field('reason', job.exitReason) : []),
       ...field('worker', job.worker ? `${job.worker} ${job.workerHostname ?? ''}` : ''),
       ...field('attempt', String(job.attempt)),
-      ...field('time', `used ${time(job.realTime) || '-'} of ${time(job.time)}`),
-      ...field('memory', `peak ${size(job.maxMem) || '-'} of ${size(job.mem)}${job.status === 'running' ? `, now ${size(job.curMem)}` : ''}`),
-      ...field('disk', `peak ${size(job.maxDisk) || '-'} of ${size(job.disk)}`),
+      ...field('time', `used ${timeCell(job.realTime) || '-'} of ${timeCell(job.time)}`),
+      ...field('memory', `peak ${sizeCell(job.maxMem) || '-'} of ${sizeCell(job.mem)}${job.status === 'running' ? `, now ${sizeCell(job.curMem)}` : ''}`),
+      ...field('disk', `peak ${sizeCell(job.maxDisk) || '-'} of ${sizeCell(job.disk)}`),
       ...field('added', date(job.createdAt)),
       ...field('started', date(job.startedAt)),
       ...field('finished', date(job.finishedAt)),

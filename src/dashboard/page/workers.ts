@@ -3,7 +3,8 @@ import { h, type ComponentChild } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { WorkerView } from '../../protocol/resources.js';
 import { api } from './api.js';
-import { ago, size } from './format.js';
+import { ago } from './format.js';
+import { sizeCell } from '../../jobs/listCells.js';
 import { useTicks } from './ticks.js';
 
 const REFRESH_MS = 2000;
@@ -44,8 +45,8 @@ export function WorkersPage(): ComponentChild {
             h('td', null, w.resources.hostname),
             h('td', null, `${w.jobs.length}/${w.slots}`),
             h('td', null, String(w.resources.cpus)),
-            h('td', null, size(w.resources.freeMem)),
-            h('td', null, size(w.resources.freeDisk)),
+            h('td', null, sizeCell(w.resources.freeMem)),
+            h('td', null, sizeCell(w.resources.freeDisk)),
             h('td', null, w.resources.docker ?? ''),
             h('td', null, String(w.resources.gpus ?? 0)),
             h('td', null, (w.resources.queues ?? []).join(', ')),
