@@ -148,7 +148,7 @@ async function resolveSpecs(conn: Connection, specs: readonly string[], option: 
 
 /** Runs the client; returns the exit code. */
 export async function runClient(p: Parsed, target: () => Target, io: ClientIo = processIo): Promise<number> {
-  const pilots = await runPilots(p, target, io);
+  const pilots = runPilots(p, target, io);
   if (pilots !== null) return pilots;
   const json = p.bool('json');
   const table = { tabs: p.bool('tabs'), headers: p.bool('headers') };

@@ -50,7 +50,7 @@ export function pilotSpec(p: Parsed, count: number, target: Pick<Target, 'port'>
 }
 
 /** Runs -startWorkers / -termWorkers / -runWorkers if given; the exit code, or null if none was. */
-export async function runPilots(p: Parsed, target: () => Target, io: { out(text: string): void }): Promise<number | null> {
+export function runPilots(p: Parsed, target: () => Target, io: { out(text: string): void }): number | null {
   if (p.given.has('runWorkers')) {
     throw new QError(ErrorCodes.NOT_SUPPORTED, '-runWorkers is not supported: q starts workers as Slurm jobs with -startWorkers N -slurm');
   }
@@ -64,13 +64,13 @@ export async function runPilots(p: Parsed, target: () => Target, io: { out(text:
       io.out(pilotScript(spec).trimEnd());
       return 0;
     }
-    io.out(describeSubmission(await submitPilots(spec, t.token), spec));
+    io.out(describeSubmission(submitPilots(spec, t.token), spec));
     return 0;
   }
   if (p.given.has('termWorkers')) {
     const which = p.list('termWorkers') ?? [];
     if (which.length === 0) throw new QError(ErrorCodes.BAD_VALUE, '-termWorkers needs slurm (every pilot) or pilot handles');
-    const n = await cancelPilots(which);
+    const n = cancelPilots(which);
     io.out(`${n} workers terminated`);
     return 0;
   }

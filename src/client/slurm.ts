@@ -4,7 +4,7 @@
 // Slurm time limit (so it never takes a job it could not finish) and a -lifetime (so an idle
 // one gives its machine back). The token reaches the pilots through sbatch's environment:
 // never on a command line, never in a file the script or the job's output could show.
-import { execFile } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, QError } from '../common/errors.js';
@@ -109,30 +109,20 @@ function submission(p: PilotSpec, token: string): { env: NodeJS.ProcessEnv; scri
   return { env: { ...process.env, Q_TOKEN: token }, script: pilotScript(p) };
 }
 
-/**
- * A Slurm command, without blocking (the master's autoscaler asks Slurm on its event loop):
- * its stdout, or one line for the user of why not.
- */
-function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env, input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { env, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 }, (e, stdout, stderr) => {
-      if (!e) return resolve(stdout);
-      if (e.code === 'ENOENT') reject(new QError(ErrorCodes.NOT_SUPPORTED, `-slurm: ${cmd} not found: is this a Slurm submit host?`));
-      else if (typeof e.code === 'number') reject(new QError(ErrorCodes.BAD_VALUE, refusal(cmd, stdout, stderr, e.code)));
-      else if (e.killed) reject(new QError(ErrorCodes.BAD_VALUE, `${cmd}: no answer in 60 s`));
-      else if (e.signal) reject(new QError(ErrorCodes.BAD_VALUE, `${cmd}: ended by ${e.signal}`));
-      else reject(new QError(ErrorCodes.BAD_VALUE, `${cmd}: ${e.message.split('\n')[0]}`));
-    });
-    // A command that is missing or ends before reading its input must not become an EPIPE.
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(input ?? '');
-  });
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): string {
+  const r = spawnSync(cmd, args, { env, input, encoding: 'utf8', timeout: 60_000 });
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new QError(ErrorCodes.NOT_SUPPORTED, missing ? `-slurm: ${cmd} not found: is this a Slurm submit host?` : `${cmd}: ${r.error.message}`);
+  }
+  if (r.status !== 0) throw new QError(ErrorCodes.BAD_VALUE, refusal(cmd, r.stdout, r.stderr, r.status));
+  return r.stdout;
 }
 
 /** Submits the pilots; the Slurm job id of their array. */
-export async function submitPilots(p: PilotSpec, token: string): Promise<string> {
+export function submitPilots(p: PilotSpec, token: string): string {
   const { env, script } = submission(p, token);
-  const out = await run('sbatch', ['--parsable'], env, script);
+  const out = run('sbatch', ['--parsable'], env, script);
   const id = sbatchId(out);
   if (id === null) throw new QError(ErrorCodes.BAD_MESSAGE, `sbatch said: ${out.trim()}`);
   return id;
@@ -144,7 +134,8 @@ export async function submitPilots(p: PilotSpec, token: string): Promise<string>
  * `slurm` (every pilot of this user) or pilot handles. Array tasks are named one by one: the
  * array's own id would cancel its running tasks with its pending ones.
  */
-export async function cancelPilots(which: readonly string[]): Promise<number> {
+export function cancelPilots(which: readonly string[]): number {
+  const env = process.env;
   const all = which.length === 1 && which[0] === 'slurm';
   const named = new Set(
     all
@@ -155,17 +146,31 @@ export async function cancelPilots(which: readonly string[]): Promise<number> {
           return `${m[1]}_${m[2]}`;
         }),
   );
-  const tasks = (await squeuePilots()).filter(([id]) => all || named.has(id));
+  const tasks = pilotTasks(run('squeue', SQUEUE_PILOTS, env)).filter(([id]) => all || named.has(id));
   const pending = tasks.filter(([, state]) => state === 'PENDING').map(([id]) => id);
   const running = tasks.filter(([, state]) => state !== 'PENDING').map(([id]) => id);
-  if (pending.length) await run('scancel', pending);
-  if (running.length) await run('scancel', ['--batch', '--signal=TERM', ...running]);
+  if (pending.length) run('scancel', pending, env);
+  if (running.length) run('scancel', ['--batch', '--signal=TERM', ...running], env);
   return tasks.length;
 }
 
-/** This user's pilots as squeue lists them: [array task id, state] pairs. */
-export async function squeuePilots(): Promise<[string, string][]> {
-  return pilotTasks(await run('squeue', SQUEUE_PILOTS));
+/** The same, without blocking (the master's autoscaler). */
+export function submitPilotsAsync(p: PilotSpec, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const { env, script } = submission(p, token);
+    const child = spawn('sbatch', ['--parsable'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', (e) => reject(new Error(`sbatch: ${e.message}`)));
+    child.on('close', (code) => {
+      const id = code === 0 ? sbatchId(out) : null;
+      if (id !== null) resolve(id);
+      else reject(new Error(refusal('sbatch', out, err, code)));
+    });
+    child.stdin.end(script);
+  });
 }
 
 /** Slurm's time formats (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS) in seconds; null if not one. */

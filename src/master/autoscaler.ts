@@ -5,8 +5,9 @@
 // GPUs among their requirement classes, the queues they name); jobs no pilot could ever take
 // (pinned to a worker, longer than a pilot's walltime, in Docker) do not count. Slurm is asked
 // through child processes, never synchronously: the event loop waits for neither squeue nor sbatch.
+import { execFile } from 'node:child_process';
 import type { Hub } from './hub.js';
-import { PILOT_HANDLE, pilotWalltime, squeuePilots, submitPilots, type PilotSpec } from '../client/slurm.js';
+import { PILOT_HANDLE, SQUEUE_PILOTS, pilotTasks, pilotWalltime, submitPilotsAsync, type PilotSpec } from '../client/slurm.js';
 import type { Requirement } from '../store/readyClasses.js';
 
 export interface AutoscaleOptions {
@@ -24,11 +25,15 @@ export interface PilotCounts {
 
 export type SlurmQuery = () => Promise<PilotCounts>;
 
-/** squeue: this user's pilots by state. */
-export const countPilots: SlurmQuery = async () => {
-  const states = (await squeuePilots()).map(([, state]) => state);
-  return { pending: states.filter((s) => s === 'PENDING' || s === 'CONFIGURING').length, running: states.filter((s) => s === 'RUNNING' || s === 'COMPLETING').length };
-};
+/** squeue, asynchronously. */
+export const squeuePilots: SlurmQuery = () =>
+  new Promise((resolve, reject) => {
+    execFile('squeue', SQUEUE_PILOTS, { timeout: 30_000 }, (e, stdout) => {
+      if (e) return reject(new Error(`squeue: ${e.message}`));
+      const states = pilotTasks(stdout).map(([, state]) => state);
+      resolve({ pending: states.filter((s) => s === 'PENDING' || s === 'CONFIGURING').length, running: states.filter((s) => s === 'RUNNING' || s === 'COMPLETING').length });
+    });
+  });
 
 export class Autoscaler {
   private busy = false;
@@ -39,8 +44,8 @@ export class Autoscaler {
   constructor(
     private readonly hub: Hub,
     private readonly opts: AutoscaleOptions,
-    private readonly query: SlurmQuery = countPilots,
-    private readonly submit: (spec: PilotSpec, token: string) => Promise<string> = submitPilots,
+    private readonly query: SlurmQuery = squeuePilots,
+    private readonly submit: (spec: PilotSpec, token: string) => Promise<string> = submitPilotsAsync,
   ) {}
 
   /** One look (every few seconds): submits what is missing. Never two at once. */
