@@ -97,7 +97,10 @@ export function killJobs(hub: Hub, matched: readonly JobView[], queued: boolean)
   return [...active, ...ended].map((j) => j.handle);
 }
 
-/** `-delete`: gone from the table with their logs; one still running is killed first, so it does not run where nobody sees it. */
+/**
+ * `-delete`: gone from the table with their logs (removed in the background: wait for
+ * hub.logs.settled()); one still running is killed first, so it does not run where nobody sees it.
+ */
 export function deleteJobs(hub: Hub, matched: readonly JobView[]): string[] {
   for (const job of matched) {
     if (ACTIVE_STATUSES.includes(job.status)) killActive(hub, job, Reasons.deleted, { deleting: true });
@@ -110,8 +113,7 @@ export function deleteJobs(hub: Hub, matched: readonly JobView[]): string[] {
   for (const j of failed) if (!gone.has(j.handle)) endedHere(hub, j);
   for (const job of matched) {
     if (job.worker) hub.workers.get(job.worker)?.jobs.delete(job.handle);
-    hub.logs.end(job.handle, DELETED);
-    hub.logs.remove(job.handle);
+    hub.logs.discard(job.handle, DELETED); // its files go off the event loop: logs.settled()
   }
   hub.scheduler.kick();
   return deleted;

@@ -88,11 +88,28 @@ function paced(scope: Backlog, step: (after: number) => number | null, failed: (
 
 /**
  * `-kill`, `-delete`, `-rerun`: `act` on each page of what `specs` match (none: nothing), a
- * page a turn, so that `-delete all` of a million jobs never holds the master for long.
+ * page a turn, so that `-delete all` of a million jobs never holds the master for long. When
+ * `act` returns a promise (a delete's logs being removed), the next page waits for it.
  */
-export function actOnPages(hub: Hub, specs: readonly string[], act: (jobs: JobView[]) => void, end: () => void, failed: (e: Error) => void): void {
+export function actOnPages(hub: Hub, specs: readonly string[], act: (jobs: JobView[]) => Promise<void> | void, end: () => void, failed: (e: Error) => void): void {
   if (specs.length === 0) return end();
-  readPages(hub, specs, false, { page: (jobs, last) => (act(jobs), last && end()), failed }, { buffered: () => 0 }, ACTION_ROWS);
+  const terms = indexTerms(specs);
+  const keep = compileSpecs(specs);
+  const turn = (after: number) => {
+    let next: number | null;
+    let acted: Promise<void> | void;
+    try {
+      const page = hub.jobs.pages.page(terms, after, ACTION_ROWS, keep);
+      next = page.next;
+      acted = act(page.jobs);
+    } catch (e) {
+      return failed(e as Error);
+    }
+    const go = () => (next === null ? end() : void setImmediate(turn, next));
+    if (acted) acted.then(go, failed);
+    else go();
+  };
+  turn(0);
 }
 
 function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: ListingSink, scope: Backlog, rows: number): void {

@@ -175,6 +175,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
         await exited;
       }
       await net.close();
+      await hub.logs.settled(); // the logs of jobs just deleted
       forgetPointer();
       workers.flush();
       await checkpoints.close();

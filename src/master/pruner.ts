@@ -3,6 +3,7 @@
 // pruning a year of history never holds up an add or a heartbeat. Runs at start and then once
 // a minute; jobs that are ready or active are never touched.
 import type { Hub } from './hub.js';
+import { DELETED } from './lifecycle.js';
 
 /** Jobs removed per turn: a few milliseconds of deletes. */
 export const PRUNE_BATCH = 500;
@@ -35,16 +36,19 @@ export class Pruner {
         try {
           batch = this.hub.jobs.finishedBefore(cutoff, PRUNE_BATCH);
           this.hub.jobs.delete(batch);
-          for (const handle of batch) this.hub.logs.remove(handle);
+          for (const handle of batch) this.hub.logs.discard(handle, DELETED);
         } catch (e) {
           this.hub.log.warn(`Pruning finished jobs paused: ${(e as Error).message}`);
           batch = [];
         }
         count += batch.length;
-        if (batch.length === PRUNE_BATCH) return void setImmediate(step);
-        this.running = false;
-        if (count > 0) this.hub.log(`Removed ${count} finished jobs older than -keepFinished, with their logs`);
-        resolve(count);
+        // The next batch once this one's logs are gone (removed off the event loop).
+        void this.hub.logs.settled().then(() => {
+          if (batch.length === PRUNE_BATCH) return void setImmediate(step);
+          this.running = false;
+          if (count > 0) this.hub.log(`Removed ${count} finished jobs older than -keepFinished, with their logs`);
+          resolve(count);
+        });
       };
       step();
     });

@@ -63,10 +63,15 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
     case 'release': {
       const handles: string[] = [];
       let matched = 0;
-      const act = (jobs: JobView[]) => {
+      const act = (jobs: JobView[]): Promise<void> | void => {
         matched += jobs.length;
         if (req.type === 'kill') handles.push(...killJobs(hub, jobs, req.queued));
-        else if (req.type === 'delete') handles.push(...deleteJobs(hub, jobs));
+        else if (req.type === 'delete') {
+          handles.push(...deleteJobs(hub, jobs));
+          // The next page once these logs are gone: the answer means they are, and a delete
+          // of a million jobs never queues a million removals.
+          return hub.logs.settled();
+        }
         else if (req.type === 'rerun') handles.push(...rerunJobs(hub, jobs));
         else if (req.type === 'hold') handles.push(...holdJobs(hub, jobs));
         else handles.push(...releaseJobs(hub, jobs));

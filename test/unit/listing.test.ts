@@ -72,7 +72,7 @@ t.test('SPECs the store can answer read only the rows they name', async (t) => {
   const read = async (specs: string[]) => {
     const before = jobs.pages.rowsRead;
     const found: string[] = [];
-    await new Promise<void>((resolve, reject) => actOnPages(hub, specs, (page) => found.push(...page.map((j) => j.handle)), resolve, reject));
+    await new Promise<void>((resolve, reject) => actOnPages(hub, specs, (page) => void found.push(...page.map((j) => j.handle)), resolve, reject));
     return { found, rows: jobs.pages.rowsRead - before };
   };
   t.same(await read(['tag:x']), { found: [tagged[0], tagged[1]], rows: 2 });

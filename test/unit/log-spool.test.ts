@@ -75,6 +75,35 @@ t.test('a log over its limit keeps its first and last halves, and says what it d
   t.same(readdirSync(dir), [], 'a rerun or delete leaves nothing');
 });
 
+t.test('a discarded log goes off the event loop: followers told at once, every file gone once settled', async (t) => {
+  const dir = t.testdir();
+  const spool = new LogSpool(dir, () => 1);
+  feed(spool, 3 * MB); // cut: head, segments, H.pos
+  const ended: string[] = [];
+  spool.follow(H, { data: () => {}, end: (status) => ended.push(status) });
+  // Another job's cut log, known only from its files (a master started since), with a segment
+  // H.pos had given up on still there.
+  const other = new LogSpool(dir, () => 1);
+  const positions = { stdout: 0, stderr: 0 };
+  for (let i = 0; i < 400; i++) {
+    const chunk = Buffer.from(lines('stdout', i * 1000, 1000));
+    other.append('J-other', 'stdout', positions.stdout, chunk);
+    positions.stdout += chunk.length;
+  }
+  const first = Math.min(...readdirSync(dir).filter((f) => f.startsWith('J-other.tail.')).map((f) => Number(f.split('.').pop())));
+  writeFileSync(join(dir, `J-other.tail.${first - 1}`), 'OLD');
+  const restarted = new LogSpool(dir, () => 1);
+
+  spool.discard(H, 'deleted');
+  restarted.discard('J-other', 'deleted');
+  restarted.discard('J-never-wrote', 'deleted');
+  t.same(ended, ['deleted'], 'its follower is told at once');
+  t.ok(readdirSync(dir).length > 0, 'the files are still there on this turn: nothing was removed synchronously');
+  await Promise.all([spool.settled(), restarted.settled()]);
+  t.same(readdirSync(dir), [], 'every file of both jobs is gone');
+  await spool.settled(); // nothing left to wait for
+});
+
 t.test('bytes a killed master wrote beyond its positions are cut, and come again once', async (t) => {
   const dir = t.testdir();
   const spool = new LogSpool(dir, () => 1);

@@ -16,7 +16,7 @@ t.test('old finished jobs go with their logs; the rest stay', async (t) => {
   const jobs = new JobStore(openDb(':memory:'));
   const removedLogs: string[] = [];
   const lines: string[] = [];
-  const hub = { jobs, clock, logs: { remove: (h: string) => removedLogs.push(h) }, log: (l: string) => lines.push(l) } as unknown as Hub;
+  const hub = { jobs, clock, logs: { discard: (h: string) => removedLogs.push(h), settled: () => Promise.resolve() }, log: (l: string) => lines.push(l) } as unknown as Hub;
   const spec = makeJobSpec({ command: 'true', workingPath: '/tmp' });
   const finishAt = (count: number, at: number, exitCode = 0) => {
     const handles = jobs.insert(Array.from({ length: count }, () => spec), at);
