@@ -15,6 +15,11 @@ import type { Log } from '../common/verbosity.js';
 /** A gap this long between ticks is a stall of the master, not of its workers. */
 export const STALL_MS = 1000;
 const TICK_MS = 200;
+/**
+ * monitorEventLoopDelay's timer: its histogram holds the gaps between two of its ticks, so a
+ * loop that never waits shows this much, and a stall is what a gap holds beyond it.
+ */
+export const DELAY_TICK_MS = 10;
 
 export class StallWatch {
   private last: number;
@@ -22,7 +27,7 @@ export class StallWatch {
   resumedAt: number;
   private readonly timer: NodeJS.Timeout;
   /** Every delay of the loop, for the longest one (said at shutdown; the scale bench reads it). */
-  private readonly delays: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly delays: IntervalHistogram = monitorEventLoopDelay({ resolution: DELAY_TICK_MS });
 
   constructor(
     private readonly clock: Clock,
@@ -34,7 +39,7 @@ export class StallWatch {
     this.delays.enable();
   }
 
-  /** The longest the event loop was held up since start, in ms. */
+  /** The longest gap between two ticks since start, in ms (the longest stall plus DELAY_TICK_MS). */
   get longestDelayMs(): number {
     return this.delays.max / 1e6;
   }
