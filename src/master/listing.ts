@@ -29,6 +29,12 @@ export interface ListingSink {
   failed: (e: Error) => void;
 }
 
+/** What readPages sends to: a page may return a promise (a delete's logs being removed), and the next is read once it resolves. */
+interface PageSink {
+  page: (jobs: JobView[], last: boolean) => Promise<void> | void;
+  failed: (e: Error) => void;
+}
+
 /** What `specs` match (none: every job), page by page into `sink`. */
 export function streamListing(hub: Hub, specs: readonly string[], sink: ListingSink, scope: Backlog): void {
   readPages(hub, specs, specs.length === 0, sink, scope, PAGE_ROWS);
@@ -60,65 +66,54 @@ export function streamRows(hub: Hub, specs: readonly string[], sink: RowSink, sc
 
 /**
  * Reads a page a turn: `step(after)` reads and sends the page after that seq (0: from the
- * start) and returns where the next goes on from, null after the last. Waits while the client
- * has more than CLIENT_BACKLOG_BYTES to read; stops when it goes or `step` throws (`failed`).
+ * start) and returns where the next goes on from, null after the last, or a promise of it
+ * (the next page waits for what the last one started). Waits while the client has more than
+ * CLIENT_BACKLOG_BYTES to read; stops when it goes or `step` throws or rejects (`failed`).
  */
-function paced(scope: Backlog, step: (after: number) => number | null, failed: (e: Error) => void): void {
-  let after = 0;
-  const turn = () => {
+function paced(scope: Backlog, step: (after: number) => number | null | Promise<number | null>, failed: (e: Error) => void): void {
+  const turn = (after: number) => {
     const waiting = scope.buffered();
     if (waiting === Infinity) return; // the client went
     if (waiting > CLIENT_BACKLOG_BYTES) {
-      setTimeout(turn, WAIT_MS);
+      setTimeout(turn, WAIT_MS, after);
       return;
     }
-    let next: number | null;
+    let next: number | null | Promise<number | null>;
     try {
       next = step(after);
     } catch (e) {
       failed(e as Error);
       return;
     }
-    if (next === null) return;
-    after = next;
-    setImmediate(turn);
+    const go = (n: number | null) => n !== null && void setImmediate(turn, n);
+    if (next instanceof Promise) next.then(go, failed);
+    else go(next);
   };
-  turn();
+  turn(0);
 }
 
 /**
  * `-kill`, `-delete`, `-rerun`: `act` on each page of what `specs` match (none: nothing), a
  * page a turn, so that `-delete all` of a million jobs never holds the master for long. When
- * `act` returns a promise (a delete's logs being removed), the next page waits for it.
+ * `act` returns a promise (a delete's logs being removed), the next page, or `end`, waits for it.
  */
 export function actOnPages(hub: Hub, specs: readonly string[], act: (jobs: JobView[]) => Promise<void> | void, end: () => void, failed: (e: Error) => void): void {
   if (specs.length === 0) return end();
-  const terms = indexTerms(specs);
-  const keep = compileSpecs(specs);
-  const turn = (after: number) => {
-    let next: number | null;
-    let acted: Promise<void> | void;
-    try {
-      const page = hub.jobs.pages.page(terms, after, ACTION_ROWS, keep);
-      next = page.next;
-      acted = act(page.jobs);
-    } catch (e) {
-      return failed(e as Error);
-    }
-    const go = () => (next === null ? end() : void setImmediate(turn, next));
-    if (acted) acted.then(go, failed);
-    else go();
+  const page = (jobs: JobView[], last: boolean) => {
+    const acted = act(jobs);
+    if (!last) return acted;
+    return acted ? acted.then(end) : end();
   };
-  turn(0);
+  readPages(hub, specs, false, { page, failed }, { buffered: () => 0 }, ACTION_ROWS);
 }
 
-function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: ListingSink, scope: Backlog, rows: number): void {
+function readPages(hub: Hub, specs: readonly string[], all: boolean, sink: PageSink, scope: Backlog, rows: number): void {
   const terms = all ? null : indexTerms(specs);
   const keep = all ? () => true : compileSpecs(specs);
   paced(scope, (after) => {
     const page = hub.jobs.pages.page(terms, after, rows, keep);
-    sink.page(page.jobs, page.next === null);
-    return page.next;
+    const sent = sink.page(page.jobs, page.next === null);
+    return sent ? sent.then(() => page.next) : page.next;
   }, sink.failed);
 }
 
@@ -157,5 +152,5 @@ export function countMatching(hub: Hub, specs: readonly string[], done: (n: numb
   const only = terms?.length === 1 ? terms[0]! : null;
   if (only?.key === 'status') return done(hub.jobs.counts().reduce((n, c) => n + (c.status === only.value ? c.n : 0), 0));
   let n = 0;
-  readPages(hub, specs, false, { page: (jobs, last) => ((n += jobs.length), last && done(n)), failed }, { buffered: () => 0 }, ROW_PAGE_ROWS);
+  readPages(hub, specs, false, { page: (jobs, last) => void ((n += jobs.length), last && done(n)), failed }, { buffered: () => 0 }, ROW_PAGE_ROWS);
 }

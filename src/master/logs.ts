@@ -35,6 +35,9 @@ const REMOVING_AT_ONCE = 16;
 /** Removes a file if it is there; false when it was not (or could not be removed). */
 const unlinked = (path: string): Promise<boolean> => unlink(path).then(() => true, () => false);
 
+/** A count H.pos holds, or 0 when it holds none that is valid. */
+const count = (v: unknown): number => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0);
+
 /** The tail is kept in this many segments (plus the one being filled). */
 const SEGMENTS = 4;
 
@@ -99,13 +102,12 @@ export class LogSpool {
     } catch {
       // no output yet, or a log that was never cut
     }
-    const int = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0);
     const st: State = {
-      stdout: int(saved.stdout),
-      stderr: int(saved.stderr),
-      first: int(saved.first),
-      next: int(saved.first),
-      dropped: int(saved.dropped),
+      stdout: count(saved.stdout),
+      stderr: count(saved.stderr),
+      first: count(saved.first),
+      next: count(saved.first),
+      dropped: count(saved.dropped),
       limitMb: this.limitOf(handle),
       head: Math.max(0, fileSize(this.path(handle))),
       segs: [],
@@ -282,10 +284,15 @@ export class LogSpool {
     this.states.delete(handle);
     // A log that was cut keeps its layout; any other is its head file alone.
     if (st && st.segs.length === 0) rmSync(this.posPath(handle), { force: true });
+    this.endFollowers(handle, status);
+    return st ? this.droppedOf(st) : 0;
+  }
+
+  /** Tells the job's followers it ended with `status`, and lets them go. */
+  private endFollowers(handle: string, status: string): void {
     const set = this.listeners.get(handle);
     this.listeners.delete(handle);
     for (const l of set ?? []) l.end(status);
-    return st ? this.droppedOf(st) : 0;
   }
 
   /** Output of a rerun starts afresh (its next attempt may write at once, so it goes now). */
@@ -308,17 +315,19 @@ export class LogSpool {
   discard(handle: string, status: string): void {
     const st = this.states.get(handle);
     this.states.delete(handle);
-    const set = this.listeners.get(handle);
-    this.listeners.delete(handle);
-    for (const l of set ?? []) l.end(status);
+    this.endFollowers(handle, status);
     this.doomed.push({ handle, first: st ? st.first : null });
     this.pump();
   }
 
   /** Resolves once the files of every job discarded so far are gone. */
   settled(): Promise<void> {
-    if (this.doomed.length === 0 && this.removing === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.whenSettled.push(resolve));
+  }
+
+  private get idle(): boolean {
+    return this.doomed.length === 0 && this.removing === 0;
   }
 
   private pump(): void {
@@ -328,7 +337,7 @@ export class LogSpool {
       void this.removeFiles(handle, first).finally(() => {
         this.removing--;
         this.pump();
-        if (this.doomed.length === 0 && this.removing === 0) for (const resolve of this.whenSettled.splice(0)) resolve();
+        if (this.idle) for (const resolve of this.whenSettled.splice(0)) resolve();
       });
     }
   }
@@ -340,8 +349,7 @@ export class LogSpool {
     let hasPos = true;
     if (known === null) {
       try {
-        const saved = JSON.parse(await readFile(this.posPath(handle), 'utf8')) as Partial<Layout>;
-        if (Number.isSafeInteger(saved.first) && (saved.first as number) >= 0) first = saved.first as number;
+        first = count((JSON.parse(await readFile(this.posPath(handle), 'utf8')) as Partial<Layout>).first);
       } catch {
         hasPos = false; // a log that was never cut, or no output at all (most jobs)
       }
