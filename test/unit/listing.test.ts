@@ -5,7 +5,7 @@ import { openDb } from '../../src/store/db.js';
 import { JobStore } from '../../src/store/jobs.js';
 import { makeJobSpec, type JobSpec } from '../../src/protocol/jobSpec.js';
 import * as z from 'zod';
-import { PAGE_ROWS, ROW_PAGE_ROWS, actOnPages, onePage, streamListing, streamRows } from '../../src/master/listing.js';
+import { FIRST_PAGE_ROWS, PAGE_ROWS, ROW_PAGE_ROWS, actOnPages, onePage, streamListing, streamRows } from '../../src/master/listing.js';
 import { ListRowSchema, listRowOf, type ListRow } from '../../src/protocol/listRow.js';
 import type { Hub } from '../../src/master/hub.js';
 import type { JobView } from '../../src/protocol/jobState.js';
@@ -29,14 +29,14 @@ function collect(hub: Hub, specs: string[], buffered = () => 0) {
 }
 
 t.test('a listing comes in pages, in table order, the last one marked', async (t) => {
-  const { hub } = table(PAGE_ROWS * 2 + 7);
+  const { hub } = table(FIRST_PAGE_ROWS + PAGE_ROWS * 2 + 7);
   const { pages, done } = collect(hub, []);
   t.equal(pages.length, 1, 'one page now; the rest on later turns of the event loop');
   await done;
-  t.same(pages.map((p) => p.jobs.length), [PAGE_ROWS, PAGE_ROWS, 7]);
-  t.same(pages.map((p) => p.last), [false, false, true]);
+  t.same(pages.map((p) => p.jobs.length), [FIRST_PAGE_ROWS, PAGE_ROWS, PAGE_ROWS, 7], 'a short first page, so the first rows show at once');
+  t.same(pages.map((p) => p.last), [false, false, false, true]);
   const handles = pages.flatMap((p) => p.jobs.map((j) => j.handle));
-  t.equal(new Set(handles).size, PAGE_ROWS * 2 + 7);
+  t.equal(new Set(handles).size, FIRST_PAGE_ROWS + PAGE_ROWS * 2 + 7);
   t.same(handles, pages.flatMap((p) => p.jobs).sort((a, b) => a.createdAt - b.createdAt || 0).map((j) => j.handle));
 });
 
@@ -47,7 +47,7 @@ t.test('a client that does not read holds the listing at one page', async (t) =>
   backlog = 50 * 1024 * 1024; // the first page is still in its socket
   await new Promise((r) => setTimeout(r, 100));
   t.equal(pages.length, 1, 'nothing more is read while it waits');
-  t.equal(jobs.pages.rowsRead, PAGE_ROWS);
+  t.equal(jobs.pages.rowsRead, FIRST_PAGE_ROWS);
   backlog = 0;
   await done;
   t.equal(pages.flatMap((p) => p.jobs).length, PAGE_ROWS * 10, 'all of it, once it reads again');
@@ -60,7 +60,7 @@ t.test('a client that went away ends the listing', async (t) => {
   collect(hub, [], () => gone);
   gone = Infinity;
   await new Promise((r) => setTimeout(r, 50));
-  t.equal(jobs.pages.rowsRead, PAGE_ROWS, 'no page read after it left');
+  t.equal(jobs.pages.rowsRead, FIRST_PAGE_ROWS, 'no page read after it left');
 });
 
 t.test('SPECs the store can answer read only the rows they name', async (t) => {
@@ -104,7 +104,7 @@ function collectRows(hub: Hub, specs: string[], buffered = () => 0) {
 
 t.test("-list's rows: the store's JSON says what the views say, page by page", async (t) => {
   const jobs = new JobStore(openDb(':memory:'));
-  const n = ROW_PAGE_ROWS + 5;
+  const n = FIRST_PAGE_ROWS + ROW_PAGE_ROWS + 5;
   const handles = jobs.insert(
     Array.from({ length: n }, (_, i) => spec({ command: `echo ${i} "quoted" \\ back\tslash`, outPath: i % 2 ? `/out/${i}` : null, tags: i % 3 ? [] : ['three'] })),
     1000,
@@ -117,7 +117,7 @@ t.test("-list's rows: the store's JSON says what the views say, page by page", a
 
   const all = collectRows(hub, []);
   await all.done;
-  t.same(all.pages.map((p) => [p.rows.length, p.last, p.json]), [[ROW_PAGE_ROWS, false, true], [5, true, true]]);
+  t.same(all.pages.map((p) => [p.rows.length, p.last, p.json]), [[FIRST_PAGE_ROWS, false, true], [ROW_PAGE_ROWS, false, true], [5, true, true]]);
   t.same(all.pages.flatMap((p) => p.rows), views.map(listRowOf), 'every row as its view gives it, in table order');
 
   const before = jobs.pages.rowsRead;
