@@ -6,8 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json
-npx esbuild dist/cli/main.js --bundle --platform=node --format=esm --target=node20 \
-  --outfile=dist/cli/q.js --log-level=warning \
+# Split at dynamic imports (--splitting): what a call does not use, such as -help's yargs, is
+# a chunk of its own (dist/cli/q-*.js, beside q.js: paths in them are relative to where they
+# are), not parsed at every start.
+rm -f dist/cli/q-*.js
+npx esbuild q=dist/cli/main.js --bundle --splitting --platform=node --format=esm --target=node20 \
+  --outdir=dist/cli --chunk-names=q-[name]-[hash] --minify-whitespace --minify-syntax --log-level=warning \
   --external:../master/master.js --external:../worker/worker.js --external:better-sqlite3 \
   --banner:js="import { createRequire as __qCreateRequire } from 'node:module'; const require = __qCreateRequire(import.meta.url);"
 # dispatch-q is called about once a second by CodaLab's work manager: one file as well.
