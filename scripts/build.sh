@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds dist/: tsc type-checks and compiles src/, then esbuild bundles the client's path
-# (cli + client + protocol + their packages) into one file, because a client call is a
-# process start and loading ~400 small modules was most of its 0.4 s. The master and worker
+# (cli + client + protocol + their packages) into dist/cli/q.js and its chunks, because a
+# client call is a process start and loading ~400 small modules was most of its 0.4 s. The master and worker
 # stay as tsc wrote them and are loaded from dist/ only in those modes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json
 # Split at dynamic imports (--splitting): what a call does not use, such as -help's yargs, is
 # a chunk of its own (dist/cli/q-*.js, beside q.js: paths in them are relative to where they
-# are), not parsed at every start.
+# are), not parsed at every start; and minified but for names (what is parsed is smaller;
+# a stack trace with Q_DEBUG still names its functions).
 rm -f dist/cli/q-*.js
 npx esbuild q=dist/cli/main.js --bundle --splitting --platform=node --format=esm --target=node20 \
   --outdir=dist/cli --chunk-names=q-[name]-[hash] --minify-whitespace --minify-syntax --log-level=warning \
