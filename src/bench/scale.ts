@@ -10,11 +10,14 @@
 //   many workers   the master's CPU per job for a steady stream of jobs into 10 and into 1,000
 //                  simulated workers (one process, real sockets)
 //   open           a master restarted on the table of --backlog finished jobs: spawn → first answer
-//   listings       -list status:running and -list J-… beside them; a full -list (time to its
-//                  first row, rows/s); the dashboard's page and counts, a /metrics scrape
-//   memory, stall  the master's peak RSS; the longest answer to a one-job request sent every
-//                  20 ms throughout by a process of its own (probe.ts): what a stalled event
-//                  loop makes every client wait
+//   listings       -list status:running and -list J-… beside them; a full -list (rows/s, and
+//                  the median of 15 times to its first row); the dashboard's page and counts,
+//                  a /metrics scrape
+//   memory, stall  the master's peak RSS; its longest event-loop delay, and what its thread did
+//                  in its longest gap (ran, waited for a CPU, or was blocked: the master says it
+//                  at shutdown); the longest answer to a one-job request sent every 20 ms
+//                  throughout by a process of its own (probe.ts): what a stalled event loop
+//                  makes every client wait
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,6 +109,8 @@ class Bench {
   readonly stalls: string[] = [];
   /** Each master's longest event-loop delay: the first added the backlog, the second listed the history. */
   readonly loopByMaster: number[] = [];
+  /** Each master's longest gap between its ticks, and what its thread did in it (a version that says so). */
+  readonly gapByMaster: string[] = [];
 
   async startMaster(): Promise<number> {
     const t0 = performance.now();
@@ -126,9 +131,10 @@ class Bench {
     await new Promise((r) => m.p.once('exit', r));
     this.master = null;
     // The master's own measure (monitorEventLoopDelay), where it has one, and its stalls.
-    const said = /Longest event-loop delay: (\d+) ms/.exec(m.out);
+    const said = /Longest event-loop delay: (\d+) ms(?: \(the longest gap between ticks, ([^)]*)\))?/.exec(m.out);
     if (said) {
       this.loopByMaster.push(Number(said[1]));
+      if (said[2]) this.gapByMaster.push(said[2]);
     }
     const lines = m.out.split('\n');
     lines.forEach((l, i) => /did not run for/.test(l) && this.stalls.push(`${lines[i - 1] ?? ''} | ${l}`));
@@ -228,19 +234,33 @@ class Bench {
     return perJob;
   }
 
-  /** `q -list` as a user runs it: time to its first row, and rows per second. */
-  async fullList(): Promise<{ firstMs: number; rows: number; rowsPerS: number }> {
+  /**
+   * `q -list` as a user runs it, to its first row and (`whole`) to its end: ms from the spawn
+   * to the first byte of output, and the rows printed. Not `whole`: the client is ended at its
+   * first row.
+   */
+  async list(whole: boolean): Promise<{ firstMs: number; rows: number; totalMs: number }> {
     const t0 = performance.now();
     const p = spawn(process.execPath, [BIN_Q, '-masterPort', String(this.port), '-list', '-tabs'], { env: this.env, stdio: ['ignore', 'pipe', 'inherit'] });
     let first = 0;
     let lines = 0;
     p.stdout.on('data', (d: Buffer) => {
-      if (!first) first = performance.now() - t0;
+      if (!first) {
+        first = performance.now() - t0;
+        if (!whole) p.kill();
+      }
       for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
     });
     await new Promise((r) => p.once('exit', r));
-    const total = (performance.now() - t0) / 1000;
-    return { firstMs: first, rows: lines, rowsPerS: lines / total };
+    return { firstMs: first, rows: lines, totalMs: performance.now() - t0 };
+  }
+
+  /** A full `q -list`'s rows per second, and the median of 15 times to its first row (one process start is noisy). */
+  async fullList(): Promise<{ firstMs: number; rows: number; rowsPerS: number }> {
+    const full = await this.list(true);
+    const firsts = [full.firstMs];
+    for (let i = 1; i < 15; i++) firsts.push((await this.list(false)).firstMs);
+    return { firstMs: median(firsts), rows: full.rows, rowsPerS: full.rows / (full.totalMs / 1000) };
   }
 
   /** The dashboard's reads and a Prometheus scrape: medians of 15, request → answer (null: a version without them). */
@@ -326,17 +346,19 @@ async function main(): Promise<void> {
         : 'dashboard: not in this version',
     );
     const full = await b.fullList();
-    console.log(`full -list: first row after ${full.firstMs.toFixed(0)} ms, ${full.rows} rows at ${full.rowsPerS.toFixed(0)} rows/s (whole client process)`);
+    console.log(`full -list: first row after ${full.firstMs.toFixed(0)} ms (median of 15), ${full.rows} rows at ${full.rowsPerS.toFixed(0)} rows/s (whole client process)`);
     const stall = await b.stopProbe();
     await b.stopMaster();
     const loopMax = Math.max(-1, ...b.loopByMaster);
+    const names = ['adding', 'listing'];
     // What a gap held beyond the histogram's tick: what the loop was held up (an idle master shows a gap of 10-11 ms).
     const held = (gap: number) => Math.max(0, gap - DELAY_TICK_MS);
     const loop =
       loopMax < 0
         ? 'not measured by this version'
-        : `${held(loopMax)} ms (${b.loopByMaster.map((ms, i) => `${['adding', 'listing'][i] ?? 'master'}: ${held(ms)}`).join(', ')}; monitorEventLoopDelay's longest gap between its ${DELAY_TICK_MS} ms ticks: ${loopMax} ms)`;
+        : `${held(loopMax)} ms (${b.loopByMaster.map((ms, i) => `${names[i] ?? 'master'}: ${held(ms)}`).join(', ')}; monitorEventLoopDelay's longest gap between its ${DELAY_TICK_MS} ms ticks: ${loopMax} ms)`;
     console.log(`master: peak RSS ${b.peakRss.toFixed(0)} MB; longest event-loop stall ${loop}; longest answer to a one-job request sent every 20 ms: ${stall.toFixed(0)} ms`);
+    if (b.gapByMaster.length) console.log(`  what the master's thread did in its longest gap: ${b.gapByMaster.map((g, i) => `${names[i] ?? 'master'} ${g}`).join('; ')}`);
     for (const s of b.stalls) console.log(`  stall after: ${s}`);
   } finally {
     await b.stopProbe();
