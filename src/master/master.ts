@@ -93,7 +93,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     outputs: new OutputSink(jobs, log),
     clock,
     log,
-    metrics: new MasterMetrics({ counts: () => jobs.counts(), workers: () => workers.views() }),
+    metrics: new MasterMetrics({ counts: () => jobs.counts(), workers: () => workers.census() }),
     history: new QueueHistory(jobs, clock),
     autoscale: null,
     dashboard: opts.dashboard === false ? null : new DashboardAccess(clock, opts.readOnly === true, Boolean(opts.tls)),

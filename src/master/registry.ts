@@ -9,6 +9,12 @@ import type { WorkerStore } from '../store/workers.js';
 import type { ChunkPump } from '../files/pump.js';
 import { silentLog, traceLine, type Log } from '../common/verbosity.js';
 
+/** What /metrics shows of the workers: the connected ones' slots, and how many others are known. */
+export interface WorkerCensus {
+  connected: { handle: string; slots: number; busy: number }[];
+  away: number;
+}
+
 /** What a job holds of its worker while it is there. */
 export interface Reservation {
   lease: string;
@@ -146,6 +152,21 @@ export class WorkerRegistry {
     if (this.log.tracing) this.log.trace(traceLine('→', `worker ${s.handle}`, text));
     s.socket.send(text);
     return true;
+  }
+
+  /**
+   * The connected workers with their slots, and a count of the others, from the sessions and
+   * the table's handles alone: a scrape beside 1,000 workers away built 1,000 views (each
+   * record's JSON parsed, the list sorted), 14-24 ms of the master's thread.
+   */
+  census(): WorkerCensus {
+    const connected: WorkerCensus['connected'] = [];
+    const known = new Set(this.store.handles());
+    for (const s of this.sessions.values()) {
+      known.add(s.handle);
+      if (s.socket !== null) connected.push({ handle: s.handle, slots: s.slots, busy: Math.min(s.jobs.size, s.slots) });
+    }
+    return { connected, away: known.size - connected.length };
   }
 
   /** Live sessions first, then workers known only from the table (e.g. before they reconnect). */

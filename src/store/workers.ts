@@ -11,6 +11,7 @@ export interface WorkerRecord {
 export class WorkerStore {
   private readonly upsertStmt;
   private readonly allStmt;
+  private readonly handlesStmt;
   private readonly deleteStmt;
 
   constructor(private readonly db: Db) {
@@ -19,6 +20,7 @@ export class WorkerStore {
        ON CONFLICT(handle) DO UPDATE SET info = excluded.info, last_seen = excluded.last_seen`,
     );
     this.allStmt = db.prepare(`SELECT handle, info, last_seen AS lastSeen FROM workers ORDER BY handle`);
+    this.handlesStmt = db.prepare(`SELECT handle FROM workers`).pluck();
     this.deleteStmt = db.prepare(`DELETE FROM workers WHERE handle = ?`);
   }
 
@@ -35,6 +37,11 @@ export class WorkerStore {
 
   all(): WorkerRecord[] {
     return this.allStmt.all() as WorkerRecord[];
+  }
+
+  /** Every worker's handle, nothing else (what a count of those away needs). */
+  handles(): string[] {
+    return this.handlesStmt.all() as string[];
   }
 
   forget(handle: string): void {

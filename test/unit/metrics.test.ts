@@ -3,12 +3,23 @@
 import t from 'tap';
 import { MasterMetrics, finishResult } from '../../src/master/http/metrics.js';
 import type { JobCount } from '../../src/protocol/clientMessages.js';
-import type { WorkerView } from '../../src/protocol/resources.js';
+import { openDb } from '../../src/store/db.js';
+import { WorkerStore } from '../../src/store/workers.js';
+import { WorkerRegistry, type WorkerSession } from '../../src/master/registry.js';
 import { Reasons } from '../../src/common/outcomes.js';
 import type { JobView } from '../../src/protocol/jobState.js';
 
-const worker = (handle: string, connected: boolean, slots: number, jobs: string[]): WorkerView =>
-  ({ handle, connected, slots, maxTime: null, jobs, lastSeen: 0, pendingAction: '', resources: {} }) as unknown as WorkerView;
+/** A registry as a master has it: w1 connected (4 slots, one job), w2 known only from the table, w3 a session whose socket closed. */
+function registry(): WorkerRegistry {
+  const store = new WorkerStore(openDb(':memory:'));
+  store.save({ handle: 'w2', info: JSON.stringify({ slots: 1, maxTime: null, resources: {} }), lastSeen: 0 });
+  const workers = new WorkerRegistry(store);
+  const session = (handle: string, socket: unknown, slots: number, jobs: string[]) =>
+    ({ handle, socket, slots, maxTime: null, lastSeen: 0, pump: {}, inputs: new Map(), jobs: new Map(jobs.map((h) => [h, { lease: 'L', mem: 1, cpus: 1, gpus: 0 }])), resources: {} }) as unknown as WorkerSession;
+  workers.add(session('w1', { OPEN: 1, readyState: 1 }, 4, ['J-aaaaaa']));
+  workers.add(session('w3', null, 2, []));
+  return workers;
+}
 
 t.test('how a job ended, as result says it', async (t) => {
   const f = (status: 'done' | 'failed', exitReason: string | null) => finishResult({ status, exitReason });
@@ -26,7 +37,8 @@ t.test('the text a scrape reads', async (t) => {
     { status: 'ready', queue: '', n: 3 },
     { status: 'running', queue: 'gpu', n: 2 },
   ];
-  const m = new MasterMetrics({ counts: () => counts, workers: () => [worker('w1', true, 4, ['J-aaaaaa']), worker('w2', false, 1, [])] });
+  const workers = registry();
+  const m = new MasterMetrics({ counts: () => counts, workers: () => workers.census() });
   m.submitted(5);
   const job = (over: Partial<JobView>) => ({ status: 'done', exitReason: null, createdAt: 1000, startedAt: 3000, realTime: 7, ...over }) as JobView;
   m.ended(job({}));
@@ -37,10 +49,10 @@ t.test('the text a scrape reads', async (t) => {
   t.match(text, /^q_jobs\{status="running",queue="gpu"\} 2$/m);
   t.match(text, /^q_jobs\{status="failed",queue=""\} 0$/m, 'every status, 0 when none');
   t.match(text, /^q_workers\{state="connected"\} 1$/m);
-  t.match(text, /^q_workers\{state="away"\} 1$/m);
+  t.match(text, /^q_workers\{state="away"\} 2$/m, 'one known from the table, one whose socket closed');
   t.match(text, /^q_worker_slots\{worker="w1",state="busy"\} 1$/m);
   t.match(text, /^q_worker_slots\{worker="w1",state="free"\} 3$/m);
-  t.notMatch(text, /worker="w2"/, 'slots of connected workers only');
+  t.notMatch(text, /worker="w[23]"/, 'slots of connected workers only');
   t.match(text, /^q_jobs_submitted_total 5$/m);
   t.match(text, /^q_jobs_finished_total\{result="done"\} 1$/m);
   t.match(text, /^q_jobs_finished_total\{result="killed"\} 1$/m);

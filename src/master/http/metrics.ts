@@ -8,7 +8,7 @@ import { Q_VERSION } from '../../common/version.js';
 import { Reasons } from '../../common/outcomes.js';
 import { JobStatuses, type JobView } from '../../protocol/jobState.js';
 import type { JobCount } from '../../protocol/clientMessages.js';
-import type { WorkerView } from '../../protocol/resources.js';
+import type { WorkerCensus } from '../registry.js';
 
 /** How a job ended, as q_jobs_finished_total's `result` says it. */
 const FINISH_RESULTS = ['done', 'failed', 'killed', 'limit', 'lost'] as const;
@@ -25,7 +25,7 @@ export function finishResult(job: Pick<JobView, 'status' | 'exitReason'>): Finis
 
 export interface MetricsSource {
   counts(): JobCount[];
-  workers(): WorkerView[];
+  workers(): WorkerCensus;
 }
 
 // Seconds: from a quick job's to a two-day one's.
@@ -38,7 +38,7 @@ export class MasterMetrics {
   private readonly waitSeconds: Histogram;
   private readonly runSeconds: Histogram;
   /** The worker registry as this scrape read it: once, for both worker gauges. */
-  private scraped: WorkerView[] = [];
+  private scraped: WorkerCensus = { connected: [], away: 0 };
 
   constructor(private readonly source: MetricsSource) {
     const registers = [this.registry];
@@ -61,8 +61,8 @@ export class MasterMetrics {
       registers,
       collect() {
         const ws = scraped();
-        this.set({ state: 'connected' }, ws.filter((w) => w.connected).length);
-        this.set({ state: 'away' }, ws.filter((w) => !w.connected).length);
+        this.set({ state: 'connected' }, ws.connected.length);
+        this.set({ state: 'away' }, ws.away);
       },
     });
     new Gauge({
@@ -72,11 +72,9 @@ export class MasterMetrics {
       registers,
       collect() {
         this.reset();
-        for (const w of scraped()) {
-          if (!w.connected) continue;
-          const busy = Math.min(w.jobs.length, w.slots);
-          this.set({ worker: w.handle, state: 'busy' }, busy);
-          this.set({ worker: w.handle, state: 'free' }, w.slots - busy);
+        for (const w of scraped().connected) {
+          this.set({ worker: w.handle, state: 'busy' }, w.busy);
+          this.set({ worker: w.handle, state: 'free' }, w.slots - w.busy);
         }
       },
     });
