@@ -17,10 +17,6 @@
 // written during a long pass: 10-250 ms on a table of a million jobs, the master's longest
 // stall; with it, an add waits (for one pass) instead of every client and worker.
 // If the thread cannot run, SQLite's own checkpoints are turned back on: slower, never unbounded.
-//
-// The thread runs at a lower CPU priority than the master's own (nice + CHECKPOINT_NICE; Linux
-// keeps a nice value per thread): when the machine is short of CPUs, the kernel runs the
-// master's event loop first and the copying of pages, which can wait, after it.
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import type { Db } from './db.js';
@@ -41,8 +37,6 @@ export const CATCH_UP_FRAMES = 8192;
  */
 const BUSY_EVERY_MS = 10;
 const BUSY_FRAMES = 2048;
-/** How much nicer than the master the thread is (the kernel's weight for it falls about 10x). */
-export const CHECKPOINT_NICE = 10;
 const AUTO_PAGES = 1000; // SQLite's own default, for the fall-back
 
 /** The thread, as a script: it must load under the built code and under the tests' TypeScript alike. */
@@ -50,15 +44,6 @@ const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path, { fileMustExist: true });
-let tid = null;
-try {
-  tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
-  const os = require('node:os');
-  os.setPriority(tid, Math.min(19, os.getPriority(tid) + workerData.nice));
-} catch {
-  tid = null; // not Linux: the thread runs at the master's priority
-}
-parentPort.postMessage({ tid });
 let marks = [];
 let copied = 0;
 let timer = null;
@@ -108,9 +93,6 @@ export class Checkpointer {
   private catchingUp = false;
   /** Times the master caught up itself (tests count them). */
   catchUps = 0;
-  /** The thread's id in the kernel, once it has started (null where it has none to say). */
-  readonly started: Promise<number | null>;
-  private tid: (id: number | null) => void = () => {};
 
   constructor(
     private readonly db: Db,
@@ -123,12 +105,10 @@ export class Checkpointer {
     db.pragma('wal_autocheckpoint = 0');
     this.thread = new Worker(THREAD, {
       eval: true,
-      workerData: { path, sqlite: createRequire(import.meta.url).resolve('better-sqlite3'), everyMs, busyMs: Math.min(everyMs, BUSY_EVERY_MS), busyFrames: BUSY_FRAMES, nice: CHECKPOINT_NICE },
+      workerData: { path, sqlite: createRequire(import.meta.url).resolve('better-sqlite3'), everyMs, busyMs: Math.min(everyMs, BUSY_EVERY_MS), busyFrames: BUSY_FRAMES },
     });
-    this.started = new Promise((r) => (this.tid = r));
-    this.thread.on('message', (m: { error?: string; marks?: number[]; tid?: number | null } & Partial<CheckpointReport>) => {
+    this.thread.on('message', (m: { error?: string; marks?: number[] } & Partial<CheckpointReport>) => {
       if (m.error !== undefined) return this.fallBack(m.error);
-      if (m.tid !== undefined) return this.tid(m.tid);
       if ((m.log ?? 0) > this.catchUpFrames && !this.catchingUp && !this.stopped) void this.catchUp();
       for (const id of m.marks ?? []) {
         this.waiting.get(id)?.({ log: m.log ?? 0, checkpointed: m.checkpointed ?? 0 });
@@ -181,7 +161,6 @@ export class Checkpointer {
     this.stopped = true;
     for (const resolve of this.waiting.values()) resolve(null);
     this.waiting.clear();
-    this.tid(null);
     this.log.warn(`Checkpoints off the event loop stopped (${why}); SQLite makes them itself again`);
     void this.thread.terminate();
     if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTO_PAGES}`);

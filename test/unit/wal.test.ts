@@ -2,11 +2,11 @@
 // checkpoints SQLite makes by itself, or the master's checkpoint thread makes), and
 // -saveState's checkpoint empties it.
 import t from 'tap';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../../src/store/db.js';
 import { JobStore } from '../../src/store/jobs.js';
-import { CHECKPOINT_NICE, Checkpointer } from '../../src/store/checkpointer.js';
+import { Checkpointer } from '../../src/store/checkpointer.js';
 import { makeJobSpec } from '../../src/protocol/jobSpec.js';
 import { normalLog } from '../../src/common/verbosity.js';
 
@@ -57,20 +57,6 @@ t.test('the checkpoint thread: the master never checkpoints, and the WAL is stil
   t.ok(walSize(path) <= LIMIT, `still bounded (${walSize(path)} bytes)`);
   t.same(logged, [], 'no fall-back');
   t.equal(jobs.get(handles[0]!)?.logDropped, 99, 'what was written is read back');
-});
-
-t.test("the checkpoint thread gives way to the master's when CPUs are short: it is nicer", { skip: !existsSync('/proc/thread-self') && 'not Linux' }, async (t) => {
-  const path = join(t.testdir(), 'q.db');
-  const db = openDb(path);
-  const checkpoints = new Checkpointer(db, path, normalLog(() => {}));
-  t.teardown(() => checkpoints.close());
-  // next() holds the process up until the thread answers (it is unref'd, as in a master).
-  const [tid, report] = await Promise.all([checkpoints.started, checkpoints.next()]);
-  t.type(tid, 'number', 'the thread says which it is');
-  t.ok(report !== null, 'and checkpoints as before');
-  // Field 19 of a task's stat is its nice value (after the name in parentheses, field 2).
-  const nice = (task: number) => Number(readFileSync(`/proc/${process.pid}/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
-  t.equal(nice(tid!), Math.min(19, nice(process.pid) + CHECKPOINT_NICE));
 });
 
 t.test('a checkpoint thread that cannot run hands checkpoints back to SQLite, and says so', async (t) => {
