@@ -5,12 +5,13 @@
 # stay as tsc wrote them and are loaded from dist/ only in those modes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+rm -f dist/cli/q-*.js # the last build's chunks (below); tsc writes no q-* file
 npx tsc -p tsconfig.json
 # Split at dynamic imports (--splitting): what a call does not use, such as -help's yargs, is
 # a chunk of its own (dist/cli/q-*.js, beside q.js: paths in them are relative to where they
 # are), not parsed at every start; and minified but for names (what is parsed is smaller;
-# a stack trace with Q_DEBUG still names its functions).
-rm -f dist/cli/q-*.js
+# a stack trace with Q_DEBUG still names its functions). A chunk's name carries its hash, and
+# a build removes the last build's: a client started before a rebuild may fail to load one.
 npx esbuild q=dist/cli/main.js --bundle --splitting --platform=node --format=esm --target=node20 \
   --outdir=dist/cli --chunk-names=q-[name]-[hash] --minify-whitespace --minify-syntax --log-level=warning \
   --external:../master/master.js --external:../worker/worker.js --external:better-sqlite3 \

@@ -126,13 +126,18 @@ export function workerRow(w: WorkerView, now: number, jobs: ReadonlyMap<string, 
   ];
 }
 
+/** Rows an aligned table holds before it prints: its columns are as wide as theirs. */
+export const ALIGN_ROWS = 1000;
+
 /**
- * A table printed as its rows arrive (a paged listing). Columns are as wide as the widest
- * cell seen so far, so a listing that comes in one page prints as renderTable does; a later
- * page with a wider cell widens that column from there on.
+ * A table printed as its rows arrive (a paged listing). The aligned table holds the first
+ * ALIGN_ROWS rows, however many pages bring them (the master's first page is short, so that
+ * -tabs prints at once), and prints them as renderTable would; a later row with a wider cell
+ * widens that column from there on. -tabs prints every page as it comes.
  */
 export class TableStream {
   private widths: number[] | null = null;
+  private readonly held: string[][] = [];
 
   constructor(
     private readonly header: readonly string[],
@@ -141,7 +146,10 @@ export class TableStream {
   ) {}
 
   rows(rows: string[][]): void {
-    if (rows.length) this.print(rows);
+    if (rows.length === 0) return;
+    if (this.opts.tabs || this.widths !== null) return this.print(rows);
+    this.held.push(...rows);
+    if (this.held.length >= ALIGN_ROWS) this.print(this.held.splice(0));
   }
 
   private print(rows: string[][]): void {
@@ -157,9 +165,10 @@ export class TableStream {
     if (all.length) this.out(all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n'));
   }
 
-  /** No row came: the header alone, when headers are asked for. */
+  /** The rows still held; or, when no row came, the header alone if headers are asked for. */
   end(): void {
-    if (this.widths === null && this.opts.headers) this.print([]);
+    if (this.held.length) this.print(this.held.splice(0));
+    else if (this.widths === null && this.opts.headers) this.print([]);
   }
 }
 

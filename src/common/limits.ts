@@ -9,8 +9,9 @@ export const MAX_JOBS_PER_ADD = 100_000;
  * Jobs a client sends in one add request. Each is one transaction in the master, which
  * answers nobody else meanwhile: beside a million jobs, with the CPUs shared, an add of 250
  * held the master's thread 28-39 ms on a CPU (the scale bench's longest gaps, 2026-12-06),
- * one of 500 up to 50. Batches of 125 halved that and did not slow a bulk add: a million
- * jobs in 33.6, 33.8 and 37.7 s against 41.6, 38.0 and 36.0 s with 250, run in turn.
+ * one of 500 up to 50. With batches of 125 the adding master's longest stall was 25, 24 and
+ * 21 ms against 30, 27 and 23 ms with 250 (three runs each, in turn), and a bulk add was no
+ * slower: a million jobs in 33.6, 33.8 and 37.7 s against 41.6, 38.0 and 36.0 s.
  */
 export const ADD_BATCH = 125;
 /** Jobs one job may wait for (-after and -afterAny each): a fan-in of a whole sweep. */

@@ -132,7 +132,7 @@ t.test('jobs added together: Q_INDEX, Q_COUNT, Q_ARRAY, and -list array: across 
   const [alone] = quiet(c, ['-shareWorkingPath', '-add', `echo "[$Q_INDEX]" > ${out}`]);
   await c.waitForStatus(alone!, ['done']);
   t.equal(readFileSync(out, 'utf8'), '[]\n', 'a job added alone has no Q_INDEX');
-  // More than one request's worth (500 a batch): the later batches name the same first job.
+  // More than one request's worth (ADD_BATCH a request): the later batches name the same first job.
   const many = quiet(c, ['-hold', '-numTimes', '700', '-add', 'true']);
   t.equal(many.length, 700);
   const listed = c.q(['-list', `array:${many[0]}`, '-tabs']).stdout.trim().split('\n').map((l) => l.split('\t')[0]);

@@ -9,7 +9,7 @@ import { WorkerRegistry, type WorkerSession } from '../../src/master/registry.js
 import { Reasons } from '../../src/common/outcomes.js';
 import type { JobView } from '../../src/protocol/jobState.js';
 
-/** A registry as a master has it: w1 connected (4 slots, one job), w2 known only from the table, w3 a session whose socket closed. */
+/** A registry as a master has it: w1 and w4 connected, w2 known only from the table, w3 a session whose socket closed. */
 function registry(): WorkerRegistry {
   const store = new WorkerStore(openDb(':memory:'));
   store.save({ handle: 'w2', info: JSON.stringify({ slots: 1, maxTime: null, resources: {} }), lastSeen: 0 });
@@ -18,6 +18,7 @@ function registry(): WorkerRegistry {
     ({ handle, socket, slots, maxTime: null, lastSeen: 0, pump: {}, inputs: new Map(), jobs: new Map(jobs.map((h) => [h, { lease: 'L', mem: 1, cpus: 1, gpus: 0 }])), resources: {} }) as unknown as WorkerSession;
   workers.add(session('w1', { OPEN: 1, readyState: 1 }, 4, ['J-aaaaaa']));
   workers.add(session('w3', null, 2, []));
+  workers.add(session('w4', { OPEN: 1, readyState: 1 }, 1, ['J-bbbbbb', 'J-cccccc'])); // one job more than its slots, being taken back
   return workers;
 }
 
@@ -48,11 +49,13 @@ t.test('the text a scrape reads', async (t) => {
   t.match(text, /^q_jobs\{status="ready",queue=""\} 3$/m);
   t.match(text, /^q_jobs\{status="running",queue="gpu"\} 2$/m);
   t.match(text, /^q_jobs\{status="failed",queue=""\} 0$/m, 'every status, 0 when none');
-  t.match(text, /^q_workers\{state="connected"\} 1$/m);
+  t.match(text, /^q_workers\{state="connected"\} 2$/m);
   t.match(text, /^q_workers\{state="away"\} 2$/m, 'one known from the table, one whose socket closed');
   t.match(text, /^q_worker_slots\{worker="w1",state="busy"\} 1$/m);
   t.match(text, /^q_worker_slots\{worker="w1",state="free"\} 3$/m);
   t.notMatch(text, /worker="w[23]"/, 'slots of connected workers only');
+  t.match(text, /^q_worker_slots\{worker="w4",state="busy"\} 1$/m, 'busy: never more than its slots');
+  t.match(text, /^q_worker_slots\{worker="w4",state="free"\} 0$/m);
   t.match(text, /^q_jobs_submitted_total 5$/m);
   t.match(text, /^q_jobs_finished_total\{result="done"\} 1$/m);
   t.match(text, /^q_jobs_finished_total\{result="killed"\} 1$/m);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { jobRow, renderTable } from '../../src/client/render.js';
+import { ALIGN_ROWS, TableStream, jobRow, renderTable } from '../../src/client/render.js';
 import { shortenCommand } from '../../src/jobs/listCells.js';
 import { compileSpecs } from '../../src/jobs/filter.js';
 import { makeJobSpec } from '../../src/protocol/jobSpec.js';
@@ -74,4 +74,22 @@ t.test('-w: time since last contact is never negative', async (t) => {
   t.equal(workerRow(w as never, 12_500)[10], '-2s');
   // A heartbeat recorded after the master read its clock for this answer.
   t.equal(workerRow(w as never, 9_700)[10], '-0s');
+});
+
+t.test("a streamed table is aligned over its first ALIGN_ROWS rows, whatever pages bring them", async (t) => {
+  // The master's first page is short (100 rows); a wider cell in the second must still set the width.
+  const header = ['handle', 'status', 'command'];
+  const row = (i: number, status: string) => [`J-${String(i).padStart(6, '0')}`, status, 'true'];
+  const pages = [Array.from({ length: 100 }, (_, i) => row(i, 'done')), Array.from({ length: 400 }, (_, i) => row(100 + i, i === 7 ? 'running' : 'done'))];
+  const printed: string[] = [];
+  const table = new TableStream(header, { tabs: false, headers: true }, (text) => printed.push(text));
+  for (const page of pages) table.rows(page.map((r) => [...r]));
+  t.same(printed, [], `nothing printed before ${ALIGN_ROWS} rows or the end`);
+  table.end();
+  t.equal(printed.join('\n'), renderTable(header, pages.flat(), { tabs: false, headers: true }), 'as the whole table prints');
+
+  const tabs: string[] = [];
+  const fast = new TableStream(header, { tabs: true, headers: false }, (text) => tabs.push(text));
+  fast.rows(pages[0]!.map((r) => [...r]));
+  t.equal(tabs.length, 1, '-tabs prints its first page at once');
 });

@@ -2,14 +2,16 @@
 // and waiting for a CPU), or off the CPU, blocked. Here the loop is held both ways, and the
 // breakdown must name the right one; lower bounds only, which no machine's speed can break.
 import t from 'tap';
-import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { systemClock } from '../../src/common/clock.js';
 import { makeLog, Verbosity } from '../../src/common/verbosity.js';
 import { StallWatch, describeGap } from '../../src/master/stallWatch.js';
+import { ThreadClock } from '../../src/master/threadTimes.js';
 
 const HOLD_MS = 150;
-const known = existsSync('/proc/thread-self/schedstat');
+const probe = new ThreadClock();
+const known = probe.read() !== null;
+probe.close();
 const turns = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function watch() {
@@ -38,7 +40,8 @@ t.test('a loop held by a blocked thread: the gap was spent off the CPU', { skip:
   const g = w.longestGap!;
   w.close();
   t.ok(g.ms >= HOLD_MS, `the gap, ${Math.round(g.ms)} ms, holds the hold`);
-  t.ok(g.offCpuMs > g.cpuMs + g.queuedMs, `blocked, not running: ${describeGap(g)}`);
+  // The wait itself is off the CPU however loaded the machine (after it the thread may queue).
+  t.ok(g.offCpuMs >= HOLD_MS * 0.8, `blocked, not running: ${describeGap(g)}`);
 });
 
 t.test('the breakdown in one line', async (t) => {
