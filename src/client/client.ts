@@ -305,7 +305,7 @@ async function printLog(
     if (msg.type === 'logData') {
       const data = Buffer.from(msg.data, 'base64');
       if (json) chunks.push(data);
-      else process.stdout.write(data);
+      else if (!process.stdout.write(data)) conn.waitForDrain(process.stdout);
       return false;
     }
     if (msg.type === 'logEnd') {

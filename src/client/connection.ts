@@ -88,6 +88,18 @@ export class Connection {
     this.waiters.clear();
   }
 
+  /**
+   * Reads nothing more from the master until `out` drains. A client that cannot write out
+   * what comes as fast as it comes (a log into a slow pipe: stdout buffers what the pipe does
+   * not take) then holds what it has read, not all that follows: the socket's window fills
+   * and the master's sending waits.
+   */
+  waitForDrain(out: NodeJS.WritableStream): void {
+    if (this.ws.isPaused) return;
+    this.ws.pause();
+    out.once('drain', () => this.ws.resume());
+  }
+
   /** Sends a request and calls `onMessage` for each answer until it returns true. */
   stream(req: ClientRequestBody, onMessage: (msg: ClientResponse) => boolean): Promise<void> {
     const id = this.nextId++;
