@@ -388,7 +388,8 @@ export class Worker {
         // Not the job's fault: it goes back to the queue, and the master hears first that
         // this worker has no engine now.
         h.settle();
-        void this.docker.recheck().then(() => this.giveBack(h, lost.why, lost.ran));
+        this.docker.lost(lost.why);
+        this.giveBack(h, lost.why, lost.ran);
         return;
       }
       this.ended(h, result);

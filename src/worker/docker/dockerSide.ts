@@ -153,9 +153,16 @@ export class DockerSide {
     }
   }
 
-  /** Asks the engine again (a run says it went away): `imageFor` then knows. */
-  async recheck(): Promise<void> {
-    await this.engine?.probe();
+  /**
+   * A run says the engine went away: it counts as gone until a later probe (the heartbeat's)
+   * finds it answering. Asking it again at once was not enough: an engine that is stopping
+   * still answers for a moment, and a job given back then came straight back here and failed
+   * to get a container.
+   */
+  lost(why: string): void {
+    if (!this.engine) return;
+    this.engine.version = null;
+    this.engine.problem = why;
   }
 
   /** Removes containers of this worker whose lease `held` does not have (their jobs went elsewhere). */
