@@ -32,8 +32,15 @@ export interface DockerSideOptions {
   log: Log;
 }
 
+/** After a run says the engine went away: how long it counts as gone while it still answers (a stopping engine does). */
+export const LOST_HOLD_MS = 30_000;
+/** How often the engine is asked, after such a loss, until it no longer answers. */
+const GONE_POLL_MS = 250;
+
 export class DockerSide {
   private engine: DockerEngine | null = null;
+  /** When a run last said the engine went away, until a probe has seen it gone (or LOST_HOLD_MS passed). */
+  private lostAt: number | null = null;
 
   constructor(private readonly opts: DockerSideOptions) {}
 
@@ -144,7 +151,8 @@ export class DockerSide {
     const engine = this.engine;
     if (!engine) return;
     const before = engine.version;
-    const now = await engine.probe();
+    let now = await engine.probe();
+    if (now !== null && this.stillGoing()) now = engine.version = null;
     if (before === now || (before !== null && now !== null)) return;
     if (now === null) this.opts.log.warn(`Docker engine stopped answering (${engine.problem})`);
     else {
@@ -154,15 +162,36 @@ export class DockerSide {
   }
 
   /**
-   * A run says the engine went away: it counts as gone until a later probe (the heartbeat's)
-   * finds it answering. Asking it again at once was not enough: an engine that is stopping
-   * still answers for a moment, and a job given back then came straight back here and failed
-   * to get a container.
+   * A run says the engine went away: it counts as gone until a probe has found it not
+   * answering and a later one answering (a restart), or for LOST_HOLD_MS. An engine that is
+   * stopping still answers for a while (in CI, long enough for the heartbeat's probe to find
+   * it "back" and a job given back to come straight back here and fail to get a container).
+   * Meanwhile it is asked every GONE_POLL_MS, so that a short time away is seen.
    */
   lost(why: string): void {
-    if (!this.engine) return;
-    this.engine.version = null;
-    this.engine.problem = why;
+    const engine = this.engine;
+    if (!engine) return;
+    engine.version = null;
+    engine.problem = why;
+    if (this.lostAt !== null) return; // already watching
+    this.lostAt = Date.now();
+    const watch = async () => {
+      while (this.stillGoing()) {
+        if ((await engine.probe(1000)) === null) {
+          this.lostAt = null; // seen gone: its next answer is an engine that started again
+          return;
+        }
+        engine.version = null;
+        await new Promise((r) => setTimeout(r, GONE_POLL_MS).unref());
+      }
+    };
+    void watch();
+  }
+
+  /** Whether the engine a run lost may still be stopping (not yet seen gone, within LOST_HOLD_MS). */
+  private stillGoing(): boolean {
+    if (this.lostAt !== null && Date.now() - this.lostAt >= LOST_HOLD_MS) this.lostAt = null;
+    return this.lostAt !== null;
   }
 
   /** Removes containers of this worker whose lease `held` does not have (their jobs went elsewhere). */
