@@ -19,7 +19,6 @@ import { ThreadClock, type ThreadTimes } from './threadTimes.js';
 
 /** A gap this long between ticks is a stall of the master, not of its workers. */
 export const STALL_MS = 1000;
-const TICK_MS = 200;
 /**
  * monitorEventLoopDelay's timer: its histogram holds the gaps between two of its ticks, so a
  * loop that never waits shows this much, and a stall is what a gap holds beyond it.
@@ -47,11 +46,10 @@ export class StallWatch {
   private last: number;
   /** When the master last resumed listening after a stall (or started). */
   resumedAt: number;
-  private readonly timer: NodeJS.Timeout;
   /** Every delay of the loop, for the longest one (said at shutdown; the scale bench reads it). */
   private readonly delays: IntervalHistogram = monitorEventLoopDelay({ resolution: DELAY_TICK_MS });
   private readonly thread = new ThreadClock();
-  private readonly gapTimer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout;
   private lastTick = performance.now();
   private lastTimes: ThreadTimes | null = this.thread.read();
   /** The longest gap between two ticks so far with its breakdown; null where the thread's times are not known. */
@@ -62,15 +60,14 @@ export class StallWatch {
     private readonly log: Log,
   ) {
     this.last = this.resumedAt = clock.now();
-    this.timer = setInterval(() => this.note(), TICK_MS);
+    this.timer = setInterval(() => this.tick(), DELAY_TICK_MS);
     this.timer.unref();
-    this.gapTimer = setInterval(() => this.tick(), DELAY_TICK_MS);
-    this.gapTimer.unref();
     this.delays.enable();
   }
 
-  /** Every DELAY_TICK_MS: the gap since the last tick, kept with its breakdown if the longest. */
+  /** Every DELAY_TICK_MS: a look at the clock (note), and the gap since the last tick, kept if the longest. */
   tick(): void {
+    this.note();
     const now = performance.now();
     const times = this.thread.read();
     const ms = now - this.lastTick;
@@ -102,7 +99,6 @@ export class StallWatch {
 
   close(): void {
     clearInterval(this.timer);
-    clearInterval(this.gapTimer);
     this.thread.close();
     this.delays.disable();
     const gap = this.longestGap ? ` (the longest gap between ticks, ${describeGap(this.longestGap)})` : '';
