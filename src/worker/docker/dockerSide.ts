@@ -174,7 +174,7 @@ export class DockerSide {
     engine.version = null;
     engine.problem = why;
     if (this.lostAt !== null) return; // already watching
-    this.lostAt = Date.now();
+    this.lostAt = this.opts.clock.now();
     const watch = async () => {
       while (this.stillGoing()) {
         if ((await engine.probe(1000)) === null) {
@@ -190,7 +190,7 @@ export class DockerSide {
 
   /** Whether the engine a run lost may still be stopping (not yet seen gone, within LOST_HOLD_MS). */
   private stillGoing(): boolean {
-    if (this.lostAt !== null && Date.now() - this.lostAt >= LOST_HOLD_MS) this.lostAt = null;
+    if (this.lostAt !== null && this.opts.clock.now() - this.lostAt >= LOST_HOLD_MS) this.lostAt = null;
     return this.lostAt !== null;
   }
 
