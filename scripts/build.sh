@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds dist/: tsc type-checks and compiles src/, then esbuild bundles the client's path
 # (cli + client + protocol + their packages) into dist/cli/q.js and its chunks, because a
-# client call is a process start and loading ~400 small modules was most of its 0.4 s. The master and worker
-# stay as tsc wrote them and are loaded from dist/ only in those modes.
+# client call is a process start and loading ~400 small modules was most of its 0.4 s. The
+# master and worker stay as tsc wrote them and are loaded from dist/ only in those modes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -f dist/cli/q-*.js # the last build's chunks (below); tsc writes no q-* file

@@ -72,9 +72,10 @@ export function streamRows(hub: Hub, specs: readonly string[], sink: RowSink, sc
 
 /**
  * Reads a page a turn: `step(after, first)` reads and sends the page after that seq (0 and
- * first: from the start) and returns where the next goes on from, null after the last, or a promise of it
- * (the next page waits for what the last one started). Waits while the client has more than
- * CLIENT_BACKLOG_BYTES to read; stops when it goes or `step` throws or rejects (`failed`).
+ * first: from the start) and returns where the next goes on from, null after the last, or a
+ * promise of it (the next page waits for what the last one started). Waits while the client
+ * has more than CLIENT_BACKLOG_BYTES to read; stops when it goes or `step` throws or rejects
+ * (`failed`).
  */
 function paced(scope: Backlog, step: (after: number, first: boolean) => number | null | Promise<number | null>, failed: (e: Error) => void): void {
   const turn = (after: number, first = false) => {
