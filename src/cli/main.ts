@@ -8,7 +8,10 @@ import { ErrorCodes, QError, isQError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
 import { Verbosity } from '../common/verbosity.js';
 import { PILOT_LIFETIME, PILOT_TIME, pilotTimeS, slurmWords } from '../client/pilots.js';
+import type * as MasterModule from '../master/master.js';
 import type { MasterOptions } from '../master/master.js';
+import type * as WorkerModule from '../worker/worker.js';
+import { importFrom } from './importHook.js';
 import { parseArgs, positiveInt, type Parsed } from './parse.js';
 
 function port(p: Parsed): number {
@@ -109,7 +112,7 @@ function autoscaleOptions(p: Parsed, listenHost: string): MasterOptions['autosca
 
 // Each mode loads only its own code: a client should not pay for SQLite at every call.
 async function runMaster(p: Parsed): Promise<number> {
-  const { startMaster } = await import('../master/master.js');
+  const { startMaster } = await importFrom<typeof MasterModule>('../master/master.js', import.meta.url);
   const host = p.str('netInterface') ?? '127.0.0.1';
   const tls = serverTls(p);
   const given = p.str('token') ?? process.env.Q_TOKEN;
@@ -162,7 +165,7 @@ function workerToken(p: Parsed): string {
 }
 
 async function runWorker(p: Parsed): Promise<number> {
-  const { Worker } = await import('../worker/worker.js');
+  const { Worker } = await importFrom<typeof WorkerModule>('../worker/worker.js', import.meta.url);
   const { defaultHandle } = await import('../worker/identity.js');
   const hostname = p.str('hostname') ?? osHostname();
   const host = p.str('masterHost') ?? 'localhost';

@@ -31,7 +31,7 @@ t.test('a --time Slurm would not read is one error line', async (t) => {
   t.equal(r.stderr, 'q: -slurmArgs: --time banana is not a Slurm time\n');
 });
 
-t.test("the pilot runs this checkout's bin/q (the client is bundled in chunks: a path in one is relative to where it lies)", async (t) => {
+t.test("the pilot runs this checkout's bin/q (the client is bundled: a path in it is relative to where the bundle lies)", async (t) => {
   const r = script('-workerTime', '1h');
   t.equal(r.status, 0, r.stderr);
   // A word of the script as the shell reads it: bare, or in single quotes (a path with a space).
