@@ -196,6 +196,8 @@ export class WorkerRegistry {
         pendingAction: s.pendingAction ?? '',
       });
     }
-    return [...views.values()].sort((a, b) => a.handle.localeCompare(b.handle));
+    // By code unit, as the table's ORDER BY: localeCompare's first call set up ICU's collator,
+    // 13 ms of the master's loop inside the request.
+    return [...views.values()].sort((a, b) => (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0));
   }
 }
