@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The last build's bundles (an older build's ESM ones too) and their code caches (below).
-rm -f dist/cli/q*.js dist/cli/*.cache dist/dispatch/dispatch-q.js dist/dispatch/*.cache
+rm -f dist/cli/q*.js dist/cli/*.cache* dist/dispatch/dispatch-q.js dist/dispatch/*.cache*
 npx tsc -p tsconfig.json
 # CommonJS, because bin/q runs it from V8's code cache (src/cli/cachedScript.ts: compiling it
 # was ~20 ms of every call), which Node 20 has for a vm.Script but not for a module. Minified

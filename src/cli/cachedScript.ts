@@ -5,23 +5,42 @@
 // v8-compile-cache package does the same for require() but leaves its scripts no import(),
 // and keeps its cache in the shared temporary directory.)
 //
-// The cache lies beside the bundle, named after its length and CRC-32: V8 itself checks only
-// the length of the source, and a cache of another build must never run. A run that finds
-// none, or finds it rejected (another Node, other V8 flags), writes it at its exit, with
-// everything that run compiled; where the folder cannot be written, it runs uncached.
-import { accessSync, constants, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// The cache lies beside the bundle, or where that folder cannot be written (an install only
+// root may write) in the user's own cache folder, $XDG_CACHE_HOME/q or ~/.cache/q: never in a
+// folder others may write, since what it holds runs as code. It is named after the bundle's
+// length and CRC-32, since V8 itself checks only the length of the source and a cache of
+// another build must never run, and after V8's tag for its version and flags, so that two
+// Nodes sharing an install (NFS) keep a cache each rather than reject each other's at every
+// call. A run that finds none, or finds it rejected, writes it at its exit, with everything
+// that run compiled.
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { cachedDataVersionTag } from 'node:v8';
 import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
 import { lendImport } from './importHook.js';
 
-/** What a run of `runCached` found: 'used' a cache, or why not. */
-export type CacheUse = 'used' | 'written at exit' | 'not writable';
+/** How `runCached` ran its file: from the cache, or compiled (its cache written at exit). */
+export interface CacheUse {
+  use: 'from cache' | 'compiled';
+  cacheFile: string;
+}
+
+/** The folder of `file`'s cache: its own where it may be written, else the user's cache folder. */
+function cacheDir(file: string): string {
+  try {
+    accessSync(dirname(file), constants.W_OK);
+    return dirname(file);
+  } catch {
+    return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'q');
+  }
+}
 
 /** The cache file of this source of `file`. */
-export function cacheFileOf(file: string, source: string): string {
-  return join(dirname(file), `${basename(file)}.${source.length}-${crc32(source).toString(16)}.cache`);
+function cacheFileOf(file: string, source: string): string {
+  return join(cacheDir(file), `${basename(file)}.${source.length}-${crc32(source).toString(16)}-v8-${cachedDataVersionTag().toString(16)}.cache`);
 }
 
 /** Runs `file` (CommonJS) as Node would require it, from its code cache where one is good. */
@@ -34,37 +53,31 @@ export function runCached(file: string): CacheUse {
   } catch {
     // none yet
   }
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  // Strict, as the modules it was bundled from were (esbuild's "use strict" comes after its
+  // banner, where it is no directive). No displayErrors: its context is a minified line.
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {'use strict';${source}\n})`, {
     filename: file,
     cachedData,
   });
-  let use: CacheUse = 'used';
-  if (!cachedData || script.cachedDataRejected) {
-    use = writable(dirname(file)) ? 'written at exit' : 'not writable';
-    if (use === 'written at exit') process.once('exit', () => write(cacheFile, script));
-  }
+  const use = cachedData && !script.cachedDataRejected ? 'from cache' : 'compiled';
+  if (use === 'compiled') process.once('exit', () => write(cacheFile, script));
   lendImport((url) => import(url));
   const module = { exports: {} };
-  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, dirname(file));
-  return use;
+  (script.runInThisContext({ displayErrors: false }) as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, dirname(file));
+  return { use, cacheFile };
 }
 
-function writable(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whole or not at all: two first runs at once each write their own and rename it into place. */
+/**
+ * Whole or not at all: two first runs at once each write their own and rename it into place.
+ * A full disk, or a home that cannot be written: the next run compiles, as this one did.
+ */
 function write(cacheFile: string, script: vm.Script): void {
   const tmp = `${cacheFile}.${process.pid}`;
   try {
+    mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 });
     writeFileSync(tmp, script.createCachedData());
     renameSync(tmp, cacheFile);
   } catch {
-    rmSync(tmp, { force: true }); // a full disk: the next run compiles, as this one did
+    rmSync(tmp, { force: true });
   }
 }

@@ -22,11 +22,12 @@ export function parseVerbosity(value: string | undefined): Verbosity {
   return Math.min(Number(value), Verbosity.TRACE) as Verbosity;
 }
 
-export function makeLog(level: Verbosity, write: (line: string) => void): Log {
+/** `warn`: how a warning is written, where it must not wait as other lines may (common/turnLines.ts). */
+export function makeLog(level: Verbosity, write: (line: string) => void, warn: (line: string) => void = write): Log {
   const log = ((line: string) => {
     if (level >= Verbosity.NORMAL) write(line);
   }) as Log;
-  log.warn = (line) => write(line);
+  log.warn = (line) => warn(line);
   log.trace = (line) => {
     if (level >= Verbosity.TRACE) write(line);
   };

@@ -26,8 +26,8 @@ import { DashboardAccess } from './http/access.js';
 import { QueueHistory } from './queueHistory.js';
 import { Autoscaler, type AutoscaleOptions } from './autoscaler.js';
 import { DEFAULT_LOG_LIMIT_MB } from '../common/logLimit.js';
-import { linesByTurn } from '../common/turnLines.js';
-import { makeLog, Verbosity, type Log } from '../common/verbosity.js';
+import { logByTurn } from '../common/turnLines.js';
+import { Verbosity, type Log } from '../common/verbosity.js';
 
 export interface MasterOptions {
   stateDir: string;
@@ -70,7 +70,7 @@ const BIN_Q = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'q')
 
 export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const clock = opts.clock ?? systemClock;
-  const log = opts.log ?? makeLog(opts.verbosity ?? Verbosity.NORMAL, linesByTurn((text) => console.log(text)));
+  const log = opts.log ?? logByTurn(opts.verbosity ?? Verbosity.NORMAL);
   const token = ensureToken(opts.token, opts.stateDir);
   const lock = lockState(opts.stateDir);
   const dbPath = join(opts.stateDir, 'q.db');

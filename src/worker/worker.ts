@@ -33,8 +33,8 @@ import { ProcessSide } from './processSide.js';
 import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
 import { formatSize } from '../common/units.js';
 import { ExitCodes, Reasons, resultWithoutRun } from '../common/outcomes.js';
-import { linesByTurn } from '../common/turnLines.js';
-import { makeLog, Verbosity, type Log } from '../common/verbosity.js';
+import { logByTurn } from '../common/turnLines.js';
+import { Verbosity, type Log } from '../common/verbosity.js';
 import { Tenure } from './tenure.js';
 
 export type { DockerOptions } from './docker/dockerSide.js';
@@ -111,7 +111,7 @@ export class Worker {
 
   constructor(private readonly opts: WorkerOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.log = opts.log ?? makeLog(opts.verbosity ?? Verbosity.NORMAL, linesByTurn((text) => console.log(text)));
+    this.log = opts.log ?? logByTurn(opts.verbosity ?? Verbosity.NORMAL);
     this.tenure = new Tenure(
       { lifetimeMs: opts.lifetimeMs ?? null, walltimeMs: opts.walltimeMs ?? null, marginMs: 2 * opts.heartbeatMs + TENURE_MARGIN_MS },
       this.clock,
