@@ -8,18 +8,18 @@
 // The cache lies beside the bundle, or where that folder cannot be written (an install only
 // root may write) in the user's own cache folder, $XDG_CACHE_HOME/q or ~/.cache/q: never in a
 // folder others may write, since what it holds runs as code. It is named after the bundle's
-// length and CRC-32, since V8 itself checks only the length of the source and a cache of
-// another build must never run, and after V8's tag for its version and flags, so that two
-// Nodes sharing an install (NFS) keep a cache each rather than reject each other's at every
-// call. A run that finds none, or finds it rejected, writes it at its exit, with everything
-// that run compiled.
+// SHA-256, since V8 itself checks only the length of the source and a cache of another build
+// must never run (node:crypto, which the client loads anyway: zlib's CRC-32 and v8's version
+// tag cost 15 ms of loading), and after Node's version, so that two Nodes sharing an install
+// (NFS) keep a cache each rather than reject each other's at every call. A run that finds
+// none, or finds it rejected (other V8 flags), writes it at its exit, with everything that run
+// compiled; one ended by a signal writes nothing.
+import { createHash } from 'node:crypto';
 import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { cachedDataVersionTag } from 'node:v8';
 import vm from 'node:vm';
-import { crc32 } from 'node:zlib';
 import { lendImport } from './importHook.js';
 
 /** How `runCached` ran its file: from the cache, or compiled (its cache written at exit). */
@@ -40,7 +40,8 @@ function cacheDir(file: string): string {
 
 /** The cache file of this source of `file`. */
 function cacheFileOf(file: string, source: string): string {
-  return join(cacheDir(file), `${basename(file)}.${source.length}-${crc32(source).toString(16)}-v8-${cachedDataVersionTag().toString(16)}.cache`);
+  const sha = createHash('sha256').update(source).digest('hex').slice(0, 32);
+  return join(cacheDir(file), `${basename(file)}.${sha}-node-${process.version}.cache`);
 }
 
 /** Runs `file` (CommonJS) as Node would require it, from its code cache where one is good. */
