@@ -136,14 +136,17 @@ t.test('-dockerImage runs every job in a container; -requireDocker refuses bare 
 t.test('a worker restarted while its container runs takes it back; the result lands once', async (t) => {
   if (!dockerReady(t)) return;
   const { c, base, worker } = await cluster(t, ['-slots', '2']);
-  const long = c.add([...D, '-add', 'echo begun; sleep 4; echo finished']);
-  const short = c.add([...D, '-add', 'sleep 1; echo quick']);
+  const long = c.add([...D, '-add', 'echo begun; sleep 8; echo finished']);
+  // It must end while no worker watches: the wait for the long job's output took over a
+  // second once under load, and a `sleep 1` had ended, been collected and removed by then.
+  const short = c.add([...D, '-add', 'sleep 3; echo quick']);
   // Running means the container runs (the status says only that the worker has the job).
   await waitFor('both containers running', () =>
     [long, short].every((h) => containersWith(`q.job=${h}`).length === 1 && running(h)), 15_000);
   await waitFor('output of the long job', () => c.q(['-log', long]).stdout.includes('begun'));
+  t.ok(running(short), 'the short job still runs as its worker goes');
   await worker.stop('SIGKILL');
-  await new Promise((r) => setTimeout(r, 2500)); // the short job ends while no worker watches
+  await waitFor('the short job to end with no worker', () => !running(short), 15_000);
   t.equal(containersWith(`q.base=${base}`).length, 2, 'the containers outlive their worker');
   const again = await c.startWorker('dw', ['-slots', '2']);
   await again.waitForOutput(/Took back J-\w+ in container \w+ \(exited\)/);
