@@ -13,7 +13,7 @@ import type { Clock } from '../common/clock.js';
 import type { CgroupHost, JobCgroup } from './cgroup.js';
 import type { Assignment, Result, Stats } from '../protocol/jobState.js';
 import type { Execution } from './execution.js';
-import { jobFilesDir, OutputFile } from './jobFiles.js';
+import { jobFilesDir, OutputFile, runRoot } from './jobFiles.js';
 import { KillSequence } from './killSequence.js';
 import { RunLimits } from './limits.js';
 import { readStat } from './procTable.js';
@@ -41,6 +41,7 @@ export class AdoptedRun implements Execution {
   /** Its slot shell belonged to the worker before the restart. */
   readonly shell = null;
   readonly engineLost = null;
+  readonly root: string;
   /** Killed through its cgroup or group, not spared by the leftover sweep. */
   readonly processes: readonly number[] = [];
   readonly stdout: OutputFile;
@@ -81,7 +82,8 @@ export class AdoptedRun implements Execution {
         }
       },
     });
-    this.limits = new RunLimits(job, env.basePath, () => this.elapsed(), (reason) => this.kill(reason));
+    this.root = runRoot(rec, env.basePath);
+    this.limits = new RunLimits(job, this.root, () => this.elapsed(), (reason) => this.kill(reason));
     // One that ended while the worker was away is past no limit (a worker down for longer than
     // the job's -time must not report that it ran over), and a kill it began stays the reason.
     if (readExit(dir) !== null || !shellAlive(rec.shell)) this.kills.keep(rec.kill?.reason ?? null);

@@ -19,7 +19,6 @@ const OUTPUT_BACKLOG_BYTES = 8 * 1024 * 1024;
 export class Delivery {
   constructor(
     private readonly link: MasterLink,
-    private readonly basePath: string,
     private readonly log: Log,
   ) {}
 
@@ -28,9 +27,9 @@ export class Delivery {
   }
 
   /** Copies outputs back for a job that names outFiles (and does not share the working path). */
-  outSyncFor(job: Assignment, inputs: ManifestEntry[]): OutSync | null {
+  outSyncFor(job: Assignment, root: string, inputs: ManifestEntry[]): OutSync | null {
     if (!job.outPath || job.shareWorkingPath || job.outFiles.length === 0) return null;
-    return new OutSync(job, this.basePath, jobRel(job, job.outPath), this.link.pump, (m) => this.send(m), inputs, this.log);
+    return new OutSync(job, root, jobRel(job.outPath), this.link.pump, (m) => this.send(m), inputs, this.log);
   }
 
   /**

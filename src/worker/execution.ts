@@ -8,6 +8,8 @@ import type { SlotShell } from './slotShell.js';
 
 export interface Execution {
   readonly job: Assignment;
+  /** The directory its paths are resolved beneath: its mirror, or `/` (jobFiles.ts jobRoot). */
+  readonly root: string;
   /** Resolves once the job has ended, every process of it gone. Never rejects. */
   readonly result: Promise<Result>;
   readonly stdout: OutputFile;

@@ -1,5 +1,11 @@
 // Where a job lives on its worker: the directory it runs in, and BASE/.q/jobs/HANDLE holding
 // its stdout and stderr, which the worker reads from while the job writes.
+//
+// The scratch base holds two trees side by side: `.q`, the worker's own records, and
+// `mirror`, the root under which the submitters' directories are mirrored (a job at `/` runs
+// in BASE/mirror). Nothing a job can name through the mirror reaches the records: a job at
+// the mirror's root sees only what the jobs of this worker mirrored (fig's q shared those
+// too), never another job's output copies or run records.
 import { spawn } from 'node:child_process';
 import { chownSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -7,41 +13,56 @@ import { logKeeps } from '../common/logLimit.js';
 import { openDirBeneath } from '../files/beneath.js';
 import { isCleanAbsolute, isInside } from '../files/paths.js';
 import type { Assignment } from '../protocol/jobState.js';
-import { readRunRecord } from './runRecord.js';
+import { readRunRecord, type RunRecord } from './runRecord.js';
 import { HANDLE_PATTERN } from '../protocol/fields.js';
 
+/** The worker's own records, under the scratch base. */
+export const RECORDS_DIR = '.q';
+/** The root of the mirrored directories, under the scratch base. */
+export const MIRROR_DIR = 'mirror';
+
+/** Where the submitters' directories are mirrored on this worker. */
+export function mirrorRoot(basePath: string): string {
+  return join(basePath, MIRROR_DIR);
+}
+
 /**
- * The directory every path of a job is resolved beneath: the scratch base when the job's
- * directories are mirrored there, `/` when the job shares the submitter's file system.
+ * The directory every path of a job is resolved beneath: the mirror when the job's
+ * directories are mirrored, `/` when the job shares the submitter's file system.
  */
 export function jobRoot(job: Pick<Assignment, 'shareWorkingPath'>, basePath: string): string {
-  return job.shareWorkingPath ? '/' : basePath;
+  return job.shareWorkingPath ? '/' : mirrorRoot(basePath);
 }
 
 /**
- * A path of the job (absolute on the submitter's side) relative to its root. A mirrored
- * path may be neither the scratch base itself nor inside the worker's own `.q`: a job there
- * would see (and could change) the records of every job.
+ * Where the paths of a recorded run are resolved: as recorded, or, for a record of a version
+ * that mirrored at the scratch base itself, there (its run keeps the places it started with).
  */
-export function jobRel(job: Pick<Assignment, 'shareWorkingPath'>, path: string): string {
+export function runRoot(rec: Pick<RunRecord, 'job' | 'root'>, basePath: string): string {
+  return rec.root ?? (rec.job.shareWorkingPath ? '/' : basePath);
+}
+
+/** A command with fig's `///` (the mirror's root) expanded to this worker's mirror. */
+export function expandMirror(command: string, basePath: string): string {
+  return command.split('///').join(`${mirrorRoot(basePath)}/`);
+}
+
+/** A path of the job (absolute on the submitter's side) relative to its root. */
+export function jobRel(path: string): string {
   if (!isCleanAbsolute(path)) throw new Error(`${path} is not a clean absolute path`);
-  const rel = path.slice(1);
-  if (!job.shareWorkingPath && (rel === '' || rel === '.q' || rel.startsWith('.q/'))) {
-    throw new Error(`${path} would be this worker's own scratch directory: run the job somewhere else`);
-  }
-  return rel;
+  return path.slice(1);
 }
 
 /**
- * Throws when a path of the job cannot be placed on this worker (see jobRel). A job sharing
- * the file system may not name a path inside the worker's own records either (`bases`: the
- * scratch base as given and as it really is); containerRun.ts also keeps them out of mounts.
+ * Throws when a path of the job cannot be placed on this worker: not clean, or, for a job
+ * sharing the file system, inside the worker's own records (`bases`: the scratch base as
+ * given and as it really is); containerRun.ts also keeps them out of mounts.
  */
 export function checkJobPaths(job: Assignment, bases: string[]): void {
   for (const p of [job.workingPath, job.outPath, job.cidFile, ...job.inPaths, ...job.realtimeInPaths]) {
     if (!p) continue;
-    jobRel(job, p);
-    if (job.shareWorkingPath && bases.some((b) => isInside(p, join(b, '.q')))) {
+    jobRel(p);
+    if (job.shareWorkingPath && bases.some((b) => isInside(p, join(b, RECORDS_DIR)))) {
       throw new Error(`${p} holds this worker's own records: run the job somewhere else`);
     }
   }
@@ -49,13 +70,13 @@ export function checkJobPaths(job: Assignment, bases: string[]): void {
 
 /** Where the job runs: the submitter's directory, or its mirror under the scratch base. */
 export function workDir(job: Assignment, basePath: string): string {
-  return job.shareWorkingPath ? job.workingPath : join(basePath, job.workingPath);
+  return join(jobRoot(job, basePath), job.workingPath);
 }
 
 /** The job's outPath as this worker sees it, or null. */
 export function outDir(job: Assignment, basePath: string): string | null {
   if (!job.outPath) return null;
-  return job.shareWorkingPath ? job.outPath : join(basePath, job.outPath);
+  return join(jobRoot(job, basePath), job.outPath);
 }
 
 /**
@@ -66,9 +87,10 @@ export function outDir(job: Assignment, basePath: string): string | null {
  */
 export function makeJobDirs(job: Assignment, basePath: string, owner: [number, number] | null = null): void {
   const root = jobRoot(job, basePath);
+  if (!job.shareWorkingPath) mkdirSync(root, { recursive: true });
   for (const path of [job.workingPath, job.outPath]) {
     if (!path) continue;
-    const dir = openDirBeneath(root, jobRel(job, path), { create: true });
+    const dir = openDirBeneath(root, jobRel(path), { create: true });
     try {
       // Only what this worker made for the job: a shared working path stays as it is.
       if (owner && !job.shareWorkingPath) chownSync(dir.child('.'), owner[0], owner[1]);
@@ -79,7 +101,7 @@ export function makeJobDirs(job: Assignment, basePath: string, owner: [number, n
 }
 
 export function jobFilesDir(basePath: string, handle: string): string {
-  return join(basePath, '.q', 'jobs', handle);
+  return join(basePath, RECORDS_DIR, 'jobs', handle);
 }
 
 /** A job's files here (its output copies and run record), once nothing of it is left to send. */
@@ -96,7 +118,7 @@ const SWEEP_BATCH = 200;
  * a run record is kept (its run is taken back, or its container's record is its own).
  */
 export function sweepJobFiles(basePath: string, held: (handle: string) => boolean): void {
-  const root = join(basePath, '.q', 'jobs');
+  const root = join(basePath, RECORDS_DIR, 'jobs');
   let names: string[];
   try {
     names = readdirSync(root);

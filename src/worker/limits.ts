@@ -3,7 +3,7 @@
 // outPath. Going over one calls the run's kill with the reason (common/outcomes.ts).
 import type { Assignment } from '../protocol/jobState.js';
 import { diskUsageBeneath } from '../files/beneath.js';
-import { jobRel, jobRoot } from './jobFiles.js';
+import { jobRel } from './jobFiles.js';
 import { Reasons } from '../common/outcomes.js';
 
 /** setTimeout holds at most 2^31-1 ms (24.8 days); longer limits are re-armed in steps. */
@@ -30,7 +30,8 @@ export class RunLimits {
    */
   constructor(
     private readonly job: Assignment,
-    private readonly basePath: string,
+    /** The directory the job's paths are resolved beneath (jobFiles.ts jobRoot). */
+    private readonly root: string,
     private readonly elapsed: () => number,
     private readonly exceeded: (reason: string) => void,
   ) {}
@@ -52,7 +53,7 @@ export class RunLimits {
     if (this.over || this.measuring || !outPath) return;
     this.measuring = true;
     try {
-      const mb = await diskUsageBeneath(jobRoot(this.job, this.basePath), jobRel(this.job, outPath));
+      const mb = await diskUsageBeneath(this.root, jobRel(outPath));
       this.maxDisk = Math.max(this.maxDisk, mb);
       if (!this.over && mb > this.job.disk) this.exceeded(Reasons.diskLimit(mb, this.job.disk));
     } finally {

@@ -11,6 +11,7 @@
 // for processes; job.json + kill.json for containers) are still read, and removed with it.
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isCleanAbsolute } from '../files/paths.js';
 import { AssignmentSchema, type Assignment } from '../protocol/jobState.js';
 
 export const RUN_FILE = 'run.json';
@@ -42,6 +43,8 @@ export interface RunRecord {
   kill?: { reason: string; at: number };
   /** A process run's slot shell. */
   shell?: ShellRef;
+  /** The directory the job's paths were resolved beneath (absent: a version that mirrored at the scratch base). */
+  root?: string;
 }
 
 let boot: string | null = null;
@@ -93,6 +96,7 @@ function current(raw: Record<string, unknown>): RunRecord | null {
   const k = raw.kill as { reason?: unknown; at?: unknown } | undefined;
   const kill = killOf(k?.reason, k?.at);
   if (kill) rec.kill = kill;
+  if (typeof raw.root === 'string' && isCleanAbsolute(raw.root)) rec.root = raw.root;
   if (rec.kind === 'process') {
     const shell = shellOf(raw.shell as Record<string, unknown> | undefined);
     if (!shell) return null;

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Clock } from '../common/clock.js';
 import type { Assignment, Result, Stats } from '../protocol/jobState.js';
 import type { Execution } from './execution.js';
-import { jobRel, makeJobDirs, OutputFile, prepareJobFiles } from './jobFiles.js';
+import { expandMirror, jobRel, jobRoot, makeJobDirs, mirrorRoot, OutputFile, prepareJobFiles } from './jobFiles.js';
 import { KillSequence } from './killSequence.js';
 import { RunLimits } from './limits.js';
 import { bootId, clearRunRecord, EXIT_FILE, writeRunRecord, type RunRecord } from './runRecord.js';
@@ -96,6 +96,7 @@ export class JobRun implements Execution {
   /** The job's processes are the ones in it, wherever they went (cgroup.ts). */
   private readonly cg: JobCgroup | null;
   readonly engineLost = null;
+  readonly root: string;
   readonly stdout: OutputFile;
   readonly stderr: OutputFile;
 
@@ -115,8 +116,9 @@ export class JobRun implements Execution {
       kill: () => this.killNow(),
       began: (reason, killAt) => this.began(reason, killAt),
     });
-    this.limits = new RunLimits(job, env.basePath, () => this.elapsed(), (reason) => this.kill(reason));
-    const command = job.command.split('///').join(env.basePath.replace(/\/*$/, '/'));
+    this.root = jobRoot(job, env.basePath);
+    this.limits = new RunLimits(job, this.root, () => this.elapsed(), (reason) => this.kill(reason));
+    const command = expandMirror(job.command, env.basePath);
     this.startedAt = env.clock.now();
     this.cg = env.cgroups ? env.cgroups.create(runName(job)) : null;
     // Before the timer: if this throws (disk full), no timer is left to kill a later job.
@@ -124,6 +126,7 @@ export class JobRun implements Execution {
       kind: 'process',
       job,
       startedAt: this.startedAt,
+      root: this.root,
       shell: { pgid: shell.pid, shellStart: shell.startTicks, boot: bootId(), ...(this.cg ? { cgroup: this.cg.name } : {}) },
     };
     try {
@@ -138,7 +141,7 @@ export class JobRun implements Execution {
       env: jobEnv(job),
       // The shell changes into it by its physical path and checks it got there: a link
       // swapped in since it was made here would take it elsewhere.
-      cwd: join(job.shareWorkingPath ? '/' : env.realBase, jobRel(job, job.workingPath)),
+      cwd: join(job.shareWorkingPath ? '/' : mirrorRoot(env.realBase), jobRel(job.workingPath)),
       command,
       stdoutPath: this.stdout.path,
       stderrPath: this.stderr.path,

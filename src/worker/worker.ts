@@ -26,7 +26,7 @@ import { Delivery } from './delivery.js';
 import { HeldJob, Phases } from './heldJob.js';
 import { MasterLink } from './link.js';
 import { Stager } from './files/stager.js';
-import { checkJobPaths, jobRel, removeJobFiles, sweepJobFiles } from './jobFiles.js';
+import { checkJobPaths, jobRel, jobRoot, mirrorRoot, removeJobFiles, sweepJobFiles } from './jobFiles.js';
 import { emptyScratch } from './scratch.js';
 import { readProcTable, type ProcTable } from './procTable.js';
 import { ProcessSide } from './processSide.js';
@@ -117,7 +117,7 @@ export class Worker {
       this.clock,
     );
     this.left = new Promise((resolve) => (this.leave = resolve));
-    mkdirSync(opts.basePath, { recursive: true });
+    mkdirSync(mirrorRoot(opts.basePath), { recursive: true });
     const common = { handle: opts.handle, basePath: opts.basePath, killGraceMs: opts.killGraceMs, clock: this.clock };
     this.processes = new ProcessSide(common);
     this.docker = new DockerSide({ ...common, docker: opts.docker ?? { image: null, require: false, user: null }, log: this.log });
@@ -125,7 +125,7 @@ export class Worker {
       { url: opts.url, token: opts.token, ...(opts.ca ? { ca: opts.ca } : {}), log: this.log },
       { opened: () => this.hello(), message: (m) => this.onMessage(m), chunk: (h, d) => this.onChunk(h, d) },
     );
-    this.delivery = new Delivery(this.link, opts.basePath, this.log);
+    this.delivery = new Delivery(this.link, this.log);
   }
 
   /** Finds the Docker engine and the runs left from a previous run, then connects. */
@@ -178,7 +178,7 @@ export class Worker {
   /** A run found again after a restart goes back under its lease, and its result will follow. */
   private holdTakenBack(run: Execution): void {
     const h = HeldJob.takenBack(run);
-    h.outSync = this.delivery.outSyncFor(run.job, []);
+    h.outSync = this.delivery.outSyncFor(run.job, run.root, []);
     this.held.set(run.job.lease, h);
     void run.result.then((result) => this.ended(h, result));
   }
@@ -348,10 +348,10 @@ export class Worker {
     }
     const hasInputs = !job.shareWorkingPath && job.inPaths.length + job.realtimeInPaths.length > 0;
     if (!hasInputs) {
-      h.outSync = this.delivery.outSyncFor(job, []);
+      h.outSync = this.delivery.outSyncFor(job, jobRoot(job, this.opts.basePath), []);
       return this.startRun(job, h, image);
     }
-    const stager = new Stager(job, this.opts.basePath, (m) => this.link.send(m));
+    const stager = new Stager(job, jobRoot(job, this.opts.basePath), (m) => this.link.send(m));
     h.setModeStaging(stager);
     stager.begin();
     stager.ready.then(
@@ -360,7 +360,7 @@ export class Worker {
           h.settle();
           return this.forget(h);
         }
-        h.outSync = this.delivery.outSyncFor(job, inputs);
+        h.outSync = this.delivery.outSyncFor(job, jobRoot(job, this.opts.basePath), inputs);
         this.startRun(job, h, image);
       },
       (e: Error) => {
@@ -406,10 +406,10 @@ export class Worker {
       h.stager?.chunk(header, data);
       return;
     }
-    const job = h.run?.job;
-    if (!job || !job.realtimeInPaths.includes(header.path)) return;
+    const run = h.run;
+    if (!run || !run.job.realtimeInPaths.includes(header.path)) return;
     try {
-      this.realtime.write(this.opts.basePath, jobRel(job, header.path), { ...header, append: false, data });
+      this.realtime.write(run.root, jobRel(header.path), { ...header, append: false, data });
     } catch (e) {
       this.log.warn(`Could not update ${header.path} for ${h.handle}: ${(e as Error).message}`);
     }

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster, waitFor } from '../helpers/q.js';
-import { TEST_IMAGE, containersWith, dockerReady, removeContainers } from '../helpers/docker.js';
+import { writeBundle } from '../helpers/codalab.js';
+import { containersWith, dockerReady, removeContainers } from '../helpers/docker.js';
 
 const DISPATCH = fileURLToPath(new URL('../../bin/dispatch-q', import.meta.url));
 
@@ -20,29 +21,6 @@ function dispatch(c: Cluster, args: string[]): { code: number | null; json: Reco
     timeout: 30_000,
   });
   return { code: r.status, json: JSON.parse(r.stdout) };
-}
-
-/** The bundle's files, as CodaLab's remote_machine writes them. */
-function writeBundle(dir: string, uuid: string, command: string, label: string): string {
-  const temp = join(dir, uuid);
-  mkdirSync(temp, { recursive: true });
-  writeFileSync(join(temp, 'dep.txt'), 'a dependency\n');
-  writeFileSync(`${temp}-internal.sh`, `cd /${uuid} && (${command}) >>stdout 2>>stderr\n`);
-  writeFileSync(`${temp}.sh`, `#!/bin/bash
-if [ -z "$1" ]; then temp_dir=${temp}; else temp_dir=\`readlink -f $0 | sed -e 's/\\.sh$//'\`; fi
-(while [ -e $temp_dir ]; do
-  if [ -e $temp_dir.action ] && [ "$(cat $temp_dir.action)" = kill ]; then
-    echo "[CodaLab] Received kill command, terminating." >> $temp_dir/stderr
-    docker kill $(cat $temp_dir.cid) >/dev/null
-    rm -f $temp_dir.action
-    break
-  fi
-  sleep 1
-done) &
-docker run --rm --net=none --label ${label} --cidfile $temp_dir.cid -v $temp_dir:/${uuid} -v $temp_dir-internal.sh:/${uuid}-internal.sh -e HOME=/${uuid} ${TEST_IMAGE} bash /${uuid}-internal.sh >$temp_dir/stdout 2>$temp_dir/stderr &
-wait $!
-`);
-  return `${temp}.sh`;
 }
 
 async function finished(c: Cluster, handle: string, timeoutMs = 30_000) {

@@ -45,7 +45,7 @@ t.test('nested inputs go to the worker; nested outputs come back; a kept copy is
   t.equal(readFileSync(join(out, 'results', 'x', 'f'), 'utf8'), 'inner\n', 'a matched directory comes back whole');
   t.equal(readFileSync(join(out, 'res.txt'), 'utf8'), 'top\n');
   t.notOk(existsSync(join(out, 'other')), 'files outFiles does not name stay on the worker');
-  const copy = join(c.dir, 'scratch-fw', sub.slice(1), 'data', 'a.txt');
+  const copy = join(c.dir, 'scratch-fw', 'mirror', sub.slice(1), 'data', 'a.txt');
   const inode = statSync(copy).ino;
   const again = c.add(['-inPaths', 'data', '-add', 'cat data/a.txt'], { cwd: sub });
   await c.waitForStatus(again, ['done', 'failed']);

@@ -9,6 +9,7 @@ import { FIXTURES } from '../helpers/q.js';
 import { AdoptedRun } from '../../src/worker/adoptedRun.js';
 import { systemClock } from '../../src/common/clock.js';
 import { clearRunRecord, readExit, readRunRecord, writeRunRecord, RUN_FILE } from '../../src/worker/runRecord.js';
+import { runRoot } from '../../src/worker/jobFiles.js';
 
 function copy(t: { testdir(): string }, from: string, handle: string): string {
   const dir = join(t.testdir(), handle);
@@ -90,4 +91,17 @@ t.test("a worker restarted onto the previous version's records takes the process
   for (const r of runs) await r.dispose();
   t.notOk(existsSync(join(jobs, 'J-abc124', 'process.json')), 'its old record is gone once the result is delivered');
   t.notOk(existsSync(join(jobs, 'J-abc124', RUN_FILE)));
+});
+
+t.test('a record says where its paths were resolved; one that does not is of the layout that mirrored at the basePath itself', async (t) => {
+  const old = readRunRecord(copy(t, join('records-v1', 'process'), 'J-abc124'))!;
+  t.equal(old.root, undefined);
+  t.equal(runRoot(old, '/scratch'), '/scratch', 'the previous layout: the mirror was the basePath');
+  t.equal(runRoot({ job: { ...old.job, shareWorkingPath: true }, root: undefined }, '/scratch'), '/');
+  const dir = join(t.testdir(), 'J-abc126');
+  mkdirSync(dir);
+  writeRunRecord(dir, { ...old, root: '/scratch/mirror' });
+  t.equal(runRoot(readRunRecord(dir)!, '/scratch'), '/scratch/mirror', 'as recorded');
+  writeRunRecord(dir, { ...old, root: '/scratch/../etc' });
+  t.equal(readRunRecord(dir)!.root, undefined, 'a root that is not a clean absolute path is not taken');
 });

@@ -32,7 +32,7 @@ import { formatSize } from '../../common/units.js';
 import type { Assignment, Result, Stats } from '../../protocol/jobState.js';
 import type { Execution } from '../execution.js';
 import { readRunRecord, writeRunRecord, type RunRecord } from '../runRecord.js';
-import { jobFilesDir, jobRel, jobRoot, makeJobDirs, OutputFile, outDir, prepareJobFiles, workDir, type JobFiles } from '../jobFiles.js';
+import { expandMirror, jobFilesDir, jobRel, jobRoot, makeJobDirs, OutputFile, outDir, prepareJobFiles, runRoot, workDir, type JobFiles } from '../jobFiles.js';
 import { KillSequence } from '../killSequence.js';
 import { RunLimits } from '../limits.js';
 import { boundPaths, containerSpec, LABELS, memoryLimitBytes, type ContainerPlace } from './containerSpec.js';
@@ -84,10 +84,13 @@ interface Adopted {
   startedAt: number;
   running: boolean;
   killReason: string | null;
+  /** Where its paths were resolved when it started. */
+  root: string;
 }
 
 export class ContainerRun implements Execution {
   readonly result: Promise<Result>;
+  readonly root: string;
   readonly shell = null;
   readonly processes: readonly number[] = [];
   readonly stdout: OutputFile;
@@ -145,7 +148,8 @@ export class ContainerRun implements Execution {
         this.onKill?.();
       },
     });
-    this.limits = new RunLimits(job, env.basePath, () => this.elapsed(), (reason) => this.kill(reason));
+    this.root = adopt?.root ?? jobRoot(job, env.basePath);
+    this.limits = new RunLimits(job, this.root, () => this.elapsed(), (reason) => this.kill(reason));
     this.startedAt = adopt?.startedAt ?? env.clock.now();
     this.killed = new Promise<never>((_, reject) => {
       this.onKill = () => reject(new Killed());
@@ -186,12 +190,12 @@ export class ContainerRun implements Execution {
     const state = (await env.engine.api.getContainer(info.Id).inspect()).State;
     const startedAt = startTime(state);
     if (state.Status === 'created' || startedAt === null) return null;
-    return new ContainerRun(job, info.Image, env, { id: info.Id, startedAt, running: state.Running, killReason: rec.kill?.reason ?? null });
+    return new ContainerRun(job, info.Image, env, { id: info.Id, startedAt, running: state.Running, killReason: rec.kill?.reason ?? null, root: runRoot(rec, env.basePath) });
   }
 
   /** What a restarted worker needs to take it back (the container itself is found by its labels). */
   private record(): RunRecord {
-    return { kind: 'container', job: this.job, startedAt: this.startedAt };
+    return { kind: 'container', job: this.job, startedAt: this.startedAt, root: this.root };
   }
 
   private armTimeLimit(): void {
@@ -232,7 +236,7 @@ export class ContainerRun implements Execution {
     makeJobDirs(job, env.basePath, env.owner);
     // The directories realtime inputs will appear in: mounted now, so they must exist now.
     if (!job.shareWorkingPath) {
-      for (const p of job.realtimeInPaths) openDirBeneath(env.basePath, jobRel(job, dirname(p)), { create: true }).close();
+      for (const p of job.realtimeInPaths) openDirBeneath(this.root, jobRel(dirname(p)), { create: true }).close();
     }
     writeRunRecord(this.files.dir, this.record());
     try {
@@ -252,11 +256,11 @@ export class ContainerRun implements Execution {
       outDir: out,
       inputs: job.shareWorkingPath
         ? []
-        : [...job.inPaths.map((p) => join(env.basePath, p)), ...job.realtimeInPaths.map((p) => dirname(join(env.basePath, p)))],
-      command: job.command.split('///').join(env.basePath.replace(/\/*$/, '/')),
+        : [...job.inPaths.map((p) => join(this.root, p)), ...job.realtimeInPaths.map((p) => dirname(join(this.root, p)))],
+      command: expandMirror(job.command, env.basePath),
     };
     // Checked (and, as root, pinned) only now, just before the engine mounts them.
-    const root = jobRoot(job, env.basePath);
+    const root = this.root;
     const bound = boundPaths(place);
     const records = join(env.basePath, '.q');
     const over = bound.find((p) => isInside(records, p) || isInside(realpathSync(records), p));

@@ -215,11 +215,11 @@ export class DockerSide {
   async stopItsContainer(job: Assignment): Promise<void> {
     const engine = this.engine;
     if (!engine || !job.cidFile) return;
-    const path = job.shareWorkingPath ? job.cidFile : join(this.opts.basePath, job.cidFile);
+    const path = join(jobRoot(job, this.opts.basePath), job.cidFile);
     let id: string;
     try {
       // Read through no link: the job wrote this file, and could have made it one.
-      const fd = openRegularBeneath(jobRoot(job, this.opts.basePath), jobRel(job, job.cidFile));
+      const fd = openRegularBeneath(jobRoot(job, this.opts.basePath), jobRel(job.cidFile));
       if (fd === null) return;
       try {
         id = readFileSync(fd, 'utf8').trim();

@@ -29,7 +29,8 @@ export class Stager {
 
   constructor(
     readonly job: Assignment,
-    private readonly basePath: string,
+    /** Where the job's paths are mirrored (jobFiles.ts jobRoot). */
+    private readonly root: string,
     private readonly send: (msg: WorkerMessage) => void,
   ) {
     this.ready = new Promise((res, rej) => {
@@ -73,10 +74,10 @@ export class Stager {
    * link into it while it is being removed.
    */
   private place(): void {
-    const dirs = new DirChain(this.basePath, { create: true });
+    const dirs = new DirChain(this.root, { create: true });
     try {
       for (const e of this.entries) {
-        const rel = jobRel(this.job, e.path);
+        const rel = jobRel(e.path);
         if (e.type === 'dir') {
           dirs.dir(rel);
           continue;
@@ -108,7 +109,7 @@ export class Stager {
   chunk(h: Extract<ChunkHeader, { type: 'inChunk' }>, data: Buffer): void {
     if (this.ended || !this.pending.has(h.path)) return;
     try {
-      this.writer.write(this.basePath, jobRel(this.job, h.path), { append: false, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
+      this.writer.write(this.root, jobRel(h.path), { append: false, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
     } catch (e) {
       return this.fail(`cannot write input ${h.path}: ${(e as Error).message}`);
     }
