@@ -190,9 +190,10 @@ export function openRegularBeneath(root: string, rel: string): number | null {
  * directory swapped for a link during the walk lists nothing from outside. Depth first, one
  * descriptor per level: a tree of many directories cannot use up the process's descriptors.
  * Throws when the start cannot be opened or holds more than `limit` entries (a partial list
- * would pass for the whole).
+ * would pass for the whole). With `descend`, a directory (its path relative to the start)
+ * for which it says false is left out, with everything under it.
  */
-export function walkBeneath(root: string, rel: string, limit = MAX_ENTRIES): ManifestEntry[] {
+export function walkBeneath(root: string, rel: string, limit = MAX_ENTRIES, descend?: (rel: string) => boolean): ManifestEntry[] {
   const start = openDirBeneath(root, rel);
   const top = rel ? join(root, rel) : root;
   const out: ManifestEntry[] = [];
@@ -229,6 +230,7 @@ export function walkBeneath(root: string, rel: string, limit = MAX_ENTRIES): Man
       } else if (st.isFile()) {
         out.push(fileEntry(p, st));
       } else if (st.isDirectory()) {
+        if (descend && !descend(p.slice(top.length + 1))) continue;
         let sub: number;
         try {
           sub = openSync(at(fd, name), LIST_FLAGS);

@@ -23,14 +23,27 @@ export function globToRegex(glob: string): RegExp {
 export interface OutRule {
   append: boolean;
   re: RegExp;
+  /** The glob's parts, each matched alone; null when `**` can match any depth. */
+  parts: RegExp[] | null;
 }
 
 /** `full:GLOB` / `append:GLOB` entries of a job. */
 export function outRules(outFiles: readonly string[]): OutRule[] {
   return outFiles.map((f) => {
     const i = f.indexOf(':');
-    return { append: f.slice(0, i) === 'append', re: globToRegex(f.slice(i + 1)) };
+    const glob = f.slice(i + 1);
+    return { append: f.slice(0, i) === 'append', re: globToRegex(glob), parts: glob.includes('**') ? null : glob.split('/').map(globToRegex) };
   });
+}
+
+/**
+ * Whether the directory `rel` may hold a path some rule names: it is named itself (and so
+ * is everything under it), or it is a prefix of what a glob could match.
+ */
+export function mayHoldMatches(rules: readonly OutRule[], rel: string): boolean {
+  if (ruleFor(rules, rel)) return true;
+  const parts = rel.split('/');
+  return rules.some((r) => r.parts === null || (r.parts.length > parts.length && parts.every((p, i) => r.parts![i]!.test(p))));
 }
 
 /**

@@ -28,26 +28,43 @@ export function writeHeader(frame: Buffer, header: ChunkHeader): number {
  * How a send ended: `sent` (every byte went into the socket, up to `size` as it was when
  * opened), `unreadable` (the file could not be opened or read), `lost` (the socket went).
  */
-export type SendEnd = { end: 'sent'; size: number; mtimeMs: number } | { end: 'unreadable' } | { end: 'lost' };
+export type SendEnd = { end: 'sent'; size: number; mtimeMs: number; ino: number; resumed: boolean } | { end: 'unreadable' } | { end: 'lost' };
+
+/** What the pump found when it opened a file: where it starts, and whether that is a resume. */
+export interface Opened {
+  mtimeMs: number;
+  mode: number;
+  /** The send goes on from `resume.at` of a copy the other side already has. */
+  resumed: boolean;
+}
 
 export interface Send {
   /** The local file to read: `rel` beneath `root`, through no link (see beneath.ts). */
   root: string;
   rel: string;
-  /** First byte to send. */
+  /** First byte to send (a resume has its own). */
   from: number;
+  /**
+   * Send only what follows `at`, if the file (as opened) is at least that long and `verify`,
+   * given the open file, agrees that what the other side has is still its start; otherwise
+   * the whole file.
+   */
+  resume?: { at: number; verify?: (fd: number, st: { size: number; ino: number }) => boolean };
   /** The frame header for a chunk at `offset` (eof: the last one). */
-  header(offset: number, eof: boolean, info: { mtimeMs: number; mode: number }): ChunkHeader;
+  header(offset: number, eof: boolean, info: Opened): ChunkHeader;
+  /** The file was opened: how the send goes. */
+  opened?(info: Opened): void;
+  /** Each piece of the file as it goes out, in order (a resume's from `resume.at`). */
+  data?(bytes: Buffer): void;
   done(how: SendEnd): void;
 }
 
-interface Open {
+interface Open extends Opened {
   send: Send;
   fd: number;
   size: number;
   offset: number;
-  mtimeMs: number;
-  mode: number;
+  ino: number;
 }
 
 export class ChunkPump {
@@ -100,7 +117,12 @@ export class ChunkPump {
       const fd = openRegularBeneath(send.root, send.rel);
       if (fd === null) return null;
       const st = fstatSync(fd);
-      return { send, fd, size: st.size, offset: Math.min(send.from, st.size), mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 };
+      const r = send.resume;
+      const resumed = r !== undefined && st.size >= r.at && (r.verify?.(fd, st) ?? true);
+      const offset = resumed ? r.at : Math.min(send.from, st.size);
+      const open = { send, fd, size: st.size, offset, ino: st.ino, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777, resumed };
+      send.opened?.(open);
+      return open;
     } catch {
       return null;
     }
@@ -137,6 +159,7 @@ export class ChunkPump {
         c.send.done({ end: 'unreadable' });
         continue;
       }
+      c.send.data?.(frame.subarray(head, head + n));
       let out = frame.subarray(0, head + n);
       if (n < want) {
         // The file shrank while being sent: it ends where it now ends.
@@ -153,7 +176,7 @@ export class ChunkPump {
       if (eof) {
         closeSync(c.fd);
         this.current = null;
-        c.send.done({ end: 'sent', size: c.offset, mtimeMs: c.mtimeMs });
+        c.send.done({ end: 'sent', size: c.offset, mtimeMs: c.mtimeMs, ino: c.ino, resumed: c.resumed });
       }
     }
     // Backed up: a send's callback kicks when the socket drains; this is the fallback.

@@ -13,6 +13,8 @@ import type { Log } from '../common/verbosity.js';
 
 /** Output sent per stream per tick: a chatty job cannot flood the socket. */
 export const OUTPUT_MAX_BYTES = 1024 * 1024;
+/** How soon after a job starts its outputs are first copied. */
+const FIRST_OUTFILES_MS = 200;
 /** No more output is read while this much waits in the socket (a slow link). */
 const OUTPUT_BACKLOG_BYTES = 8 * 1024 * 1024;
 
@@ -84,6 +86,15 @@ export class Delivery {
       if (h.run) this.drain(h);
       else this.deliver(h);
     }
+  }
+
+  /**
+   * A job started: its outputs are first copied soon after, not a whole period later, so
+   * that the files it opens at once (a CodaLab bundle's stdout) are on the master from the
+   * start, for a reader that follows them there.
+   */
+  started(h: HeldJob): void {
+    if (h.outSync) setTimeout(() => this.syncOutputs([h]), FIRST_OUTFILES_MS).unref();
   }
 
   /** Copies outFiles of running jobs as they change, so little is left at the end. */

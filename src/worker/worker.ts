@@ -70,7 +70,7 @@ const OUTPUT_MS = 100;
 const PROGRESS_MS = 1000;
 const DISK_MS = 5000;
 /** How often outputs named by outFiles are copied back while a job runs. */
-const OUTFILES_MS = 2000;
+const OUTFILES_MS = 1000;
 /** How long stop() waits for containers to be removed. */
 const CLEANUP_MS = 10_000;
 /** Kept in hand at the end of a -walltime besides two heartbeats (tenure.ts). */
@@ -383,6 +383,7 @@ export class Worker {
     }
     h.setModeRunning(run);
     this.link.send({ type: 'started', handle: job.handle, lease: job.lease });
+    this.delivery.started(h);
     void run.result.then((result) => {
       const lost = run.engineLost;
       if (lost && !h.dropped) {

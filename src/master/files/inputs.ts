@@ -99,7 +99,7 @@ export function serveFetch(hub: InputHost, s: WorkerSession, handle: string, lea
       root,
       rel: p.slice(root.length).replace(/^\/+/, ''),
       from: 0,
-      header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: false, ...info }),
+      header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: false, mtimeMs: info.mtimeMs, mode: info.mode }),
       done: (how) => {
         if (how.end === 'unreadable') refuse(`cannot read input ${p}`);
       },

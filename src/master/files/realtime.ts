@@ -56,7 +56,7 @@ export class RealtimeFeed {
             root: dirname(p),
             rel: basename(p),
             from: 0,
-            header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: true, ...info }),
+            header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: true, mtimeMs: info.mtimeMs, mode: info.mode }),
             done: (how) => {
               if (how.end !== 'sent') w.sent.delete(p); // try again next tick
             },

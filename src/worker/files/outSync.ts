@@ -1,26 +1,23 @@
 // Copies a job's outputs back to the master while it runs, and completely once it ends: the
-// files and directories under its outPath that its outFiles name. `full:GLOB` sends a whole
-// file whenever its size or mtime changed; `append:GLOB` sends only the bytes added since the
-// last send (and the whole file again if it shrank). Files go through the worker's chunk pump,
+// files and directories under its outPath that its outFiles name. `full:GLOB` sends a file
+// whenever its size or mtime changed: only what was added when it only grew (the master
+// appends in place, sentCopy.ts), else the whole file; `append:GLOB` sends only the bytes
+// added since the last send (and the whole file again if it shrank). Files go through the worker's chunk pump,
 // so a large output never sits in memory. Links are not copied, and none is followed: the
 // walk and every open go through the directories themselves (beneath.ts), so a job that swaps
 // a directory for a link while it is copied gets nothing from outside its outPath.
 import { join } from 'node:path';
 import { walkBeneath } from '../../files/beneath.js';
-import { outRules, ruleFor, type OutRule } from '../../files/paths.js';
+import { mayHoldMatches, outRules, ruleFor, type OutRule } from '../../files/paths.js';
 import type { ChunkPump } from '../../files/pump.js';
 import type { Assignment } from '../../protocol/jobState.js';
 import type { ManifestEntry, WorkerMessage } from '../../protocol/workerMessages.js';
 import type { Log } from '../../common/verbosity.js';
-
-interface Synced {
-  size: number;
-  mtimeMs: number;
-}
+import { SentCopy } from './sentCopy.js';
 
 export class OutSync {
   private readonly rules: OutRule[];
-  private readonly synced = new Map<string, Synced>();
+  private readonly synced = new Map<string, SentCopy>();
   private readonly dirs = new Set<string>();
   private readonly inFlight = new Set<string>();
   private lost = false;
@@ -48,7 +45,7 @@ export class OutSync {
       if (!prefix || !e.path.startsWith(prefix)) continue;
       const rel = e.path.slice(prefix.length);
       if (e.type === 'dir') this.dirs.add(rel);
-      else if (e.type === 'file') this.synced.set(rel, { size: e.size, mtimeMs: e.mtimeMs });
+      else if (e.type === 'file') this.synced.set(rel, SentCopy.staged(e.size, e.mtimeMs));
     }
   }
 
@@ -65,7 +62,9 @@ export class OutSync {
   pass(): number {
     let entries: ManifestEntry[];
     try {
-      entries = walkBeneath(this.base, this.outRel);
+      // Only directories that could hold a match are read: CodaLab's outPath is its whole
+      // bundle store, of which a job names its own UUID* entries.
+      entries = walkBeneath(this.base, this.outRel, undefined, (rel) => mayHoldMatches(this.rules, rel));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.problem ??= (e as Error).message;
       return 0; // (ENOENT: no outPath yet)
@@ -85,21 +84,27 @@ export class OutSync {
       }
       if (this.inFlight.has(rel)) continue;
       const last = this.synced.get(rel);
-      if (last && last.size === e.size && last.mtimeMs === e.mtimeMs) continue;
-      // Appending needs what was sent to still be the start of the file.
-      const append = rule.append && last !== undefined && e.size >= last.size;
+      if (last?.same(e.size, e.mtimeMs)) continue;
+      const copy = SentCopy.starting(last);
+      const resume = last?.mayResume(e.size, rule.append)
+        ? { at: last.size, ...(rule.append ? {} : { verify: (fd: number, st: { size: number; ino: number }) => last.stillStartOf(fd, st) }) }
+        : undefined;
       this.inFlight.add(rel);
       queued++;
       this.pump.enqueue({
         root: this.base,
         rel: `${this.outRel}/${rel}`,
-        from: append ? last.size : 0,
-        header: (offset, eof, info) => ({ type: 'outChunk', handle, lease, path: rel, append, offset, eof, ...info }),
+        from: 0,
+        ...(resume ? { resume } : {}),
+        header: (offset, eof, info) => ({ type: 'outChunk', handle, lease, path: rel, append: info.resumed, offset, eof, mtimeMs: info.mtimeMs, mode: info.mode }),
+        opened: (info) => copy.opened(info.resumed),
+        data: (bytes) => copy.sent(bytes),
         done: (how) => {
           this.inFlight.delete(rel);
           // What was sent is the file as the pump found it; a later change is sent next time.
           if (how.end === 'sent') {
-            this.synced.set(rel, { size: how.size, mtimeMs: how.mtimeMs });
+            copy.complete(how.size, how.mtimeMs, how.ino, how.resumed);
+            this.synced.set(rel, copy);
             this.unread.delete(rel);
             if (this.unread.size === 0 && this.problem?.endsWith(' could not be read')) this.problem = null;
           }
@@ -108,7 +113,8 @@ export class OutSync {
             this.log.warn(`Could not copy output ${rel} of ${handle}: it cannot be read`);
             this.unread.add(rel);
             this.problem ??= `${rel} could not be read`;
-            this.synced.set(rel, { size: e.size, mtimeMs: e.mtimeMs }); // not again until it changes
+            copy.unknown(e.size, e.mtimeMs);
+            this.synced.set(rel, copy); // not again until it changes
           }
           if (this.inFlight.size === 0) for (const w of this.waiters.splice(0)) w();
         },
@@ -127,10 +133,26 @@ export class OutSync {
     for (let round = 0; round < 50; round++) {
       const busy = this.inFlight.size > 0;
       const queued = this.pass();
-      if (!busy && queued === 0) return true;
+      if (!busy && queued === 0 && !(await this.replaceChanged())) return true;
       if (this.inFlight.size > 0) await new Promise<void>((r) => this.waiters.push(r));
       if (this.lost) return false;
     }
     return true; // a job's leftover that keeps writing does not hold its result forever
+  }
+
+  /**
+   * The copies the master built by appending, checked against the files whole: one that
+   * changed before its old end (which the pass's look at its last bytes can miss) is marked
+   * to be sent whole. Returns whether any was.
+   */
+  private async replaceChanged(): Promise<boolean> {
+    let any = false;
+    for (const [rel, copy] of this.synced) {
+      if (!copy.grown || copy.stale) continue;
+      if (await copy.verify(this.base, `${this.outRel}/${rel}`)) continue;
+      copy.stale = true;
+      any = true;
+    }
+    return any;
   }
 }
