@@ -2,21 +2,44 @@
 // talking to the q master directly. Every call prints one JSON object on stdout; a failure is
 // a JSON object with an `error` line and a non-zero exit, never a trace.
 //
-//   dispatch-q [--master-host H] [--master-port P] [--state DIR] [--token T] MODE ...
+//   dispatch-q [--master-host H] [--master-port P] [--state DIR] [--token T] [--wait S] MODE ...
 //
 // The master is found as q's client finds it: Q_MASTER_HOST / Q_MASTER_PORT, the token from
-// --token, Q_TOKEN or the state directory (--state, Q_STATE, ~/.q).
+// --token, Q_TOKEN or the state directory (--state, Q_STATE, ~/.q). A master that cannot be
+// reached is tried again for up to --wait seconds (default 30): one being restarted answers
+// within that, and CodaLab's work manager of 2015 dies on a failed `info` while a bundle runs.
 import yargs from 'yargs';
 import { Connection, listPages } from '../client/connection.js';
 import type { JobView } from '../protocol/jobState.js';
 import { jobRow, renderTable } from '../client/render.js';
 import { LIST_COLUMNS } from '../jobs/listCells.js';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
-import { isQError } from '../common/errors.js';
+import { ErrorCodes, isQError } from '../common/errors.js';
 import { infoOf } from './info.js';
 import { DispatchError, startSpec } from './start.js';
 
 type Out = Record<string, unknown>;
+
+/** Seconds to keep trying a master that cannot be reached, unless --wait says otherwise. */
+const DEFAULT_WAIT_S = 30;
+/** Pause between tries. */
+const RETRY_MS = 500;
+
+/**
+ * Opens a connection, trying again while the master cannot be reached (not for a refused
+ * token): nothing was sent, so trying again cannot do anything twice.
+ */
+async function openWaiting(open: () => Promise<Connection>, waitS: number): Promise<Connection> {
+  const deadline = Date.now() + waitS * 1000;
+  for (;;) {
+    try {
+      return await open();
+    } catch (e) {
+      if (!isQError(e) || e.code !== ErrorCodes.NO_MASTER || Date.now() + RETRY_MS > deadline) throw e;
+      await new Promise((r) => setTimeout(r, RETRY_MS));
+    }
+  }
+}
 
 function parser(argv: string[]) {
   return yargs(argv)
@@ -26,6 +49,7 @@ function parser(argv: string[]) {
     .option('master-port', { type: 'string' })
     .option('state', { type: 'string' })
     .option('token', { type: 'string' })
+    .option('wait', { type: 'string' })
     .option('username', { type: 'string' })
     .option('request-time', { type: 'string' })
     .option('request-memory', { type: 'string' })
@@ -60,13 +84,10 @@ async function run(argv: string[]): Promise<Out> {
   };
   const port = num(str('master-port') ?? process.env.Q_MASTER_PORT, '--master-port') ?? DEFAULT_PORT;
   const host = str('master-host') ?? process.env.Q_MASTER_HOST ?? '127.0.0.1';
-  const connect = () =>
-    Connection.open({
-      host: host === 'localhost' ? '127.0.0.1' : host,
-      port,
-      token: findToken(str('token'), stateDir(str('state'))),
-      timeoutMs: 10_000,
-    });
+  const waitS = num(str('wait'), '--wait') ?? DEFAULT_WAIT_S;
+  if (waitS < 0) throw new DispatchError(`--wait needs a number of seconds, 0 or more, not '${str('wait')}'`);
+  const target = () => ({ host: host === 'localhost' ? '127.0.0.1' : host, port, token: findToken(str('token'), stateDir(str('state'))), timeoutMs: 10_000 });
+  const connect = () => openWaiting(() => Connection.open(target()), waitS);
   const one = () => {
     if (rest.length !== 1) throw new DispatchError(`${mode} takes one job handle`);
     return rest[0]!;
@@ -131,13 +152,14 @@ async function run(argv: string[]): Promise<Out> {
 }
 
 /** `--help`: for a person at a terminal, so plain text, not JSON. */
-const USAGE = `usage: dispatch-q [--master-host H] [--master-port P] [--state DIR] [--token T] MODE ...
+const USAGE = `usage: dispatch-q [--master-host H] [--master-port P] [--state DIR] [--token T] [--wait S] MODE ...
   start [--request-time S] [--request-memory B] [--request-disk B] [--request-cpus N] [--request-gpus N]
         [--request-queue Q] [--request-priority P] [--username U] [--share-working-path] SCRIPT
   info [HANDLE...]        the jobs' state (no handle: every job)
   kill HANDLE             kill a job
   cleanup HANDLE          delete a job
-Every call prints one JSON object; the master is found as q's client finds it (docs/codalab.md).`;
+Every call prints one JSON object; the master is found as q's client finds it (docs/codalab.md),
+and one that cannot be reached is tried again for --wait S seconds (default 30; 0: fail at once).`;
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) process.stdout.write(USAGE + '\n');

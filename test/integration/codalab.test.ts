@@ -4,7 +4,7 @@
 // starts the run, polls `info` until its exit code appears, and reads the outputs that came
 // back into DIR.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,8 +103,52 @@ t.test('dispatch-q answers mistakes with one JSON line and a non-zero exit', asy
   const queued = dispatch(c, ['start', join(c.dir, '0x1.sh')]).json.handle as string;
   t.same(dispatch(c, ['kill', queued]).json, { handle: queued, raw: 'Requested workers to kill 1/1 jobs\n' });
   t.match(dispatch(c, ['info', queued]).json.infos, [{ handle: queued, state: 'queued', exitcode: 143, exitreason: 'Killed before it started' }]);
-  const away = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, DISPATCH, '--master-port', '1', 'info'], { env: c.env, encoding: 'utf8' });
+  const away = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, DISPATCH, '--master-port', '1', '--wait', '1', 'info'], { env: c.env, encoding: 'utf8' });
   t.equal(away.status, 1);
   t.match(JSON.parse(away.stdout), { error: /cannot reach the master/ });
   t.equal(away.stderr, '', 'no trace');
+});
+
+/** dispatch-q run in the background: its exit code and JSON once it ends. */
+function dispatchLater(c: Cluster, args: string[]): Promise<{ code: number | null; json: Record<string, any>; ms: number }> {
+  const began = Date.now();
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, DISPATCH, ...args], {
+    env: { ...c.env, Q_MASTER_PORT: String(c.port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, json: JSON.parse(out), ms: Date.now() - began })));
+}
+
+t.test('dispatch-q waits for a master that is restarted: info, kill and cleanup across a kill -9', async (t) => {
+  const c = new Cluster(t);
+  await c.startMaster();
+  await c.startWorker('w');
+  writeFileSync(join(c.dir, '0x2.sh'), 'sleep 30\n');
+  const h = dispatch(c, ['start', '--share-working-path', join(c.dir, '0x2.sh')]).json.handle as string;
+  await c.waitForStatus(h, ['running']);
+  await c.master!.stop('SIGKILL');
+  const during = dispatchLater(c, ['info', h]);
+  const failsAtOnce = dispatchLater(c, ['--wait', '0', 'info', h]);
+  await new Promise((r) => setTimeout(r, 2000));
+  await c.startMaster();
+  const info = await during;
+  t.equal(info.code, 0, 'info answered once the master was back');
+  t.match(info.json.infos, [{ handle: h, state: 'running' }], 'the running bundle, as before the restart');
+  t.ok(info.ms >= 1500, `it waited (${info.ms} ms)`);
+  const now = await failsAtOnce;
+  t.equal(now.code, 1, '--wait 0: fails at once');
+  t.match(now.json, { error: /cannot reach the master/ });
+  await c.master!.stop('SIGKILL');
+  const kill = dispatchLater(c, ['kill', h]);
+  await new Promise((r) => setTimeout(r, 1000));
+  await c.startMaster();
+  t.same((await kill).json, { handle: h, raw: 'Requested workers to kill 1/1 jobs\n' });
+  await c.waitForStatus(h, ['done', 'failed']);
+  await c.master!.stop('SIGKILL');
+  const cleanup = dispatchLater(c, ['cleanup', h]);
+  await new Promise((r) => setTimeout(r, 1000));
+  await c.startMaster();
+  t.same((await cleanup).json, { handle: h, raw: 'Deleted 1/1 jobs\n' });
 });
