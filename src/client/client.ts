@@ -48,6 +48,8 @@ function jobOptions(p: Parsed): JobOptions {
     outFiles: p.list('outFiles'),
     shareWorkingPath: p.given.has('shareWorkingPath') ? p.bool('shareWorkingPath') : undefined,
     specPath: p.str('specPath'),
+    doneHook: p.str('doneHook'),
+    failedHook: p.str('failedHook'),
     docker: p.str('docker'),
     cpus: p.num('cpus'),
     gpus: p.int('gpus'),
@@ -162,6 +164,8 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     const commands = commandsToAdd(p, io);
     checkAddLimits(commands, numTimes);
     const built = buildJobs(commands, numTimes, jobOptions(p), io.cwd);
+    // Said, not silent: a job may have left a job.spec where its submitter works.
+    if (built.defaultSpec && p.verbosity >= Verbosity.NORMAL) io.err(`q: job fields from ${built.defaultSpec} (found by default; -specPath FILE names another)`);
     if (!p.bool('quiet')) for (const path of built.poolPaths) io.out(path);
     if (p.bool('pretend')) {
       for (const spec of built.jobs) io.out(json ? JSON.stringify(pretendView(spec)) : renderInfo(pretendView(spec), io.cwd));

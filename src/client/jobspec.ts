@@ -28,6 +28,8 @@ export interface JobOptions {
   outFiles?: string[];
   shareWorkingPath?: boolean;
   specPath?: string;
+  doneHook?: string;
+  failedHook?: string;
   docker?: string;
   cpus?: number;
   gpus?: number;
@@ -77,6 +79,13 @@ const SPEC_KEYS: Record<string, string> = {
 type SpecFile = Partial<Record<string, unknown>>;
 
 /**
+ * Fields a spec file found by default (job.spec in the working directory) may not set: each
+ * makes something outside the job run a command or gives the job more than its submitter
+ * chose, and a job that shares its working directory can write that file.
+ */
+const NOT_BY_DEFAULT = ['doneHook', 'failedHook', 'dockerImage', 'network'] as const;
+
+/**
  * A path with its links resolved, as far as it exists. A worker sharing the submitter's file
  * system follows no link in a job's paths (docs/security.md), so they go as the real ones.
  */
@@ -111,6 +120,12 @@ export function readSpecFile(path: string, explicit: boolean): SpecFile {
     const field = SPEC_KEYS[key];
     if (!field) {
       throw new QError(ErrorCodes.BAD_SPEC_FILE, `${path}: unknown field '${key}' (known: ${Object.keys(SPEC_KEYS).join(', ')})`);
+    }
+    if (!explicit && (NOT_BY_DEFAULT as readonly string[]).includes(field)) {
+      throw new QError(
+        ErrorCodes.BAD_SPEC_FILE,
+        `${path} sets ${key}, which a job.spec found by default may not (${NOT_BY_DEFAULT.join(', ')}: a job could have written it): use it with -specPath ${path}`,
+      );
     }
     out[field] = value;
   }
@@ -167,6 +182,8 @@ function implicitInPaths(command: string, cwd: string): string[] {
 
 export interface BuiltJobs {
   jobs: JobSpec[];
+  /** The spec file read because it was there (not named with -specPath), or null. */
+  defaultSpec: string | null;
   /** Out paths created from outPoolPath, which the old q printed. */
   poolPaths: string[];
 }
@@ -225,8 +242,8 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
   const retryDelay =
     o.retryDelay !== undefined ? parseTime(o.retryDelay, '-retryDelay') : file.retryDelay !== undefined ? parseTime(file.retryDelay as string, 'retryDelay') : DEFAULTS.retryDelay;
   if (!(retryDelay > 0 && retryDelay <= MAX_RETRY_DELAY_S)) throw new QError(ErrorCodes.BAD_VALUE, `retryDelay must be more than 0 and at most 1h`);
-  const doneHook = optStr(file.doneHook, 'doneHook') ?? null;
-  const failedHook = optStr(file.failedHook, 'failedHook') ?? null;
+  const doneHook = o.doneHook ?? optStr(file.doneHook, 'doneHook') ?? null;
+  const failedHook = o.failedHook ?? optStr(file.failedHook, 'failedHook') ?? null;
 
   const jobs: JobSpec[] = [];
   const total = commands.length * numTimes;
@@ -282,5 +299,5 @@ export function buildJobs(commands: readonly string[], numTimes: number, o: JobO
       });
     }
   }
-  return { jobs, poolPaths };
+  return { jobs, poolPaths, defaultSpec: o.specPath === undefined && existsSync(specPath) ? specPath : null };
 }

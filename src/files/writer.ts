@@ -8,7 +8,7 @@
 // stay open between chunks, at most MAX_OPEN of them: a sender that starts many files and
 // finishes none cannot use up the process's descriptors (the oldest is dropped, its part
 // file removed).
-import { closeSync, constants, fchmodSync, fstatSync, futimesSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, futimesSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs';
 import { openDirBeneath, splitLast, type PinnedDir } from './beneath.js';
 
 export interface Chunk {
@@ -33,8 +33,11 @@ interface OpenFile {
 export class ChunkWriter {
   private readonly open = new Map<string, OpenFile>();
 
-  /** Writes one chunk of `root/rel`, making its directories; throws with the reason when it cannot. */
-  write(root: string, rel: string, c: Chunk): void {
+  /**
+   * Writes one chunk of `root/rel`, making its directories; throws with the reason when it
+   * cannot. The last chunk returns the file as it was left under its name (fstat).
+   */
+  write(root: string, rel: string, c: Chunk): BigIntStats | null {
     const key = `${root}\0${rel}`;
     let f = this.open.get(key);
     if (!f || (!c.append && c.offset === 0)) {
@@ -64,11 +67,12 @@ export class ChunkWriter {
     }
     let done = 0;
     while (done < c.data.length) done += writeSync(f.fd, c.data, done, c.data.length - done, c.offset + done);
-    if (!c.eof) return;
+    if (!c.eof) return null;
     try {
       fchmodSync(f.fd, c.mode & 0o777);
       futimesSync(f.fd, c.mtimeMs / 1000, c.mtimeMs / 1000);
       if (f.part) renameSync(f.dir.child(f.part), f.dir.child(f.name));
+      return fstatSync(f.fd, { bigint: true });
     } finally {
       this.close(key);
     }

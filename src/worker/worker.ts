@@ -28,6 +28,7 @@ import { MasterLink } from './link.js';
 import { Stager } from './files/stager.js';
 import { checkJobPaths, jobRel, jobRoot, mirrorRoot, removeJobFiles, sweepJobFiles } from './jobFiles.js';
 import { emptyScratch } from './scratch.js';
+import { StagedCopies } from './files/stagedCopies.js';
 import { readProcTable, type ProcTable } from './procTable.js';
 import { ProcessSide } from './processSide.js';
 import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
@@ -98,6 +99,8 @@ export class Worker {
   private readonly docker: DockerSide;
   /** Runs being cleaned up (containers removed): stop() waits for them. */
   private readonly disposing = new Set<Promise<void>>();
+  /** The inputs this worker staged, to tell a copy a job changed from one it may reuse. */
+  private readonly stagedCopies = new StagedCopies();
   /** Files from the master that running jobs get while they run (realtimeInPaths). */
   private readonly realtime = new ChunkWriter();
 
@@ -351,7 +354,7 @@ export class Worker {
       h.outSync = this.delivery.outSyncFor(job, jobRoot(job, this.opts.basePath), []);
       return this.startRun(job, h, image);
     }
-    const stager = new Stager(job, jobRoot(job, this.opts.basePath), (m) => this.link.send(m));
+    const stager = new Stager(job, jobRoot(job, this.opts.basePath), (m) => this.link.send(m), this.stagedCopies);
     h.setModeStaging(stager);
     stager.begin();
     stager.ready.then(

@@ -149,20 +149,20 @@ t.test('delete of a running job ends its process', async (t) => {
   t.equal((await c.waitForStatus(next, ['done'])).status, 'done');
 });
 
-t.test('doneHook and failedHook run on the master', async (t) => {
+t.test('doneHook and failedHook run on the master, from a spec file named with -specPath or the command line', async (t) => {
   const c = new Cluster(t);
   const out = join(c.dir, 'out');
   writeFileSync(
-    join(c.dir, 'job.spec'),
+    join(c.dir, 'hooks.spec'),
     `outPath: ${out}\ndoneHook: echo "done $Q_JOB_HANDLE" > _OUTPATH_.hook\nfailedHook: echo "failed $Q_JOB_EXIT_CODE" > _OUTPATH_.hook\n`,
   );
   await c.startMaster();
   await c.startWorker('w1');
-  const ok = c.add(['-add', 'true']);
+  const ok = c.add(['-specPath', 'hooks.spec', '-add', 'true']);
   await c.waitForStatus(ok, ['done']);
   const hook = await waitFor('done hook', () => existsSync(out + '.hook') && readFileSync(out + '.hook', 'utf8'));
   t.equal(hook, `done ${ok}\n`);
-  const bad = c.add(['-add', 'exit 4']);
+  const bad = c.add(['-outPath', out, '-failedHook', 'echo "failed $Q_JOB_EXIT_CODE" > _OUTPATH_.hook', '-add', 'exit 4']);
   await c.waitForStatus(bad, ['failed']);
   t.equal(await waitFor('failed hook', () => {
     const s = readFileSync(out + '.hook', 'utf8');

@@ -239,8 +239,9 @@ export class ContainerRun implements Execution {
       for (const p of job.realtimeInPaths) openDirBeneath(this.root, jobRel(dirname(p)), { create: true }).close();
     }
     writeRunRecord(this.files.dir, this.record());
+    let volumes: string[];
     try {
-      await this.step(env.engine.ensureImage(this.image));
+      volumes = await this.step(env.engine.ensureImage(this.image));
     } catch (e) {
       if (e instanceof Killed || isUnreachable(e)) throw e;
       return this.finish(ENGINE_ERROR_CODE, (e as Error).message);
@@ -254,14 +255,20 @@ export class ContainerRun implements Execution {
       stdout: this.files.stdout,
       stderr: this.files.stderr,
       outDir: out,
-      inputs: job.shareWorkingPath
-        ? []
-        : [...job.inPaths.map((p) => join(this.root, p)), ...job.realtimeInPaths.map((p) => dirname(join(this.root, p)))],
+      inputs: job.shareWorkingPath ? [] : job.realtimeInPaths.map((p) => dirname(join(this.root, p))),
+      readOnly: [] as string[],
+      volumes,
       command: expandMirror(job.command, env.basePath),
     };
     // Checked (and, as root, pinned) only now, just before the engine mounts them.
     const root = this.root;
-    const bound = boundPaths(place);
+    const writable = boundPaths(place);
+    // Staged inputs read-only, but for one that is a writable directory itself or inside the
+    // outPath (an output too).
+    if (!job.shareWorkingPath) {
+      place.readOnly = job.inPaths.map((p) => join(root, p)).filter((p) => !writable.includes(p) && !(out && isInside(p, out)));
+    }
+    const bound = [...writable, ...place.readOnly];
     const records = join(env.basePath, '.q');
     const over = bound.find((p) => isInside(records, p) || isInside(realpathSync(records), p));
     if (over) return this.finish(ENGINE_ERROR_CODE, `Could not mount its directories: ${over} holds this worker's own records`);
@@ -448,7 +455,7 @@ export class ContainerRun implements Execution {
     this.stdout.close();
     this.stderr.close();
     try {
-      await this.container?.remove({ force: true });
+      await this.container?.remove({ force: true, v: true });
     } catch (e) {
       // Gone already is fine; otherwise the next start's scan removes it.
       if (!isNotFound(e)) throw e;

@@ -13,6 +13,11 @@
 //   kill is TERM to every process, as for process jobs, and zombies are reaped.
 // - Working dir and outPath are mounted at their own paths, so absolute paths in the command
 //   (`///` expands to the scratch base) mean the same inside as outside.
+// - Staged inputs are mounted read-only on top, each at its own path: a job cannot change
+//   what a later job of this worker is handed (an input inside the outPath is an output too,
+//   and stays writable; stagedCopies.ts refetches a copy that changed).
+// - A volume the image declares is a tmpfs the size of the job's -disk: the engine would make
+//   an anonymous volume there, uncounted by -disk and left behind with the container.
 // - No network unless asked; no new privileges; every capability dropped; no swap beyond
 //   the memory limit.
 import { jobEnv } from '../../protocol/jobEnv.js';
@@ -41,8 +46,12 @@ export interface ContainerPlace {
   stdout: string;
   stderr: string;
   outDir: string | null;
-  /** Host paths of its staged inputs (and of the directories its realtime inputs appear in). */
+  /** Host paths of the directories its realtime inputs appear in (writable). */
   inputs?: string[];
+  /** Host paths of its staged inputs, mounted read-only over whatever holds them. */
+  readOnly?: string[];
+  /** The volumes its image declares: each a tmpfs of the job's -disk, not an anonymous volume left behind. */
+  volumes?: string[];
   /** The command with `///` already expanded. */
   command: string;
   /** Where the engine finds each of those directories, when not at its own path (pinnedMounts.ts); null: not mounted. */
@@ -80,6 +89,10 @@ export function containerSpec(job: Assignment, place: ContainerPlace): Dockerode
     const src = source(p);
     if (src !== null) mounts.push({ Type: 'bind', Source: src, Target: p });
   }
+  for (const p of place.readOnly ?? []) {
+    const src = source(p);
+    if (src !== null) mounts.push({ Type: 'bind', Source: src, Target: p, ReadOnly: true });
+  }
   const memory = memoryLimitBytes(job);
   return {
     name: containerName(job),
@@ -100,6 +113,9 @@ export function containerSpec(job: Assignment, place: ContainerPlace): Dockerode
       Mounts: mounts,
       Memory: memory,
       MemorySwap: memory,
+      // (copied up from the image, as the engine fills an anonymous volume; its pages count
+      // toward the container's memory)
+      ...(place.volumes?.length ? { Tmpfs: Object.fromEntries(place.volumes.map((v) => [v, `size=${job.disk}m,mode=1777`])) } : {}),
       ...(job.cpus !== null ? { NanoCpus: Math.round(job.cpus * 1e9) } : {}),
       ...(job.gpus > 0 ? { DeviceRequests: [{ Driver: 'nvidia', Count: job.gpus, Capabilities: [['gpu']] }] } : {}),
       NetworkMode: job.network ? 'bridge' : 'none',

@@ -134,7 +134,7 @@ export class DockerSide {
       }
       if (!run) {
         this.opts.log(`Removing container ${info.Id.slice(0, 12)} (${info.Labels[LABELS.job] ?? '?'}): no record of its job`);
-        await engine.api.getContainer(info.Id).remove({ force: true }).catch(() => {});
+        await engine.api.getContainer(info.Id).remove({ force: true, v: true }).catch(() => {});
         continue;
       }
       this.opts.log(`Took back ${run.job.handle} in container ${info.Id.slice(0, 12)} (${info.State})`);
@@ -202,7 +202,7 @@ export class DockerSide {
       // Checked now, not before the list came: a job may have started a container meanwhile.
       if (held(info.Labels[LABELS.lease] ?? '')) continue;
       this.opts.log(`Removing container ${info.Id.slice(0, 12)} (${info.Labels[LABELS.job] ?? '?'}): its job is no longer this worker's`);
-      await engine.api.getContainer(info.Id).remove({ force: true }).catch(() => {});
+      await engine.api.getContainer(info.Id).remove({ force: true, v: true }).catch(() => {});
     }
   }
 
@@ -239,7 +239,7 @@ export class DockerSide {
       }
       this.opts.log(`Stopping container ${id.slice(0, 12)} of ${job.handle}`);
       await container.stop({ t: Math.ceil(this.opts.killGraceMs / 1000) }).catch(() => {});
-      await container.remove({ force: true }).catch(() => {});
+      await container.remove({ force: true, v: true }).catch(() => {});
     } catch {
       // gone already
     }

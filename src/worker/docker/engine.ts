@@ -62,10 +62,10 @@ export class DockerEngine {
    * Makes sure the image is here, pulling it if not. Throws with a message naming the image
    * when it cannot be had; an engine that does not answer throws its connection error as is.
    */
-  async ensureImage(image: string): Promise<void> {
+  /** Makes sure the image is here (pulling it if not); returns the volumes it declares. */
+  async ensureImage(image: string): Promise<string[]> {
     try {
-      await this.api.getImage(image).inspect();
-      return;
+      return volumesOf(await this.api.getImage(image).inspect());
     } catch (e) {
       if (isUnreachable(e)) throw e;
       if (!isNotFound(e)) throw new Error(`Docker image ${image}: ${engineMessage(e)}`);
@@ -85,6 +85,7 @@ export class DockerEngine {
       if (isUnreachable(e)) throw e;
       throw new Error(`Docker image ${image} is not here and pulling it failed: ${engineMessage(e)}`);
     }
+    return volumesOf(await this.api.getImage(image).inspect());
   }
 
   /** Whether the engine answers a ping now. */
@@ -136,4 +137,9 @@ export class DockerEngine {
     const label = [`${LABELS.worker}=${workerHandle}`, `${LABELS.base}=${basePath}`];
     return this.api.listContainers({ all: true, filters: JSON.stringify({ label }) });
   }
+}
+
+/** The paths an image declares as volumes (`VOLUME`): the engine would make an anonymous volume at each. */
+function volumesOf(info: Dockerode.ImageInspectInfo): string[] {
+  return Object.keys(info.Config?.Volumes ?? {});
 }

@@ -1,6 +1,7 @@
 // Brings a job's inputs to this worker before it starts: asks for the manifest (`staging`),
-// keeps what it already has at the same size and mtime, fetches the rest, and places each
-// input under the scratch base at its submitter-side path (as the old q did).
+// keeps a copy it staged earlier that is unchanged since (stagedCopies.ts) and of the same
+// size and mtime, fetches the rest, and places each input in the mirror at its
+// submitter-side path (as the old q did).
 //
 // Stager life: begun (staging sent) → manifest complete → files fetched → ready. A stage
 // error from the master, a kill or the job being taken away ends it with an error instead.
@@ -9,6 +10,7 @@
 import { lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { DirChain, splitLast } from '../../files/beneath.js';
 import { jobRel } from '../jobFiles.js';
+import type { StagedCopies } from './stagedCopies.js';
 import { ChunkWriter } from '../../files/writer.js';
 import type { Assignment } from '../../protocol/jobState.js';
 import type { ChunkHeader } from '../../protocol/frames.js';
@@ -32,6 +34,7 @@ export class Stager {
     /** Where the job's paths are mirrored (jobFiles.ts jobRoot). */
     private readonly root: string,
     private readonly send: (msg: WorkerMessage) => void,
+    private readonly copies: StagedCopies,
   ) {
     this.ready = new Promise((res, rej) => {
       this.resolve = res;
@@ -96,8 +99,7 @@ export class Stager {
           if (st?.isDirectory()) throw new Error(`${e.path} is a directory here, and the input is a link`);
           if (st) unlinkSync(local);
           symlinkSync(e.target, local);
-        } else if (!(st?.isFile() && st.size === e.size && Math.abs(st.mtimeMs - e.mtimeMs) < 1)) {
-          // (within a millisecond: a time set through utimes comes back a hair below it)
+        } else if (!(st?.isFile() && this.copies.unchanged(this.key(rel), local, e.size, e.mtimeMs))) {
           this.pending.add(e.path);
         }
       }
@@ -109,7 +111,9 @@ export class Stager {
   chunk(h: Extract<ChunkHeader, { type: 'inChunk' }>, data: Buffer): void {
     if (this.ended || !this.pending.has(h.path)) return;
     try {
-      this.writer.write(this.root, jobRel(h.path), { append: false, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
+      const rel = jobRel(h.path);
+      const left = this.writer.write(this.root, rel, { append: false, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
+      if (left) this.copies.note(this.key(rel), left);
     } catch (e) {
       return this.fail(`cannot write input ${h.path}: ${(e as Error).message}`);
     }
@@ -117,6 +121,10 @@ export class Stager {
       this.pending.delete(h.path);
       this.settle();
     }
+  }
+
+  private key(rel: string): string {
+    return `${this.root}\0${rel}`;
   }
 
   private settle(): void {
