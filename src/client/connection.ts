@@ -70,6 +70,10 @@ export class Connection {
       ws.once('unexpected-response', (_req, res) => {
         clearTimeout(timer);
         ws.terminate();
+        if (res.statusCode === 503) {
+          reject(new QError(ErrorCodes.BUSY, `the master at ${where} turned this connection away: too many connections are waiting for it (try again shortly)`));
+          return;
+        }
         const reason = res.statusCode === 401 ? 'wrong or missing token (-token, Q_TOKEN, or the master state directory)' : `${res.statusCode} ${res.statusMessage}`;
         reject(new QError(ErrorCodes.AUTH, `the master at ${where} refused the connection: ${reason}`));
       });

@@ -64,7 +64,7 @@ export async function waitForJobs(
       if (counts.done + counts.failed === counts.jobs) return { counts, rows, conn: current, elapsedS: elapsedS() };
     } catch (e) {
       // The master went away (restarted, killed): wait, connect again, go on.
-      if (!isQError(e) || e.code !== ErrorCodes.NO_MASTER) throw e;
+      if (!isQError(e) || (e.code !== ErrorCodes.NO_MASTER && e.code !== ErrorCodes.BUSY)) throw e;
       current?.close();
       current = null;
       io.progress?.(`master unreachable; still waiting (${formatTime(elapsedS())})`);

@@ -7,6 +7,8 @@ export const ErrorCodes = {
   BAD_SPEC_FILE: 'BAD_SPEC_FILE',
   NOT_SUPPORTED: 'NOT_SUPPORTED',
   NO_MASTER: 'NO_MASTER',
+  /** The master turned the connection away for load (too many connections waiting). */
+  BUSY: 'BUSY',
   AUTH: 'AUTH',
   NOT_FOUND: 'NOT_FOUND',
   BAD_MESSAGE: 'BAD_MESSAGE',

@@ -35,7 +35,7 @@ async function openWaiting(open: () => Promise<Connection>, waitS: number): Prom
     try {
       return await open();
     } catch (e) {
-      if (!isQError(e) || e.code !== ErrorCodes.NO_MASTER || Date.now() + RETRY_MS > deadline) throw e;
+      if (!isQError(e) || (e.code !== ErrorCodes.NO_MASTER && e.code !== ErrorCodes.BUSY) || Date.now() + RETRY_MS > deadline) throw e;
       await new Promise((r) => setTimeout(r, RETRY_MS));
     }
   }

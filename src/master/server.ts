@@ -2,6 +2,7 @@
 // validated frame to the client or worker handler. An invalid frame gets an error answer and
 // changes nothing; it never reaches the handlers.
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { traceLine } from '../common/verbosity.js';
@@ -13,6 +14,7 @@ import { MAX_FRAME_BYTES, decode, encode, encodeJobRows, frameBytes } from '../p
 import { WorkerMessageSchema } from '../protocol/workerMessages.js';
 import { decodeChunk } from '../protocol/frames.js';
 import { AuthGuard } from './authGuard.js';
+import { ConnectionGate } from './connectionGate.js';
 import type { Hub } from './hub.js';
 import { handleRequest } from './requests.js';
 import { WorkerLink } from './workerLink.js';
@@ -49,6 +51,11 @@ export function listen(
   const guard = new AuthGuard(hub.clock, hub.log);
   const handler = httpHandler({ metrics: hub.metrics, dashboard: hub.dashboard, token });
   const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
+  // Connections that send no request in time, or too many of them waiting, go (connectionGate.ts).
+  const gate = new ConnectionGate(hub.clock, hub.log, { plain: tls === null });
+  server.on('connection', (socket: Socket) => gate.admit(socket));
+  server.prependListener('request', (req: IncomingMessage) => gate.settled(req.socket));
+  server.prependListener('upgrade', (req: IncomingMessage) => gate.settled(req.socket));
   const dashboard = hub.dashboard;
   const wss = new WebSocketServer({
     server,

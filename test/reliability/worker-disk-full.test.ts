@@ -35,7 +35,7 @@ t.test('a full scratch disk: the filling job fails with the reason, the worker t
   const next = c.add(['-add', 'echo fits']);
   await new Promise((res) => setTimeout(res, 2500));
   t.equal(c.row(next)?.status, 'ready', 'not sent to a full worker');
-  rmSync(join(disk, c.dir, 'big'));
+  rmSync(join(disk, 'mirror', c.dir, 'big'));
   t.equal((await c.waitForStatus(next, ['done', 'failed'], 15_000)).status, 'done', 'taken once there is room');
   t.equal(c.q(['-log', next]).stdout, 'fits\n');
 });
