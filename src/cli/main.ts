@@ -69,6 +69,9 @@ function workerPassThrough(p: Parsed): string[] {
     if (v !== undefined) args.push(`-${name}`, v);
   }
   if (p.bool('requireDocker')) args.push('-requireDocker');
+  if (p.given.has('allowNetwork')) args.push('-allowNetwork', String(p.bool('allowNetwork')));
+  const images = p.list('allowImages');
+  if (images?.length) args.push('-allowImages', ...images);
   const tls = p.list('tls');
   if (tls?.length === 2) args.push('-tls', tls[0]!); // the local worker trusts the master's certificate
   const queues = p.list('queues');
@@ -188,7 +191,14 @@ async function runWorker(p: Parsed): Promise<number> {
     killGraceMs: (p.num('killGrace') ?? 5) * 1000,
     minFreeDisk: parseSize(p.str('minFreeDisk') ?? '100m', '-minFreeDisk'),
     queues: p.list('queues') ?? [],
-    docker: { image: p.str('dockerImage') ?? null, require: p.bool('requireDocker'), user: dockerUser(p) },
+    docker: {
+      image: p.str('dockerImage') ?? null,
+      require: p.bool('requireDocker'),
+      user: dockerUser(p),
+      // Where process jobs run too, a container's network keeps nothing from a job: it has the
+      // host's. With -requireDocker it does, so it is off unless the operator allows it.
+      policy: { allowNetwork: p.given.has('allowNetwork') ? p.bool('allowNetwork') : !p.bool('requireDocker'), allowImages: p.list('allowImages') ?? null },
+    },
     verbosity: p.verbosity,
   });
   if (p.verbosity >= Verbosity.NORMAL) console.log(`===== worker ${worker.handle}, basePath = ${worker.basePath}, master ${host}:${port(p)}`);

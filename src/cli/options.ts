@@ -125,6 +125,8 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'dockerImage', kind: 'value', modes: masterWorker, describe: 'run jobs that name no image in this image' },
   { name: 'requireDocker', kind: 'bool', modes: masterWorker, describe: 'run nothing outside a container' },
   { name: 'dockerUser', kind: 'value', modes: masterWorker, describe: 'UID:GID containers run as (default: this process)' },
+  { name: 'allowNetwork', kind: 'bool', modes: masterWorker, describe: 'containers may have a network (-network); default: yes, but no with -requireDocker' },
+  { name: 'allowImages', kind: 'list', modes: masterWorker, describe: 'images jobs may name, e.g. lab/* python:3.*  (default: any)' },
 ];
 
 export function optionsFor(mode: Mode): OptionDef[] {

@@ -101,6 +101,7 @@ export class Scheduler {
           docker: (w.resources.docker ?? null) !== null,
           bare: w.resources.bare ?? true,
           queues: w.resources.queues ?? [],
+          policy: w.resources.policy,
         });
         if (!claimed) continue;
         const { mem, cpus, gpus } = claimed.spec;

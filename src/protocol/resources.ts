@@ -1,6 +1,7 @@
 // What a worker reports of itself, and how clients see a worker.
 import * as z from 'zod';
 import { handle } from './fields.js';
+import { ContainerPolicySchema } from './containerPolicy.js';
 
 export const ResourcesSchema = z.object({
   hostname: z.string().max(256),
@@ -20,6 +21,8 @@ export const ResourcesSchema = z.object({
   minFreeDisk: z.number().nonnegative().default(0),
   /** How its process jobs are kept apart: `cgroup (...)`, or `none: why`. */
   isolation: z.string().max(512).default('unknown'),
+  /** What its containers may have (containerPolicy.ts); older workers: any network, any image. */
+  policy: ContainerPolicySchema.default({ allowNetwork: true, allowImages: null }),
   /** The worker's q version ('' from a worker too old to say). */
   version: z.string().max(64).default(''),
 });

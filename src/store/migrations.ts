@@ -150,4 +150,22 @@ export const migrations: readonly string[] = [
    END;`,
   // 13: where this database's job handles start (store/handles.ts): drawn once, kept for good.
   `INSERT OR IGNORE INTO meta (key, value) VALUES ('handle_base', CAST(abs(random() % 2176782336) AS TEXT));`,
+  // 14: a class also says whether its jobs ask for a network and which image they name, so
+  // that a pick passes over jobs a worker's policy refuses (protocol/containerPolicy.ts). The
+  // jobs move to the classes with those two from their specs; the old classes go.
+  `ALTER TABLE classes ADD COLUMN network INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE classes ADD COLUMN image TEXT;
+   CREATE TEMP TABLE class_moves AS
+     SELECT jobs.seq AS seq, c.mem, c.time_limit, c.worker_pin, c.docker, c.cpus, c.gpus, c.queue,
+            coalesce(json_extract(jobs.spec, '$.network'), 0) AS network, json_extract(jobs.spec, '$.dockerImage') AS image
+     FROM jobs JOIN classes c ON c.id = jobs.class;
+   INSERT OR IGNORE INTO classes (key, mem, time_limit, worker_pin, docker, cpus, gpus, queue, network, image)
+     SELECT json_array(mem, time_limit, worker_pin, docker, cpus, gpus, queue, network, image), mem, time_limit, worker_pin, docker, cpus, gpus, queue, network, image
+     FROM class_moves GROUP BY 1;
+   UPDATE jobs SET class = (SELECT c.id FROM class_moves m JOIN classes c
+       ON c.key = json_array(m.mem, m.time_limit, m.worker_pin, m.docker, m.cpus, m.gpus, m.queue, m.network, m.image)
+     WHERE m.seq = jobs.seq)
+   WHERE class IS NOT NULL;
+   DELETE FROM classes WHERE json_array_length(key) = 7;
+   DROP TABLE class_moves;`,
 ];

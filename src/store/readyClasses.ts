@@ -14,6 +14,7 @@
 // marked; the first passes unmark the empty ones.
 import type { Db } from './db.js';
 import type { JobSpec } from '../protocol/jobSpec.js';
+import { imageAllowed, type ContainerPolicy } from '../protocol/containerPolicy.js';
 
 /** What a class needs of a worker (the columns the pick used to test row by row). */
 export interface Requirement {
@@ -24,6 +25,10 @@ export interface Requirement {
   cpus: number | null;
   gpus: number;
   queue: string | null;
+  /** Its container asks for a network. */
+  network: boolean;
+  /** The image it names (null: none). */
+  image: string | null;
 }
 
 /** What a worker can take now (scheduler.ts builds it from its resources and reservations). */
@@ -40,10 +45,14 @@ export interface WorkerFit {
   cpuBudget: number;
   gpuBudget: number;
   queues: readonly string[];
+  /** What its containers may have (absent: any network, any image). */
+  policy?: ContainerPolicy;
 }
 
 export function fits(r: Requirement, w: WorkerFit): boolean {
   return (
+    (!r.network || (w.policy?.allowNetwork ?? true)) &&
+    (r.image === null || !w.policy || imageAllowed(w.policy, r.image)) &&
     r.mem <= w.memBudget &&
     (w.maxTime === null || r.time <= w.maxTime) &&
     (r.pin === null || r.pin === w.worker) &&
@@ -63,6 +72,8 @@ export function requirementOf(spec: JobSpec): Requirement {
     cpus: spec.cpus,
     gpus: spec.gpus,
     queue: spec.queue,
+    network: spec.network,
+    image: spec.dockerImage,
   };
 }
 
@@ -83,6 +94,8 @@ interface ClassRow {
   cpus: number | null;
   gpus: number;
   queue: string | null;
+  network: number;
+  image: string | null;
 }
 
 export class ReadyClasses {
@@ -98,10 +111,10 @@ export class ReadyClasses {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       // json_array in SQL on both sides: the key is the same text whichever way it was made.
-      add: p(`INSERT OR IGNORE INTO classes (key, mem, time_limit, worker_pin, docker, cpus, gpus, queue)
-              VALUES (json_array(@mem, @time, @pin, @docker, @cpus, @gpus, @queue), @mem, @time, @pin, @docker, @cpus, @gpus, @queue)`),
-      idOf: p(`SELECT id FROM classes WHERE key = json_array(@mem, @time, @pin, @docker, @cpus, @gpus, @queue)`),
-      all: p(`SELECT id, mem, time_limit, worker_pin, docker, cpus, gpus, queue FROM classes`),
+      add: p(`INSERT OR IGNORE INTO classes (key, mem, time_limit, worker_pin, docker, cpus, gpus, queue, network, image)
+              VALUES (json_array(@mem, @time, @pin, @docker, @cpus, @gpus, @queue, @network, @image), @mem, @time, @pin, @docker, @cpus, @gpus, @queue, @network, @image)`),
+      idOf: p(`SELECT id FROM classes WHERE key = json_array(@mem, @time, @pin, @docker, @cpus, @gpus, @queue, @network, @image)`),
+      all: p(`SELECT id, mem, time_limit, worker_pin, docker, cpus, gpus, queue, network, image FROM classes`),
       head: p(`SELECT seq, priority, handle, spec, attempt FROM jobs INDEXED BY jobs_ready
                WHERE class = ? AND status = 'ready' ORDER BY priority, seq LIMIT 1`),
       readyIn: p(`SELECT count(*) AS n FROM (SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE class = ? AND status = 'ready' LIMIT ?)`),
@@ -115,7 +128,7 @@ export class ReadyClasses {
     const key = JSON.stringify(req);
     const cached = this.ids.get(key);
     if (cached !== undefined) return cached;
-    const params = { ...req, docker: req.docker ? 1 : 0 };
+    const params = { ...req, docker: req.docker ? 1 : 0, network: req.network ? 1 : 0 };
     this.s.add.run(params);
     const id = (this.s.idOf.get(params) as { id: number }).id;
     this.known.set(id, req);
@@ -150,7 +163,17 @@ export class ReadyClasses {
     this.ids.clear();
     this.known.clear();
     for (const r of this.s.all.all() as ClassRow[]) {
-      const req: Requirement = { mem: r.mem, time: r.time_limit, pin: r.worker_pin, docker: r.docker === 1, cpus: r.cpus, gpus: r.gpus, queue: r.queue };
+      const req: Requirement = {
+        mem: r.mem,
+        time: r.time_limit,
+        pin: r.worker_pin,
+        docker: r.docker === 1,
+        cpus: r.cpus,
+        gpus: r.gpus,
+        queue: r.queue,
+        network: r.network === 1,
+        image: r.image,
+      };
       this.known.set(r.id, req);
       this.ids.set(JSON.stringify(req), r.id);
     }

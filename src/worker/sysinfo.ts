@@ -1,5 +1,6 @@
 // What a worker tells the master about its machine: the scheduler fits jobs into freeMem,
 // and `q -w` shows the rest.
+import type { ContainerPolicy } from '../protocol/containerPolicy.js';
 import { Q_VERSION } from '../common/version.js';
 import { readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { cpus, freemem } from 'node:os';
@@ -71,7 +72,7 @@ export function resources(
   hostname: string,
   basePath: string,
   busy: string[],
-  docker: { version: string | null; bare: boolean; queues: string[] },
+  docker: { version: string | null; bare: boolean; queues: string[]; policy: ContainerPolicy },
   isolation: string,
   minFreeDisk = 0,
 ): Resources {
@@ -88,6 +89,7 @@ export function resources(
     bare: docker.bare,
     gpus: gpuCount(),
     queues: docker.queues,
+    policy: docker.policy,
     isolation,
     minFreeDisk,
   };

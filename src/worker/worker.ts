@@ -29,6 +29,7 @@ import { Stager } from './files/stager.js';
 import { checkJobPaths, jobRel, jobRoot, mirrorRoot, removeJobFiles, sweepJobFiles } from './jobFiles.js';
 import { emptyScratch } from './scratch.js';
 import { StagedCopies } from './files/stagedCopies.js';
+import { refusal } from '../protocol/containerPolicy.js';
 import { readProcTable, type ProcTable } from './procTable.js';
 import { ProcessSide } from './processSide.js';
 import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
@@ -174,7 +175,7 @@ export class Worker {
     const busy = busyProcesses(this.prevTable, table, now - this.prevTableAt);
     this.prevTable = table;
     this.prevTableAt = now;
-    const docker = { version: this.docker.version, bare: this.docker.bare, queues: this.opts.queues ?? [] };
+    const docker = { version: this.docker.version, bare: this.docker.bare, queues: this.opts.queues ?? [], policy: this.docker.policy };
     return resources(this.opts.hostname, this.opts.basePath, busy, docker, this.processes.isolation, this.opts.minFreeDisk ?? 0);
   }
 
@@ -349,6 +350,10 @@ export class Worker {
     if (image === false) {
       return this.giveBack(h, job.dockerImage ? 'no Docker engine answers' : 'this worker runs only Docker jobs');
     }
+    // The master sends no job this worker's policy refuses; one that came anyway (an older
+    // master) ends here, before anything of it runs.
+    const refused = image === null ? null : refusal(this.docker.policy, job.network, job.dockerImage);
+    if (refused) return this.ended(h, resultWithoutRun(ExitCodes.NOT_PROVIDED, `Not run: ${refused}`));
     const hasInputs = !job.shareWorkingPath && job.inPaths.length + job.realtimeInPaths.length > 0;
     if (!hasInputs) {
       h.outSync = this.delivery.outSyncFor(job, jobRoot(job, this.opts.basePath), []);

@@ -92,3 +92,23 @@ t.test('Docker jobs: staged inputs are read-only; a volume the image declares is
   const left = [...volumes()].filter((x) => !before.has(x));
   t.same(left, [], 'no volume left behind');
 });
+
+t.test('the operator decides what containers may have: a worker with -requireDocker gives no network, -allowImages limits images', async (t) => {
+  if (!dockerReady(t)) return;
+  const c = new Cluster(t);
+  t.teardown(() => removeContainers(`q.base=${join(c.dir, 'scratch-strict')}`));
+  t.teardown(() => removeContainers(`q.base=${join(c.dir, 'scratch-open')}`));
+  await c.startMaster();
+  await c.startWorker('strict', ['-requireDocker', '-dockerImage', TEST_IMAGE, '-allowImages', 'q-test-*']);
+  const networked = c.add(['-docker', TEST_IMAGE, '-network', '-add', 'echo networked']);
+  const foreign = c.add(['-docker', 'elsewhere/image:1', '-add', 'echo foreign']);
+  const plain = c.add(['-add', 'echo plain']);
+  t.equal((await c.waitForStatus(plain, ['done', 'failed'], 30_000)).status, 'done', 'a job it allows runs, in its image');
+  await new Promise((r) => setTimeout(r, 1500));
+  t.equal(c.row(networked)?.status, 'ready', 'a networked job waits: this worker gives containers no network');
+  t.equal(c.row(foreign)?.status, 'ready', 'a job naming another image waits');
+  // A worker that allows them takes them.
+  await c.startWorker('open', ['-allowNetwork']);
+  t.equal((await c.waitForStatus(networked, ['done', 'failed'], 30_000)).status, 'done', 'the networked job ran where networks are allowed');
+  t.equal(c.row(networked)?.worker.split(' ')[0], 'open');
+});

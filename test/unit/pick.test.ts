@@ -82,11 +82,28 @@ t.test("a database of the previous schema (6) gets its classes; picks go as they
   t.same([cmd(plain), cmd(plain), cmd(plain), cmd(plain)], ['echo a', 'echo cpus', 'echo plain', undefined], 'a plain worker: its three, in order');
   t.equal(cmd({ ...plain, worker: 'w2' }), 'echo pinned');
   t.equal(cmd({ ...plain, queues: ['gpu'], gpuBudget: 1 }), 'echo q');
-  t.equal(cmd({ ...plain, docker: true }), 'echo docker');
+  // Migration 14 put the image into the class: a worker that runs only other images passes it over.
+  t.equal(cmd({ ...plain, docker: true, policy: { allowNetwork: true, allowImages: ['lab/*'] } }), undefined, 'not an image this worker runs');
+  t.equal(cmd({ ...plain, docker: true, policy: { allowNetwork: false, allowImages: ['busy*'] } }), 'echo docker');
   t.equal(cmd({ ...plain, memBudget: 100_000 }), 'echo big');
   t.equal(jobs.pages.page([{ key: 'status', value: 'done' }], 0, 10, () => true).jobs.length, 1, 'the finished job is still there');
   // Migration 12 counted the jobs it found (the picks above moved 7 of them on).
   const truth = db.prepare(`SELECT status, coalesce(queue, '') AS queue, count(*) AS n FROM jobs GROUP BY 1, 2 ORDER BY 1, 2`).all();
   t.same(jobs.counts(), truth, 'job_counts: what the table holds');
   t.equal(jobs.count(), (db.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n);
+});
+
+t.test('a worker is sent no job its container policy refuses: a network, an image it does not allow', async (t) => {
+  const jobs = new JobStore(openDb(join(t.testdir(), 'q.sqlite')));
+  jobs.insert([
+    spec({ command: 'net', dockerImage: 'lab/train:1', network: true }),
+    spec({ command: 'other', dockerImage: 'evil/x' }),
+    spec({ command: 'lab', dockerImage: 'lab/train:2' }),
+    spec({ command: 'plain' }),
+  ], NOW);
+  const strict = { ...plain, docker: true, policy: { allowNetwork: false, allowImages: ['lab/*'] } };
+  const got = [jobs.claim(strict), jobs.claim(strict), jobs.claim(strict)].map((c) => c?.spec.command);
+  t.same(got, ['lab', 'plain', undefined], 'only what the policy allows');
+  const open = { ...plain, worker: 'w2', docker: true };
+  t.same([jobs.claim(open)?.spec.command, jobs.claim(open)?.spec.command], ['net', 'other'], 'a worker without a policy takes the rest');
 });

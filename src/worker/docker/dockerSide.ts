@@ -1,6 +1,7 @@
 // Docker on this worker: the engine (found at start, probed with each heartbeat), which jobs
 // run in which image, taking back the containers a previous run of this worker left, removing
 // containers whose jobs went elsewhere, and stopping a container a process job started itself.
+import type { ContainerPolicy } from '../../protocol/containerPolicy.js';
 import { closeSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../../common/clock.js';
@@ -21,6 +22,8 @@ export interface DockerOptions {
   require: boolean;
   /** `uid:gid` containers run as; null = this process's. */
   user: string | null;
+  /** What its containers may have beyond the defaults (-allowNetwork, -allowImages); default: any network, any image. */
+  policy?: ContainerPolicy;
 }
 
 export interface DockerSideOptions {
@@ -82,6 +85,11 @@ export class DockerSide {
   }
 
   /** The image a job runs in here; null = as a process; false = this worker cannot run it now. */
+  /** What this worker's containers may have. */
+  get policy(): ContainerPolicy {
+    return this.opts.docker.policy ?? { allowNetwork: true, allowImages: null };
+  }
+
   imageFor(job: Assignment): string | null | false {
     const engineUp = this.version !== null;
     if (job.dockerImage) return engineUp ? job.dockerImage : false;
