@@ -135,6 +135,8 @@ async function runMaster(p: Parsed): Promise<number> {
     dashboard: p.given.has('dashboard') ? p.bool('dashboard') : true,
     autoscale: autoscaleOptions(p, host),
     readOnly: p.bool('readOnly'),
+    maxOutputMb: parseSize(p.str('maxOutput') ?? '10g', '-maxOutput'),
+    minFreeDiskMb: parseSize(p.str('minFreeDisk') ?? '100m', '-minFreeDisk'),
     localWorkerArgs: p.bool('localWorker') ? workerPassThrough(p) : null,
   }).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') throw new QError(ErrorCodes.BAD_VALUE, `port ${port(p)} is in use: is a master already running?`);

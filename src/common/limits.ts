@@ -26,3 +26,8 @@ export const MAX_COMMAND_BYTES = 1_000_000;
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 /** -memGrace: how far over -mem a job may go before it is killed. */
 export const MAX_MEM_GRACE = 100;
+
+/** MB of outputs one job may put on the master's disk, unless -maxOutput says otherwise. */
+export const DEFAULT_MAX_OUTPUT_MB = 10 * 1024;
+/** MB of free disk a worker keeps under its basePath, and a master under an outPath, unless -minFreeDisk says otherwise. */
+export const DEFAULT_MIN_FREE_DISK_MB = 100;

@@ -257,7 +257,8 @@ export function walkBeneath(root: string, rel: string, limit = MAX_ENTRIES, desc
 }
 
 /**
- * Size of the tree at `root/rel` in MB (blocks used), for the disk limit, walked as
+ * Size of the tree at `root/rel` in MB, for the disk limit: blocks used, and for a regular
+ * file what a copy of it would write (its apparent size, when larger). Walked as
  * walkBeneath does (depth first, one descriptor per level) but without blocking the event
  * loop. Bounded by `maxEntries`, directories counted. A start that does not exist (yet)
  * counts 0.
@@ -276,12 +277,15 @@ export async function diskUsageBeneath(root: string, rel: string, maxEntries = M
   }
   let bytes = 0;
   let entries = 0;
+  // Names as bytes: a name that is not UTF-8 (`\377`) read as a string names nothing, and
+  // what it held went uncounted.
+  const child = (dirFd: number, name: Buffer) => Buffer.concat([Buffer.from(`${at(dirFd)}/`), name]);
   const visit = async (dirFd: number): Promise<void> => {
     entries++;
     bytes += fstatSync(dirFd).blocks * 512;
-    let names: string[];
+    let names: Buffer[];
     try {
-      names = await readdir(at(dirFd));
+      names = await readdir(at(dirFd), { encoding: 'buffer' });
     } catch {
       return;
     }
@@ -289,18 +293,20 @@ export async function diskUsageBeneath(root: string, rel: string, maxEntries = M
       if (entries >= maxEntries) return;
       let st;
       try {
-        st = await lstat(at(dirFd, name));
+        st = await lstat(child(dirFd, name));
       } catch {
-        continue;
+        continue; // gone meanwhile
       }
       if (!st.isDirectory()) {
-        bytes += st.blocks * 512;
+        // What copying it would write, not the blocks it holds here: a sparse file of 2 GB
+        // takes none, and would have been 2 GB on the master's disk.
+        bytes += st.isFile() ? Math.max(st.blocks * 512, st.size) : st.blocks * 512;
         entries++;
         continue;
       }
       let sub: number;
       try {
-        sub = openSync(at(dirFd, name), LIST_FLAGS);
+        sub = openSync(child(dirFd, name), LIST_FLAGS);
       } catch {
         continue; // swapped for a link, or unreadable
       }

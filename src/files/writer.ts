@@ -97,6 +97,11 @@ export class ChunkWriter {
     this.close(key);
   }
 
+  /** Gives up `root/rel` if it is being written (its part file goes). */
+  abandon(root: string, rel: string): void {
+    this.drop(`${root}\0${rel}`);
+  }
+
   /** Drops every file still open (its sender went away). */
   closeAll(): void {
     for (const k of [...this.open.keys()]) this.drop(k);

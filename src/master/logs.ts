@@ -170,6 +170,8 @@ export class LogSpool {
     const have = st[stream];
     if (offset + chunk.length <= have) return; // sent again after a reconnect: here already
     const fresh = offset < have ? chunk.subarray(have - offset) : chunk;
+    // The worker skipped what neither half would keep (worker/jobFiles.ts): dropped.
+    if (offset > have) st.dropped += offset - have;
     const keeps = logKeeps(st.limitMb);
     let rest = fresh;
     if (st.head < keeps.head) {

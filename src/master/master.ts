@@ -18,6 +18,7 @@ import { Scheduler } from './scheduler.js';
 import { StallWatch } from './stallWatch.js';
 import { Pruner } from './pruner.js';
 import { OutputSink } from './files/outputs.js';
+import { DEFAULT_MAX_OUTPUT_MB, DEFAULT_MIN_FREE_DISK_MB } from '../common/limits.js';
 import { RealtimeFeed, REALTIME_MS } from './files/realtime.js';
 import { listen } from './server.js';
 import { RequestQueue } from './requestQueue.js';
@@ -48,6 +49,10 @@ export interface MasterOptions {
   /** The dashboard at / (default on; -dashboard false), and -readOnly: it may look, not act. */
   dashboard?: boolean;
   readOnly?: boolean;
+  /** MB one job's outputs may take on this machine (-maxOutput, default 10g). */
+  maxOutputMb?: number;
+  /** MB of free disk below which outputs are refused (-minFreeDisk, default 100m). */
+  minFreeDiskMb?: number;
   /** -verbose (default 1); ignored when `log` is given. */
   verbosity?: Verbosity;
   log?: Log;
@@ -91,7 +96,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     workers,
     scheduler,
     logs: new LogSpool(join(opts.stateDir, 'logs'), (handle) => jobs.get(handle)?.logLimit ?? DEFAULT_LOG_LIMIT_MB),
-    outputs: new OutputSink(jobs, log),
+    outputs: new OutputSink(jobs, log, { maxOutputMb: opts.maxOutputMb ?? DEFAULT_MAX_OUTPUT_MB, minFreeDiskMb: opts.minFreeDiskMb ?? DEFAULT_MIN_FREE_DISK_MB }, () => clock.now()),
     clock,
     log,
     metrics: new MasterMetrics({ counts: () => jobs.counts(), workers: () => workers.census() }),

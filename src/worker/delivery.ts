@@ -48,10 +48,11 @@ export class Delivery {
           done = false;
           break;
         }
-        const offset = file.pos;
         const chunk = file.read(Math.min(left, OUTPUT_MAX_BYTES));
         if (!chunk) break;
-        left -= chunk.length;
+        // (read may have skipped what the master would drop: the offset is where these bytes start)
+        const offset = file.pos - chunk.length;
+        left -= Math.max(chunk.length, 1);
         this.send({ type: 'output', handle: h.handle, lease: h.lease, stream, offset, data: chunk.toString('base64') });
       }
     }

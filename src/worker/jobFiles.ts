@@ -198,7 +198,7 @@ const PUNCH_STEP = 1024 * 1024;
  */
 export class OutputFile {
   private fd: number | null = null;
-  private readonly keeps: { head: number; behind: number } | null;
+  private readonly keeps: { head: number; tail: number; behind: number } | null;
   private freedTo = 0;
   private punching = false;
 
@@ -216,7 +216,7 @@ export class OutputFile {
     if (logLimitMb === undefined) this.keeps = null;
     else {
       const { head, tail } = logKeeps(logLimitMb);
-      this.keeps = { head, behind: Math.max(tail, RESEND_MARGIN) };
+      this.keeps = { head, tail, behind: Math.max(tail, RESEND_MARGIN) };
       this.freedTo = head;
     }
   }
@@ -244,7 +244,28 @@ export class OutputFile {
     });
   }
 
-  /** What was written since the last call (at most `max` bytes). */
+  /**
+   * Moves the read position over what the master would drop anyway: a byte past the log's
+   * head with a whole tail's worth written after it is in neither half, whatever the other
+   * stream holds. So a job that makes its stdout a terabyte of holes (`truncate -s 1T
+   * /proc/self/fd/1`) costs a jump, not a terabyte read and sent. Returns the bytes skipped.
+   */
+  private skipDropped(fd: number): number {
+    if (!this.keeps || this.pos < this.keeps.head) return 0;
+    let size: number;
+    try {
+      size = fstatSync(fd).size;
+    } catch {
+      return 0;
+    }
+    const to = size - this.keeps.tail;
+    if (to <= this.pos) return 0;
+    const skipped = to - this.pos;
+    this.pos = to;
+    return skipped;
+  }
+
+  /** What was written since the last call (at most `max` bytes), from `pos` as it is after the call less its length. */
   read(max: number): Buffer | null {
     if (this.fd === null) {
       try {
@@ -258,6 +279,7 @@ export class OutputFile {
         return null; // the job has not created it yet (or made it a link)
       }
     }
+    const skipped = this.skipDropped(this.fd);
     const parts: Buffer[] = [];
     let total = 0;
     try {
@@ -272,7 +294,7 @@ export class OutputFile {
       // an I/O error: what was read is sent, the rest is tried again next time
     }
     this.freeMiddle();
-    if (total === 0) return null;
+    if (total === 0 && skipped === 0) return null;
     try {
       this.onAdvance?.();
     } catch {

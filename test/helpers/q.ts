@@ -218,6 +218,7 @@ export class Cluster {
       input: opts.input ?? '',
       encoding: 'utf8',
       timeout: 30_000,
+      maxBuffer: 64 * 1024 * 1024,
     });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }

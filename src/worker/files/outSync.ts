@@ -14,6 +14,7 @@ import type { Assignment } from '../../protocol/jobState.js';
 import type { ManifestEntry, WorkerMessage } from '../../protocol/workerMessages.js';
 import type { Log } from '../../common/verbosity.js';
 import { SentCopy } from './sentCopy.js';
+import { formatSize } from '../../common/units.js';
 
 export class OutSync {
   private readonly rules: OutRule[];
@@ -85,6 +86,12 @@ export class OutSync {
       if (this.inFlight.has(rel)) continue;
       const last = this.synced.get(rel);
       if (last?.same(e.size, e.mtimeMs)) continue;
+      // A file larger than the job's -disk (a sparse one takes no blocks here) is not sent:
+      // it would write that much on the master. The disk limit ends a job that goes on.
+      if (e.size > this.job.disk * 1024 * 1024) {
+        this.problem ??= `${rel} is ${formatSize(Math.ceil(e.size / 1024 / 1024))}, more than the job's -disk ${formatSize(this.job.disk)}`;
+        continue;
+      }
       const copy = SentCopy.starting(last);
       const resume = last?.mayResume(e.size, rule.append)
         ? { at: last.size, ...(rule.append ? {} : { verify: (fd: number, st: { size: number; ino: number }) => last.stillStartOf(fd, st) }) }
