@@ -19,12 +19,38 @@ export type RawOptions = Map<string, string[]>;
 
 const NUMBER = /^-(\d+(\.\d*)?|\.\d+)$/;
 
+/** Edit distance (insert, delete, replace, swap two neighbours), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The option a mistyped word most likely meant, if one is close. */
+function closest(word: string, table: readonly OptionDef[]): string | null {
+  let best: { name: string; d: number } | null = null;
+  for (const o of table) {
+    const d = distance(word.toLowerCase(), o.name.toLowerCase());
+    if (d <= Math.max(1, Math.floor(o.name.length / 3)) && (!best || d < best.d)) best = { name: o.name, d };
+  }
+  return best?.name ?? null;
+}
+
 function resolve(word: string, table: readonly OptionDef[], mode: Mode): OptionDef {
   const exact = table.find((o) => o.name === word);
   if (exact) return exact;
   const matches = table.filter((o) => o.name.startsWith(word));
   if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new QError(ErrorCodes.BAD_OPTION, `unknown option -${word} (see q -help)`);
+  if (matches.length === 0) {
+    const near = closest(word, table);
+    throw new QError(ErrorCodes.BAD_OPTION, `unknown option -${word}${near ? `: did you mean -${near}?` : ''} (see q -help)`);
+  }
   // Ambiguous only because of options fig did not have: fig's choice (figOptions.ts).
   const fig = figChoice(word, mode);
   const chosen = fig === null ? undefined : matches.find((o) => o.name === fig);
@@ -73,6 +99,8 @@ export function prepass(argv: readonly string[], mode: Mode, optionLike: string[
   const table = optionsFor(mode);
   const out: RawOptions = new Map();
   let current: OptionDef | null = null;
+  /** The last list option given (`-list`, `-kill`…): a word after a flag that follows it is its. */
+  let lastList: OptionDef | null = null;
   let verbatim = false;
   let forceNext = false;
 
@@ -82,6 +110,12 @@ export function prepass(argv: readonly string[], mode: Mode, optionLike: string[
     }
     const values = out.get(current.name)!;
     if (current.kind === 'bool') {
+      if (value !== 'true' && value !== 'false' && lastList && values.length === 0) {
+        // `-list -json J-x`: the flag is set, and J-x is one of -list's SPECs.
+        current = lastList;
+        out.get(lastList.name)!.push(value);
+        return;
+      }
       if (value !== 'true' && value !== 'false') {
         throw new QError(ErrorCodes.BAD_VALUE, `-${current.name} takes true or false, not '${value}'`);
       }
@@ -113,14 +147,18 @@ export function prepass(argv: readonly string[], mode: Mode, optionLike: string[
       addValue(arg);
       continue;
     }
-    const word = arg.slice(1);
-    if (current?.kind === 'command' && !table.some((o) => o.name === word)) {
-      if (selects(word, table, mode)) optionLike.push(arg);
+    if (current?.kind === 'command' && !table.some((o) => o.name === arg.slice(1))) {
+      // One- and two-letter flags (`ls -l`, `sh -c`, `rm -rf`) are the command's own; a
+      // longer word that a q option starts with (fig's `-prio`) is worth a warning.
+      if (arg.length > 3 && !arg.startsWith('--') && selects(arg.slice(1), table, mode)) optionLike.push(arg);
       addValue(arg);
       continue;
     }
+    // GNU style: `--list`, `--help`, `--version` are -list, -help, -version.
+    const word = arg.startsWith('--') ? arg.slice(2) : arg.slice(1);
     current = resolve(word, table, mode);
     out.set(current.name, []);
+    if (current.kind === 'list') lastList = current;
     // Its value is a batch system's options, which start with dashes: always the next word.
     if (current.name === 'slurmArgs') forceNext = true;
   }

@@ -7,6 +7,7 @@ import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { ErrorCodes, QError, isQError } from '../common/errors.js';
 import { parseSize, parseTime } from '../common/units.js';
 import { Verbosity } from '../common/verbosity.js';
+import { Q_VERSION } from '../common/version.js';
 import { PILOT_LIFETIME, PILOT_TIME, pilotTimeS, slurmWords } from '../client/pilots.js';
 import type * as MasterModule from '../master/master.js';
 import type { MasterOptions } from '../master/master.js';
@@ -171,18 +172,21 @@ function workerToken(p: Parsed): string {
 
 async function runWorker(p: Parsed): Promise<number> {
   const { Worker } = await importFrom<typeof WorkerModule>('../worker/worker.js', import.meta.url);
-  const { defaultHandle } = await import('../worker/identity.js');
+  const { defaultHandle, lockBase } = await import('../worker/identity.js');
   const hostname = p.str('hostname') ?? osHostname();
   const host = p.str('masterHost') ?? 'localhost';
   const maxTime = p.str('maxTime');
   const basePath = resolve(p.str('basePath') ?? 'scratch');
   const ca = trustedCert(p);
   const token = workerToken(p);
+  const handle = p.str('handle') ?? defaultHandle(basePath, hostname);
+  // Held for the life of the process (a lock that is collected is released).
+  const baseLock = lockBase(basePath, handle, hostname);
   const worker = new Worker({
     url: `${ca ? 'wss' : 'ws'}://${urlHost(host)}:${port(p)}/`,
     ca,
     token,
-    handle: p.str('handle') ?? defaultHandle(basePath, hostname),
+    handle,
     hostname,
     basePath,
     slots: positiveInt(p, 'slots', 1),
@@ -208,6 +212,7 @@ async function runWorker(p: Parsed): Promise<number> {
   await new Promise<void>((done) => {
     onStopSignal(async () => {
       await worker.stop();
+      baseLock.release();
       done();
     });
     // Left by itself (-lifetime, -walltime), stopped: a pilot's batch job ends with it.
@@ -217,7 +222,15 @@ async function runWorker(p: Parsed): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `q help`, `q version` and `q -h` alone, as other command line tools take them (with a
+  // value after it, `-h` stays fig's -hostname).
+  if (argv.length === 1 && (argv[0] === 'help' || argv[0] === '-h')) argv = ['-help'];
+  if (argv.length === 1 && argv[0] === 'version') argv = ['-version'];
   const p = parseArgs(argv);
+  if (p.bool('version')) {
+    console.log(`q ${Q_VERSION}`);
+    return 0;
+  }
   if (p.bool('help')) {
     console.log(await p.help());
     return 0;

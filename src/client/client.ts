@@ -14,6 +14,7 @@ import { buildJobs, type JobOptions } from './jobspec.js';
 import { ADD_BATCH, MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { JsonArrayStream, TableStream, WORKER_COLUMNS, renderInfo, renderTable, workerRow } from './render.js';
 import { LIST_COLUMNS, listCells } from '../jobs/listCells.js';
+import { specMistake } from '../jobs/filter.js';
 import { signalExitCode } from '../common/outcomes.js';
 import { Verbosity } from '../common/verbosity.js';
 import { runPilots } from './pilots.js';
@@ -32,6 +33,9 @@ export const processIo: ClientIo = {
   stdin: () => readFileSync(0, 'utf8'),
   cwd: process.cwd(),
 };
+
+/** Options that take SPECs (jobs/filter.ts). */
+const SPEC_OPTIONS = ['list', 'info', 'kill', 'delete', 'rerun', 'hold', 'release', 'wait', 'after', 'afterAny'] as const;
 
 function jobOptions(p: Parsed): JobOptions {
   return {
@@ -155,6 +159,10 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
   const json = p.bool('json');
   const table = { tabs: p.bool('tabs'), headers: p.bool('headers') };
   let exitCode = 0;
+  for (const name of SPEC_OPTIONS) {
+    const mistake = specMistake(p.list(name) ?? []);
+    if (mistake) throw new QError(ErrorCodes.BAD_VALUE, `-${name}: ${mistake}`);
+  }
 
   // Work that needs no master first, so `-pretend` and `-direct` never need one.
   let toAdd: JobSpec[] = [];
@@ -244,6 +252,12 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       if (!p.given.has(type)) return;
       const specs = p.list(type) ?? [];
       const res = await conn.request(type === 'kill' ? { type, specs, queued: false } : { type, specs }, 'affected');
+      if (res.matched === 0 && !json) {
+        // A mistake (a handle mistyped, or gone), not an answer: one line and a non-zero exit.
+        io.err(specs.length ? `q: -${type} ${specs.join(' ')}: no job matches` : `q: -${type} needs SPEC... (a handle, tag:T, status:S, all)`);
+        exitCode = Math.max(exitCode, 2);
+        return;
+      }
       io.out(json ? JSON.stringify({ [type]: res.handles, matched: res.matched }) : say(res.handles.length, res.matched));
     };
     await change('delete', (k, m) => `Deleted ${k}/${m} jobs`);

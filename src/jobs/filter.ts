@@ -6,6 +6,7 @@
 //   Commas inside one argument AND terms; separate arguments OR them.
 import type { JobView } from '../protocol/jobState.js';
 import { HANDLE_PATTERN } from '../protocol/fields.js';
+import { JobStatuses } from '../protocol/statuses.js';
 
 type Term = { key: string | null; value: string };
 
@@ -138,4 +139,14 @@ export function compileSpecs(specs: readonly string[]): (job: JobView) => boolea
     else clauses.push(clause);
   }
   return (job) => handles.has(job.handle) || clauses.some((clause) => clause.every((term) => termMatches(job, term)));
+}
+
+/** What is wrong with these SPECs, or null: a `status:` that no job can have. */
+export function specMistake(specs: readonly string[]): string | null {
+  for (const term of clausesOf(specs).flat()) {
+    if (term.key === 'status' && !(JobStatuses as readonly string[]).includes(term.value)) {
+      return `status:${term.value} is no status (${JobStatuses.join(', ')})`;
+    }
+  }
+  return null;
 }

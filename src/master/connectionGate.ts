@@ -6,11 +6,13 @@
 // So until its request's headers have arrived (the token is checked on them at once), a
 // connection is pending, and pending connections are bounded: at most PER_ADDRESS from one
 // address and a total of a quarter of the descriptors the master may open (at most MAX_TOTAL),
-// each for at most PENDING_MS. Past a bound the oldest pending connection of that address (or
-// of all) goes, not the new one: a real client sends its headers within a millisecond of
-// connecting, so a flood from its own address (a shared login node) cannot keep it out unless
-// it opens PER_ADDRESS connections in that millisecond. What goes is told `503` (plain HTTP,
-// before any TLS), which the client reports as the master turning it away for load.
+// each for at most PENDING_MS. Past the total the oldest pending connection goes, not the new
+// one: a real client sends its headers within a millisecond of connecting, so a flood cannot
+// keep it out unless it opens the whole total in that millisecond. The per-address bound holds
+// once half the total is taken (the oldest of that address goes): until then a burst from one
+// address, such as 200 workers behind one NAT reconnecting at once, all get in. What goes is
+// told `503` (plain HTTP, before any TLS), which the client reports as the master turning it
+// away for load.
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Clock } from '../common/clock.js';
@@ -65,7 +67,8 @@ export class ConnectionGate {
     const address = socket.remoteAddress ?? '?';
     const key = `${address}:${socket.remotePort ?? '?'}`;
     const mine = this.byAddress.get(address) ?? new Set<string>();
-    if (mine.size >= (this.opts.perAddress ?? PER_ADDRESS)) this.turnAway(mine.values().next().value!);
+    const pressed = this.pending.size >= this.maxTotal / 2;
+    if (pressed && mine.size >= (this.opts.perAddress ?? PER_ADDRESS)) this.turnAway(mine.values().next().value!);
     if (this.pending.size >= this.maxTotal) this.turnAway(this.pending.keys().next().value!);
     const timer = setTimeout(() => this.turnAway(key), this.opts.pendingMs ?? PENDING_MS);
     timer.unref();
@@ -94,15 +97,19 @@ export class ConnectionGate {
     const p = this.pending.get(key);
     if (!p) return;
     this.forget(key);
+    this.turnedAwayNow(p.socket, p.address);
+  }
+
+  private turnedAwayNow(socket: Socket, address: string): void {
     this.turnedAway++;
     // Plain HTTP can be answered; a TLS connection that has not finished its handshake cannot.
-    if (this.opts.plain !== false && p.socket.writable) p.socket.end(TURNED_AWAY);
-    p.socket.destroySoon();
-    setTimeout(() => p.socket.destroy(), 1000).unref();
+    if (this.opts.plain !== false && socket.writable) socket.end(TURNED_AWAY);
+    socket.destroySoon();
+    setTimeout(() => socket.destroy(), 1000).unref();
     const now = this.clock.now();
     if (now - this.lastWarn >= WARN_EVERY_MS) {
       this.lastWarn = now;
-      this.log.warn(`Turned away ${this.turnedAway} connection(s) that sent no request in time or came past ${this.maxTotal} waiting (latest from ${p.address})`);
+      this.log.warn(`Turned away ${this.turnedAway} connection(s) that sent no request in time or came past ${this.maxTotal} waiting (latest from ${address})`);
       this.turnedAway = 0;
     }
   }

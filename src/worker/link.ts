@@ -5,6 +5,7 @@
 // `connected` means open *and* welcomed: output, outputs and results wait for the welcome,
 // which says how much of each job's output the master has. Sent before it, a chunk would land
 // past a gap the welcome's positions then skip.
+import type { Clock } from '../common/clock.js';
 import { WebSocket } from 'ws';
 import { ChunkPump } from '../files/pump.js';
 import { MAX_FRAME_BYTES, decode, encode, frameBytes } from '../protocol/codec.js';
@@ -18,6 +19,7 @@ export interface LinkOptions {
   /** With a wss:// url: the certificate to trust. */
   ca?: Buffer;
   log: Log;
+  clock: Clock;
 }
 
 export interface LinkEvents {
@@ -30,6 +32,8 @@ export interface LinkEvents {
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 10_000;
 const HANDSHAKE_MS = 5000;
+/** While the master cannot be reached: a line at once, then one a minute. */
+const UNREACHABLE_EVERY_MS = 60_000;
 
 export class MasterLink {
   private socket: WebSocket | null = null;
@@ -37,6 +41,9 @@ export class MasterLink {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private welcomed = false;
   private closing = false;
+  /** Since when the master could not be reached (null: it was, last time), and when that was last said. */
+  private unreachableSince: number | null = null;
+  private saidAt = -Infinity;
   /** Files to the master (outputs). */
   readonly pump = new ChunkPump();
 
@@ -69,7 +76,11 @@ export class MasterLink {
     });
     this.socket = ws;
     this.opts.log.trace(`Connecting to ${this.opts.url}`);
+    let opened = false;
     ws.on('open', () => {
+      opened = true;
+      if (this.unreachableSince !== null) this.opts.log(`Reached the master at ${this.opts.url}`);
+      this.unreachableSince = null;
       this.backoffMs = FIRST_BACKOFF_MS;
       this.welcomed = false;
       this.pump.attach(ws);
@@ -97,8 +108,9 @@ export class MasterLink {
       if (decoded.msg.type === 'welcome' && ws === this.socket) this.welcomed = true;
       this.events.message(decoded.msg);
     });
-    ws.on('error', () => {
+    ws.on('error', (e: NodeJS.ErrnoException) => {
       // 'close' follows and reconnects
+      if (!opened) this.unreachable(e.code === 'ECONNREFUSED' ? 'nothing is listening there' : e.message);
     });
     ws.on('close', () => {
       if (this.socket === ws) {
@@ -107,6 +119,16 @@ export class MasterLink {
       }
       this.scheduleReconnect();
     });
+  }
+
+  /** A connection attempt failed: said at once, then once a minute while it goes on. */
+  private unreachable(why: string): void {
+    const now = this.opts.clock.now();
+    this.unreachableSince ??= now;
+    if (now - this.saidAt < UNREACHABLE_EVERY_MS) return;
+    this.saidAt = now;
+    const since = now - this.unreachableSince >= 1000 ? ` (for ${Math.round((now - this.unreachableSince) / 1000)} s)` : '';
+    this.opts.log.warn(`Cannot reach the master at ${this.opts.url}: ${why}${since}; trying again`);
   }
 
   private scheduleReconnect(): void {

@@ -126,7 +126,7 @@ export class Worker {
     this.processes = new ProcessSide(common);
     this.docker = new DockerSide({ ...common, docker: opts.docker ?? { image: null, require: false, user: null }, log: this.log });
     this.link = new MasterLink(
-      { url: opts.url, token: opts.token, ...(opts.ca ? { ca: opts.ca } : {}), log: this.log },
+      { url: opts.url, token: opts.token, ...(opts.ca ? { ca: opts.ca } : {}), log: this.log, clock: this.clock },
       { opened: () => this.hello(), message: (m) => this.onMessage(m), chunk: (h, d) => this.onChunk(h, d) },
     );
     this.delivery = new Delivery(this.link, this.log);

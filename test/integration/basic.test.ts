@@ -131,7 +131,8 @@ t.test('kill, rerun and delete', async (t) => {
   await waitFor('the worker to let its files go', () => !existsSync(join(c.dir, 'scratch-w1', '.q', 'jobs', echo)), 10_000);
   t.equal(c.q(['-delete', h]).stdout, 'Deleted 1/1 jobs\n');
   t.equal(c.row(h), undefined);
-  t.equal(c.q(['-delete', 'status:nothing']).stdout, 'Deleted 0/0 jobs\n');
+  const none = c.q(['-delete', 'tag:nothing']);
+  t.same([none.code, none.stdout, none.stderr], [2, '', 'q: -delete tag:nothing: no job matches\n'], 'a delete that matches nothing is a mistake');
 });
 
 t.test('delete of a running job ends its process', async (t) => {

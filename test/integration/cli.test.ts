@@ -3,7 +3,8 @@ import { createServer } from 'node:net';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { Cluster, freePort } from '../helpers/q.js';
+import { BIN_Q, Cluster, freePort } from '../helpers/q.js';
+import { spawnSync } from 'node:child_process';
 
 /** A user's mistake: one line on stderr, a non-zero exit, no stack trace. */
 function oneLineError(t: Test, r: { code: number | null; stderr: string; stdout: string }, re: RegExp) {
@@ -20,7 +21,7 @@ t.test('option mistakes need no master and get one clear line', async (t) => {
   oneLineError(t, c.q(['-mem', 'lots', '-add', 'true']), /^q: bad -mem 'lots'/);
   oneLineError(t, c.q(['-time', '2w', '-add', 'true']), /^q: bad -time '2w'/);
   oneLineError(t, c.q(['-priority', 'high', '-add', 'true']), /^q: -priority needs an integer, not 'high'/);
-  oneLineError(t, c.q(['-list', '-tabs', 'running']), /^q: -tabs takes true or false, not 'running'/);
+  oneLineError(t, c.q(['-w', '-tabs', 'running']), /^q: -tabs takes true or false, not 'running'/);
   oneLineError(t, c.q(['-startWorkers', '3']), /^q: -startWorkers starts workers on Slurm only: add -slurm/);
   oneLineError(t, c.q(['-mode', 'boss']), /^q: -mode must be master, worker or client/);
   oneLineError(t, c.q(['-specPath', 'nope.yaml', '-add', 'true']), /^q: spec file .*nope\.yaml does not exist/);
@@ -206,4 +207,33 @@ t.test('-w shows workers; -json on read commands', async (t) => {
   t.ok(info.resources.freeMem > 0);
   t.ok(info.resources.cpus > 0);
   oneLineError(t, c.q(['-log', 'J-000000']), /^q: no job J-000000$/m);
+});
+
+t.test('the first hour: help and version as every CLI has them, a typo gets a suggestion, a mistake one line', async (t) => {
+  const c = new Cluster(t);
+  // As typed, alone (c.q would add -masterPort).
+  const alone = (argv: string[]) => spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, BIN_Q, ...argv], { env: c.env, encoding: 'utf8' });
+  for (const argv of [['-h'], ['--help'], ['help'], ['-help']]) {
+    const r = alone(argv);
+    t.equal(r.status, 0, argv.join(' '));
+    t.match(r.stdout, /^q \[options\]/, `${argv.join(' ')}: the help`);
+  }
+  for (const argv of [['--version'], ['-version'], ['version']]) t.match(alone(argv), { status: 0, stdout: /^q \d+\.\d+\.\d+\n$/ }, argv.join(' '));
+  oneLineError(t, c.q(['-lsit']), /^q: unknown option -lsit: did you mean -list\? \(see q -help\)\n$/);
+  await c.startMaster();
+  t.equal(c.q(['--list']).code, 0, '--list is -list');
+  oneLineError(t, c.q(['-list', 'status:runing']), /^q: -list: status:runing is no status \(held, ready, assigned, init, running, done, failed\)\n$/);
+  t.equal(c.q(['-list', 'status:runing']).code, 2);
+  for (const action of ['-kill', '-rerun', '-delete', '-hold', '-release']) {
+    const r = c.q([action, 'J-zzzzzz']);
+    oneLineError(t, r, new RegExp(`^q: ${action} J-zzzzzz: no job matches\n$`));
+    t.equal(r.code, 2);
+    t.equal(r.stdout, '', `${action}: nothing on stdout`);
+  }
+  const h = c.add(['-add', 'ls', '-l']);
+  t.equal(c.q(['-add', 'sh', '-c', 'true']).stderr, '', "a command's own short flags are no q options: no warning");
+  const [view] = JSON.parse(c.q(['-list', '-json', h]).stdout);
+  t.equal(view.handle, h, '-list -json J-x: the flag, then a SPEC');
+  t.equal(view.command, 'ls -l');
+  t.same(JSON.parse(c.q(['-list', h, '-json']).stdout).map((j: { handle: string }) => j.handle), [h]);
 });
