@@ -9,6 +9,7 @@
 // finishes none cannot use up the process's descriptors (the oldest is dropped, its part
 // file removed).
 import { closeSync, constants, fchmodSync, fstatSync, futimesSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { openDirBeneath, splitLast, type PinnedDir } from './beneath.js';
 
 export interface Chunk {
@@ -21,6 +22,16 @@ export interface Chunk {
 }
 
 const MAX_OPEN = 64;
+
+/**
+ * Where a replacement of `name` is written before it takes the name: `.NAME.q-part`, or for a
+ * name too long for that (NAME_MAX is 255 bytes) a short one made from its hash, so that every
+ * name a job may make can be delivered.
+ */
+export function partName(name: string): string {
+  const plain = `.${name}.q-part`;
+  return Buffer.byteLength(plain) <= 255 ? plain : `.q-part-${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
+}
 
 interface OpenFile {
   dir: PinnedDir;
@@ -46,7 +57,7 @@ export class ChunkWriter {
       const { dir: relDir, name } = splitLast(rel);
       if (this.open.size >= MAX_OPEN) this.drop(this.open.keys().next().value!);
       const dir = openDirBeneath(root, relDir, { create: true });
-      const part = c.append ? null : `.${name}.q-part`;
+      const part = c.append ? null : partName(name);
       // Never blocking (a job may have put a pipe at either name: an open for writing would
       // wait for a reader forever) and only a regular file; a part file is always new.
       const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK | (part ? constants.O_EXCL : 0);

@@ -10,7 +10,9 @@ export const id = z.number().int().nonnegative();
 /** Job filters (jobs/filter.ts). */
 export const specs = z.array(z.string().max(4096)).max(100_000);
 
-export const path = z.string().min(1).max(4096);
+/** The longest path a message carries (characters): Linux's PATH_MAX. */
+export const MAX_PATH = 4096;
+export const path = z.string().min(1).max(MAX_PATH);
 /** A path inside a job's outPath: relative, no `..`, no empty or `.` parts. */
 export const relPath = path.refine((p) => !p.startsWith('/') && p.split('/').every((part) => part !== '' && part !== '.' && part !== '..'), {
   message: 'must be a relative path inside the outPath',

@@ -2,6 +2,7 @@
 // not UTF-8 counts as any other, the master's disk is bounded per job (-maxOutput), and a log
 // of holes costs what -logLimit keeps.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster } from '../helpers/q.js';
@@ -54,4 +55,23 @@ t.test('a log of a terabyte of holes costs what -logLimit keeps', async (t) => {
   t.ok(log.endsWith('end\n'), 'the tail');
   t.ok(log.length < 3 * 1024 * 1024, `what -logLimit keeps, not more (${log.length} bytes)`);
   t.match(c.q(['-info', h]).stdout, /10995\d+ bytes \(1024g?\S*\) of output dropped from the middle|1099\d+ bytes .* dropped/);
+});
+
+t.test('every path q accepts it delivers: a 250-byte name arrives; a path longer than q carries fails the job saying so', async (t) => {
+  const c = new Cluster(t);
+  await c.startMaster();
+  await c.startWorker('w', ['-slots', '2']);
+  const exp = join(c.dir, 'exp');
+  mkdirSync(exp);
+  // (rm, not rmSync: a tree deeper than PATH_MAX is removed by descriptors)
+  t.teardown(() => void spawnSync('rm', ['-rf', join(exp, 'out2'), join(c.dir, 'scratch-w')]));
+  const long = 'n'.repeat(250);
+  const named = c.add(['-outPath', 'out', '-outFiles', 'full:*', '-add', `echo long > out/${long}`], { cwd: exp });
+  const deep = c.add(['-outPath', 'out2', '-outFiles', 'full:*', '-add',
+    "cd out2; for i in $(seq 22); do n=$(printf 'd%.0s' $(seq 200)); mkdir $n; cd $n; done; echo deep > f"], { cwd: exp });
+  t.equal((await c.waitForStatus(named, ['done', 'failed'], 20_000)).status, 'done');
+  t.ok(existsSync(join(exp, 'out', long)), 'the long name arrived (its part file had a short name)');
+  const d = await c.waitForStatus(deep, ['done', 'failed'], 20_000);
+  t.equal(d.status, 'failed', 'not done 0 with the file missing');
+  t.match(d.exitReason, /^Outputs not delivered: d{60}…: a path of 4\d{3} characters inside the outPath, longer than q carries \(4096\)/);
 });

@@ -15,6 +15,7 @@ import type { ManifestEntry, WorkerMessage } from '../../protocol/workerMessages
 import type { Log } from '../../common/verbosity.js';
 import { SentCopy } from './sentCopy.js';
 import { formatSize } from '../../common/units.js';
+import { MAX_PATH } from '../../protocol/fields.js';
 
 export class OutSync {
   private readonly rules: OutRule[];
@@ -78,6 +79,11 @@ export class OutSync {
       const rel = e.path.slice(top.length + 1);
       const rule = ruleFor(this.rules, rel);
       if (!rule) continue;
+      // A path the master would refuse (its message dropped) fails the job with the reason.
+      if (rel.length > MAX_PATH) {
+        this.problem ??= `${rel.slice(0, 60)}…: a path of ${rel.length} characters inside the outPath, longer than q carries (${MAX_PATH})`;
+        continue;
+      }
       if (e.type === 'dir') {
         if (!this.dirs.has(rel)) this.send({ type: 'outDir', handle, lease, path: rel });
         this.dirs.add(rel);
