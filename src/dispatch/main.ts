@@ -54,9 +54,18 @@ interface Args {
 }
 
 function parse(argv: string[]): Args {
+  // A value option takes the next word whatever it is (`--request-priority -3`), as yargs did;
+  // parseArgs would take a word starting with a dash for an option.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    const takesValue = word.startsWith('--') && (STRING_OPTIONS as readonly string[]).includes(word.slice(2));
+    if (takesValue && i + 1 < argv.length) args.push(`${word}=${argv[++i]!}`);
+    else args.push(word);
+  }
   try {
     const { values, positionals } = parseArgs({
-      args: argv,
+      args,
       options: {
         ...Object.fromEntries(STRING_OPTIONS.map((name) => [name, { type: 'string' as const }])),
         'share-working-path': { type: 'boolean', default: false },

@@ -100,6 +100,11 @@ t.test('dispatch-q answers mistakes with one JSON line and a non-zero exit', asy
   t.match(dispatch(c, ['start', '--request-memory', 'lots', join(c.dir, 'x.sh')]).json, { error: /--request-memory needs a number/ });
   // Killed before any worker took it: it ends, with an exit code, rather than running later.
   writeFileSync(join(c.dir, '0x1.sh'), 'true\n');
+  // A negative CodaLab priority is a value, not an option (yargs read it so; so must we).
+  const low = dispatch(c, ['start', '--request-priority', '-2', '--request-time', '60', join(c.dir, '0x1.sh')]);
+  t.equal(low.code, 0, JSON.stringify(low.json));
+  t.equal(JSON.parse(c.q(['-list', low.json.handle, '-json']).stdout)[0].priority, 7, 'CodaLab -2 = q 5 + 2');
+  t.match(dispatch(c, ['start', '--bogus', 'x', join(c.dir, '0x1.sh')]).json, { error: /^Unknown option '--bogus'$/ });
   const queued = dispatch(c, ['start', join(c.dir, '0x1.sh')]).json.handle as string;
   t.same(dispatch(c, ['kill', queued]).json, { handle: queued, raw: 'Requested workers to kill 1/1 jobs\n' });
   t.match(dispatch(c, ['info', queued]).json.infos, [{ handle: queued, state: 'queued', exitcode: 143, exitreason: 'Killed before it started' }]);
