@@ -5,6 +5,7 @@ import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_PORT, findToken, stateDir } from '../common/config.js';
 import { ErrorCodes, QError, isQError } from '../common/errors.js';
+import { MAX_WALK_ENTRIES } from '../common/limits.js';
 import { parseSize, parseTime } from '../common/units.js';
 import { Verbosity } from '../common/verbosity.js';
 import { Q_VERSION } from '../common/version.js';
@@ -196,6 +197,7 @@ async function runWorker(p: Parsed): Promise<number> {
     walltimeMs: p.str('walltime') === undefined ? null : parseTime(p.str('walltime')!, '-walltime') * 1000,
     killGraceMs: (p.num('killGrace') ?? 5) * 1000,
     minFreeDisk: parseSize(p.str('minFreeDisk') ?? '100m', '-minFreeDisk'),
+    maxOutputEntries: positiveInt(p, 'maxOutputEntries', MAX_WALK_ENTRIES),
     queues: p.list('queues') ?? [],
     docker: {
       image: p.str('dockerImage') ?? null,

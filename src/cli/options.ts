@@ -123,6 +123,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'killGrace', kind: 'value', modes: worker, describe: 'seconds between TERM and KILL (default 5)' },
   { name: 'minFreeDisk', kind: 'value', modes: masterWorker, describe: 'worker: take no new job with less free disk under basePath; master: write no output with less free under its outPath (default 100m)' },
   { name: 'maxOutput', kind: 'value', modes: master, describe: "what one job's outputs may take on the master's disk (default 10g)" },
+  { name: 'maxOutputEntries', kind: 'value', modes: worker, describe: "entries one copy of a job's outputs reads under its outPath; a job with more fails, saying so (default 200000)" },
   { name: 'queues', kind: 'list', modes: masterWorker, describe: 'queues this worker serves, besides jobs of no queue' },
   { name: 'dockerImage', kind: 'value', modes: masterWorker, describe: 'run jobs that name no image in this image' },
   { name: 'requireDocker', kind: 'bool', modes: masterWorker, describe: 'run nothing outside a container' },

@@ -31,3 +31,8 @@ export const MAX_MEM_GRACE = 100;
 export const DEFAULT_MAX_OUTPUT_MB = 10 * 1024;
 /** MB of free disk a worker keeps under its basePath, and a master under an outPath, unless -minFreeDisk says otherwise. */
 export const DEFAULT_MIN_FREE_DISK_MB = 100;
+/**
+ * Entries one walk reads (an input, a disk count; a copy of a job's outputs unless
+ * -maxOutputEntries says otherwise): a job that makes millions of files cannot stall a pass.
+ */
+export const MAX_WALK_ENTRIES = 200_000;

@@ -15,6 +15,7 @@ import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdi
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ManifestEntry } from '../protocol/workerMessages.js';
+import { MAX_WALK_ENTRIES } from '../common/limits.js';
 
 /** open(2)'s O_PATH on Linux (x86_64, arm64): a handle for lookups, needing no read right. */
 export const O_PATH = 0o10000000;
@@ -25,9 +26,6 @@ const LIST_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFO
 export function fileEntry(path: string, st: Stats): ManifestEntry {
   return { type: 'file', path, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 };
 }
-
-/** A walk stops here: a job that makes millions of files cannot stall a pass. */
-export const MAX_ENTRIES = 200_000;
 
 export class LinkRefused extends Error {
   override name = 'LinkRefused';
@@ -193,7 +191,7 @@ export function openRegularBeneath(root: string, rel: string): number | null {
  * would pass for the whole). With `descend`, a directory (its path relative to the start)
  * for which it says false is left out, with everything under it.
  */
-export function walkBeneath(root: string, rel: string, limit = MAX_ENTRIES, descend?: (rel: string) => boolean): ManifestEntry[] {
+export function walkBeneath(root: string, rel: string, limit = MAX_WALK_ENTRIES, descend?: (rel: string) => boolean): ManifestEntry[] {
   const start = openDirBeneath(root, rel);
   const top = rel ? join(root, rel) : root;
   const out: ManifestEntry[] = [];
@@ -263,7 +261,7 @@ export function walkBeneath(root: string, rel: string, limit = MAX_ENTRIES, desc
  * loop. Bounded by `maxEntries`, directories counted. A start that does not exist (yet)
  * counts 0.
  */
-export async function diskUsageBeneath(root: string, rel: string, maxEntries = MAX_ENTRIES): Promise<number> {
+export async function diskUsageBeneath(root: string, rel: string, maxEntries = MAX_WALK_ENTRIES): Promise<number> {
   let fd: number;
   try {
     const start = openDirBeneath(root, rel);

@@ -3,7 +3,8 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { ManifestEntry } from '../protocol/workerMessages.js';
-import { fileEntry, MAX_ENTRIES, walkBeneath } from './beneath.js';
+import { fileEntry, walkBeneath } from './beneath.js';
+import { MAX_WALK_ENTRIES } from '../common/limits.js';
 
 /** `*` and `?` within one path part, `**` across parts, as in a shell. */
 export function globToRegex(glob: string): RegExp {
@@ -74,7 +75,7 @@ export function isInside(p: string, root: string): boolean {
  * Every entry of an input: a file or link alone, a directory with everything under it
  * (walked through no link, see walkBeneath). Throws when it cannot be read.
  */
-export function walkInput(p: string, limit = MAX_ENTRIES): ManifestEntry[] {
+export function walkInput(p: string, limit = MAX_WALK_ENTRIES): ManifestEntry[] {
   const st = lstatSync(p);
   if (st.isSymbolicLink()) return [{ type: 'link', path: p, target: readlinkSync(p) }];
   if (st.isFile()) return [fileEntry(p, st)];

@@ -22,6 +22,7 @@ export class Delivery {
   constructor(
     private readonly link: MasterLink,
     private readonly log: Log,
+    private readonly maxOutputEntries: number,
   ) {}
 
   private send(msg: WorkerMessage): void {
@@ -31,7 +32,7 @@ export class Delivery {
   /** Copies outputs back for a job that names outFiles (and does not share the working path). */
   outSyncFor(job: Assignment, root: string, inputs: ManifestEntry[]): OutSync | null {
     if (!job.outPath || job.shareWorkingPath || job.outFiles.length === 0) return null;
-    return new OutSync(job, root, jobRel(job.outPath), this.link.pump, (m) => this.send(m), inputs, this.log);
+    return new OutSync(job, root, jobRel(job.outPath), this.link.pump, (m) => this.send(m), inputs, this.log, this.maxOutputEntries);
   }
 
   /**

@@ -34,6 +34,7 @@ import { readProcTable, type ProcTable } from './procTable.js';
 import { ProcessSide } from './processSide.js';
 import { busyProcesses, freeDiskMb, resources } from './sysinfo.js';
 import { formatSize } from '../common/units.js';
+import { MAX_WALK_ENTRIES } from '../common/limits.js';
 import { ExitCodes, Reasons, resultWithoutRun } from '../common/outcomes.js';
 import { logByTurn } from '../common/turnLines.js';
 import { Verbosity, type Log } from '../common/verbosity.js';
@@ -60,6 +61,8 @@ export interface WorkerOptions {
   queues?: string[];
   /** MB of free disk under basePath below which it takes no new job (and says so). */
   minFreeDisk?: number;
+  /** Entries one copy of a job's outputs reads (default MAX_WALK_ENTRIES). */
+  maxOutputEntries?: number;
   docker?: DockerOptions;
   clock?: Clock;
   /** -verbose (default 1); ignored when `log` is given. */
@@ -129,7 +132,7 @@ export class Worker {
       { url: opts.url, token: opts.token, ...(opts.ca ? { ca: opts.ca } : {}), log: this.log, clock: this.clock },
       { opened: () => this.hello(), message: (m) => this.onMessage(m), chunk: (h, d) => this.onChunk(h, d) },
     );
-    this.delivery = new Delivery(this.link, this.log);
+    this.delivery = new Delivery(this.link, this.log, opts.maxOutputEntries ?? MAX_WALK_ENTRIES);
   }
 
   /** Finds the Docker engine and the runs left from a previous run, then connects. */

@@ -40,6 +40,8 @@ export class OutSync {
     private readonly send: (msg: WorkerMessage) => void,
     inputs: readonly ManifestEntry[],
     private readonly log: Log,
+    /** Entries one walk reads: more fails the job (a partial walk would pass for the whole). */
+    private readonly maxEntries: number,
   ) {
     this.rules = outRules(job.outFiles);
     const prefix = job.outPath ? job.outPath.replace(/\/*$/, '/') : null;
@@ -66,7 +68,7 @@ export class OutSync {
     try {
       // Only directories that could hold a match are read: CodaLab's outPath is its whole
       // bundle store, of which a job names its own UUID* entries.
-      entries = walkBeneath(this.base, this.outRel, undefined, (rel) => mayHoldMatches(this.rules, rel));
+      entries = walkBeneath(this.base, this.outRel, this.maxEntries, (rel) => mayHoldMatches(this.rules, rel));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.problem ??= (e as Error).message;
       return 0; // (ENOENT: no outPath yet)
