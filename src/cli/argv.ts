@@ -18,6 +18,8 @@ import { figChoice } from './figOptions.js';
 export type RawOptions = Map<string, string[]>;
 
 const NUMBER = /^-(\d+(\.\d*)?|\.\d+)$/;
+/** Options whose values are SPECs: a word after a flag that follows one of them is one more. */
+const SPEC_LISTS = new Set(['list', 'info', 'kill', 'delete', 'rerun', 'hold', 'release', 'wait', 'after', 'afterAny']);
 
 /** Edit distance (insert, delete, replace, swap two neighbours), for "did you mean". */
 function distance(a: string, b: string): number {
@@ -158,7 +160,7 @@ export function prepass(argv: readonly string[], mode: Mode, optionLike: string[
     const word = arg.startsWith('--') ? arg.slice(2) : arg.slice(1);
     current = resolve(word, table, mode);
     out.set(current.name, []);
-    if (current.kind === 'list') lastList = current;
+    if (current.kind === 'list' && SPEC_LISTS.has(current.name)) lastList = current;
     // Its value is a batch system's options, which start with dashes: always the next word.
     if (current.name === 'slurmArgs') forceNext = true;
   }

@@ -44,7 +44,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'add', kind: 'command', modes: client, describe: 'add a job running this command; `-add -` reads one per line from stdin' },
   { name: 'direct', kind: 'command', modes: client, describe: 'run the command here and now, without a master' },
   { name: 'numTimes', kind: 'value', modes: client, describe: 'add each command this many times' },
-  { name: 'specPath', kind: 'value', modes: client, describe: 'YAML file of job fields (default job.spec, if present: without hooks, dockerImage or network)' },
+  { name: 'specPath', kind: 'value', modes: client, describe: 'YAML file of job fields (default job.spec, if present: then no hooks, images, networks or paths)' },
   { name: 'doneHook', kind: 'value', modes: client, describe: 'shell command the master runs when the job ends done (_OUTPATH_: its outPath)' },
   { name: 'failedHook', kind: 'value', modes: client, describe: 'shell command the master runs when the job fails' },
   { name: 'priority', kind: 'value', modes: client, describe: 'lower runs first (default 5)' },

@@ -80,10 +80,14 @@ type SpecFile = Partial<Record<string, unknown>>;
 
 /**
  * Fields a spec file found by default (job.spec in the working directory) may not set: each
- * makes something outside the job run a command or gives the job more than its submitter
- * chose, and a job that shares its working directory can write that file.
+ * makes something outside the job run a command, names files to copy in or write out (the
+ * token as an input, ~/.bashrc as an output), or gives the job more than its submitter chose;
+ * and a job that shares its working directory can write that file.
  */
-const NOT_BY_DEFAULT = ['doneHook', 'failedHook', 'dockerImage', 'network'] as const;
+const NOT_BY_DEFAULT = [
+  'doneHook', 'failedHook', 'dockerImage', 'network', 'inPaths', 'realtimeInPaths', 'outPath', 'outPoolPath', 'outFiles',
+  'shareWorkingPath', 'cidFile',
+] as const;
 
 /**
  * A path with its links resolved, as far as it exists. A worker sharing the submitter's file
@@ -124,7 +128,7 @@ export function readSpecFile(path: string, explicit: boolean): SpecFile {
     if (!explicit && (NOT_BY_DEFAULT as readonly string[]).includes(field)) {
       throw new QError(
         ErrorCodes.BAD_SPEC_FILE,
-        `${path} sets ${key}, which a job.spec found by default may not (${NOT_BY_DEFAULT.join(', ')}: a job could have written it): use it with -specPath ${path}`,
+        `${path} sets ${key}, which a job.spec found by default may not (no hooks, images, networks or paths: a job could have written it): use it with -specPath ${path}`,
       );
     }
     out[field] = value;

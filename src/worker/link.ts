@@ -90,6 +90,8 @@ export class MasterLink {
       if (res.statusCode === 503) this.opts.log.warn('The master turned this worker away: too many connections are waiting for it; trying again');
       else this.opts.log.warn(`Master refused this worker: ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
       if (res.statusCode === 401) this.opts.log.warn('Check the token (-token, Q_TOKEN or the master state directory).');
+      // With this listener ws leaves the socket to us: ended here, its 'close' reconnects.
+      ws.terminate();
     });
     ws.on('message', (data, isBinary) => {
       if (isBinary) {

@@ -161,8 +161,8 @@ t.test('outPoolPath gives each job a fresh N.exec; _OUTPATH_ is replaced', async
   await c.startMaster();
   const pool = join(c.dir, 'pool');
   (await import('node:fs')).mkdirSync(join(pool, '0.exec'), { recursive: true });
-  writeFileSync(join(c.dir, 'job.spec'), `outPoolPath: ${pool}\n`);
-  const r = c.q(['-numTimes', '2', '-add', 'echo', '_OUTPATH_']);
+  writeFileSync(join(c.dir, 'pool.spec'), `outPoolPath: ${pool}\n`);
+  const r = c.q(['-specPath', 'pool.spec', '-numTimes', '2', '-add', 'echo', '_OUTPATH_']);
   t.match(r.stdout, new RegExp(`^${pool}/1\\.exec\\n${pool}/2\\.exec\\n`));
   const jobs = JSON.parse(c.q(['-list', '-json']).stdout);
   t.same(jobs.map((j: { command: string }) => j.command), [`echo ${pool}/1.exec`, `echo ${pool}/2.exec`]);

@@ -27,6 +27,19 @@ t.test('a job.spec a job planted in its working directory never makes the master
   t.notOk(existsSync(pwned), 'no hook ran');
   t.equal(c.q(['-list', '-tabs']).stdout.split('\n').filter(Boolean).length, 1, 'nothing was added');
 
+  // Nor does one name files: the token copied in as an input, a login file written as an output.
+  for (const [field, yaml] of [
+    ['inPaths', `inPaths: [${c.state}/token]`],
+    ['outPath', `outPath: ${c.dir}\noutFiles: [full:.bashrc]`],
+    ['shareWorkingPath', 'shareWorkingPath: true'],
+  ]) {
+    writeFileSync(join(exp, 'job.spec'), yaml + '\n');
+    const p = c.q(['-add', 'true'], { cwd: exp });
+    t.not(p.code, 0, `a default job.spec that sets ${field} is refused`);
+    t.match(p.stderr, new RegExp(`^q: ${join(exp, 'job.spec')} sets ${field}, which a job.spec found by default may not .*-specPath`));
+    t.equal(c.q(['-specPath', 'job.spec', '-add', 'true'], { cwd: exp }).code, 0, `named with -specPath, ${field} is used`);
+  }
+
   // A job.spec found by default that sets plain fields is used, and the client says so.
   writeFileSync(join(exp, 'job.spec'), 'priority: 3\n');
   const used = c.q(['-add', 'true'], { cwd: exp });
@@ -91,6 +104,19 @@ t.test('Docker jobs: staged inputs are read-only; a volume the image declares is
   await waitFor('the container removed', () => spawnSync('docker', ['ps', '-aq', '--filter', `label=q.job=${v}`], { encoding: 'utf8' }).stdout.trim() === '', 15_000);
   const left = [...volumes()].filter((x) => !before.has(x));
   t.same(left, [], 'no volume left behind');
+
+  // A volume the image declares where the job's own directory is bound stays that directory:
+  // what the job writes there is its output, not a tmpfs's.
+  const shared = join(c.dir, 'shared');
+  mkdirSync(shared);
+  const image2 = 'q-test-volume-at-work';
+  t.teardown(() => spawnSync('docker', ['rmi', '-f', image2]));
+  const built2 = spawnSync('docker', ['build', '-q', '-t', image2, '-'], { input: `FROM ${TEST_IMAGE}\nVOLUME ${shared}\n`, encoding: 'utf8', timeout: 60_000 });
+  t.equal(built2.status, 0, `an image that declares VOLUME at the job's directory: ${built2.status === 0 ? 'built' : built2.stderr}`);
+  const w = c.add(['-docker', image2, '-shareWorkingPath', '-add', 'echo kept > out.txt'], { cwd: shared });
+  const wr = await c.waitForStatus(w, ['done', 'failed'], 30_000);
+  t.equal(wr.status, 'done', `${wr.exitCode} ${wr.exitReason}`);
+  t.equal(existsSync(join(shared, 'out.txt')) && readFileSync(join(shared, 'out.txt'), 'utf8'), 'kept\n', 'what it wrote is in its directory');
 });
 
 t.test('the operator decides what containers may have: a worker with -requireDocker gives no network, -allowImages limits images', async (t) => {

@@ -34,6 +34,8 @@ t.test('booleans', async (t) => {
   t.same(pp(['-shareWorkingPath', 'false', '-add', 'x']), { shareWorkingPath: ['false'], add: ['x'] });
   t.throws(() => pp(['-tabs', 'yes']), /-tabs takes true or false, not 'yes'/);
   t.throws(() => pp(['stray']), /unexpected argument 'stray'/);
+  t.same(pp(['-list', '-json', 'J-x']), { list: ['J-x'], json: [] }, 'a word after a flag that follows a SPEC list is a SPEC');
+  t.throws(() => pp(['-tags', 'a', '-tabs', 'b']), /-tabs takes true or false, not 'b'/, 'other lists take no word back');
 });
 
 t.test('values', async (t) => {

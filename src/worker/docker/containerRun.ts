@@ -269,6 +269,8 @@ export class ContainerRun implements Execution {
       place.readOnly = job.inPaths.map((p) => join(root, p)).filter((p) => !writable.includes(p) && !(out && isInside(p, out)));
     }
     const bound = [...writable, ...place.readOnly];
+    // A volume at or inside the job's own directories would hide them: they stay what they are.
+    place.volumes = place.volumes.filter((v) => !bound.some((b) => isInside(v, b)));
     const records = join(env.basePath, '.q');
     const over = bound.find((p) => isInside(records, p) || isInside(realpathSync(records), p));
     if (over) return this.finish(ENGINE_ERROR_CODE, `Could not mount its directories: ${over} holds this worker's own records`);

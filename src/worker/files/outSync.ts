@@ -23,9 +23,14 @@ export class OutSync {
   private readonly dirs = new Set<string>();
   private readonly inFlight = new Set<string>();
   private lost = false;
-  /** What could not be copied (an unreadable output, a walk that could not finish): the job says so. */
-  problem: string | null = null;
-  private readonly unread = new Set<string>();
+  /** What cannot be copied however often it is tried (a walk that could not finish, a path too long). */
+  private fatal: string | null = null;
+  /**
+   * Outputs whose last read failed, with the size and mtime they had then. Each pass tries
+   * them again (a job may have swapped their directory away for a moment); the last copy tries
+   * once, and the job says which could not be read.
+   */
+  private readonly unread = new Map<string, { size: number; mtimeMs: number }>();
   private waiters: (() => void)[] = [];
 
   /**
@@ -62,15 +67,25 @@ export class OutSync {
     this.dirs.clear();
   }
 
-  /** Queues what changed since it was last sent; returns how many files it queued. */
-  pass(): number {
+  /** What could not be copied: the job says so (null: everything so far was). */
+  get problem(): string | null {
+    if (this.fatal) return this.fatal;
+    const first = this.unread.keys().next();
+    return first.done ? null : `${first.value} could not be read`;
+  }
+
+  /**
+   * Queues what changed since it was last sent, and what could not be read last time unless
+   * `retryUnread` is false and it has not changed since; returns how many files it queued.
+   */
+  pass(retryUnread = true): number {
     let entries: ManifestEntry[];
     try {
       // Only directories that could hold a match are read: CodaLab's outPath is its whole
       // bundle store, of which a job names its own UUID* entries.
       entries = walkBeneath(this.base, this.outRel, this.maxEntries, (rel) => mayHoldMatches(this.rules, rel));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.problem ??= (e as Error).message;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.fatal ??= (e as Error).message;
       return 0; // (ENOENT: no outPath yet)
     }
     const { handle, lease } = this.job;
@@ -83,7 +98,7 @@ export class OutSync {
       if (!rule) continue;
       // A path the master would refuse (its message dropped) fails the job with the reason.
       if (rel.length > MAX_PATH) {
-        this.problem ??= `${rel.slice(0, 60)}…: a path of ${rel.length} characters inside the outPath, longer than q carries (${MAX_PATH})`;
+        this.fatal ??= `${rel.slice(0, 60)}…: a path of ${rel.length} characters inside the outPath, longer than q carries (${MAX_PATH})`;
         continue;
       }
       if (e.type === 'dir') {
@@ -92,12 +107,14 @@ export class OutSync {
         continue;
       }
       if (this.inFlight.has(rel)) continue;
+      const failed = this.unread.get(rel);
+      if (failed && !retryUnread && failed.size === e.size && failed.mtimeMs === e.mtimeMs) continue;
       const last = this.synced.get(rel);
       if (last?.same(e.size, e.mtimeMs)) continue;
       // A file larger than the job's -disk (a sparse one takes no blocks here) is not sent:
       // it would write that much on the master. The disk limit ends a job that goes on.
       if (e.size > this.job.disk * 1024 * 1024) {
-        this.problem ??= `${rel} is ${formatSize(Math.ceil(e.size / 1024 / 1024))}, more than the job's -disk ${formatSize(this.job.disk)}`;
+        this.fatal ??= `${rel} is ${formatSize(Math.ceil(e.size / 1024 / 1024))}, more than the job's -disk ${formatSize(this.job.disk)}`;
         continue;
       }
       const copy = SentCopy.starting(last);
@@ -121,15 +138,15 @@ export class OutSync {
             copy.complete(how.size, how.mtimeMs, how.ino, how.resumed);
             this.synced.set(rel, copy);
             this.unread.delete(rel);
-            if (this.unread.size === 0 && this.problem?.endsWith(' could not be read')) this.problem = null;
           }
           else if (how.end === 'lost') this.lost = true;
           else {
-            this.log.warn(`Could not copy output ${rel} of ${handle}: it cannot be read`);
-            this.unread.add(rel);
-            this.problem ??= `${rel} could not be read`;
+            if (!this.unread.has(rel)) this.log.warn(`Could not copy output ${rel} of ${handle}: it cannot be read (trying again)`);
+            this.unread.set(rel, { size: e.size, mtimeMs: e.mtimeMs });
+            // What the master has of it is not known: the next send is whole.
             copy.unknown(e.size, e.mtimeMs);
-            this.synced.set(rel, copy); // not again until it changes
+            copy.stale = true;
+            this.synced.set(rel, copy);
           }
           if (this.inFlight.size === 0) for (const w of this.waiters.splice(0)) w();
         },
@@ -147,7 +164,7 @@ export class OutSync {
     this.lost = false;
     for (let round = 0; round < 50; round++) {
       const busy = this.inFlight.size > 0;
-      const queued = this.pass();
+      const queued = this.pass(round === 0);
       if (!busy && queued === 0 && !(await this.replaceChanged())) return true;
       if (this.inFlight.size > 0) await new Promise<void>((r) => this.waiters.push(r));
       if (this.lost) return false;
@@ -163,7 +180,7 @@ export class OutSync {
   private async replaceChanged(): Promise<boolean> {
     let any = false;
     for (const [rel, copy] of this.synced) {
-      if (!copy.grown || copy.stale) continue;
+      if (!copy.grown || copy.stale || !copy.known) continue;
       if (await copy.verify(this.base, `${this.outRel}/${rel}`)) continue;
       copy.stale = true;
       any = true;

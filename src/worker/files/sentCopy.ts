@@ -50,6 +50,11 @@ export class SentCopy {
     return c;
   }
 
+  /** Whether what was sent is known (a digest of it). */
+  get known(): boolean {
+    return this.digest !== null;
+  }
+
   /** Whether a file of this size and mtime is the one sent (nothing to do). */
   same(size: number, mtimeMs: number): boolean {
     return !this.stale && this.size === size && this.mtimeMs === mtimeMs;
@@ -100,6 +105,7 @@ export class SentCopy {
   /** The send broke off: what the master has is not known, the next send is whole. */
   unknown(size: number, mtimeMs: number): void {
     this.digest = null;
+    this.grown = false;
     this.size = size;
     this.mtimeMs = mtimeMs;
   }
