@@ -16,6 +16,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ManifestEntry } from '../protocol/workerMessages.js';
 import { MAX_WALK_ENTRIES } from '../common/limits.js';
+import { decodeName, shownName, toFsPath } from './byteNames.js';
 
 /** open(2)'s O_PATH on Linux (x86_64, arm64): a handle for lookups, needing no read right. */
 export const O_PATH = 0o10000000;
@@ -31,9 +32,9 @@ export class LinkRefused extends Error {
   override name = 'LinkRefused';
 }
 
-/** The path of `name` inside the directory `fd` holds. */
-export function at(fd: number, name = ''): string {
-  return name ? `/proc/self/fd/${fd}/${name}` : `/proc/self/fd/${fd}`;
+/** The path of `name` inside the directory `fd` holds (as bytes when the name holds escaped ones, byteNames.ts). */
+export function at(fd: number, name = ''): string | Buffer {
+  return name ? toFsPath(`/proc/self/fd/${fd}/${name}`) : `/proc/self/fd/${fd}`;
 }
 
 /** The parts of a relative path, refusing `..` and `.`: nothing may climb out of the root. */
@@ -52,7 +53,7 @@ function refusal(fd: number, name: string, shown: string, e: NodeJS.ErrnoExcepti
     } catch {
       // gone meanwhile
     }
-    return new LinkRefused(`${shown} is ${what}: q does not follow links in a job's paths`);
+    return new LinkRefused(`${shownName(shown)} is ${what}: q does not follow links in a job's paths`);
   }
   return e;
 }
@@ -65,7 +66,7 @@ export class PinnedDir {
   ) {}
 
   /** The path of `name` in this directory, resolved from the directory itself. */
-  child(name: string): string {
+  child(name: string): string | Buffer {
     return at(this.fd, name);
   }
 
@@ -182,14 +183,21 @@ export function openRegularBeneath(root: string, rel: string): number | null {
   return null;
 }
 
+/** A walk that cannot read an entry says which, rather than leave it out. */
+function unwalkable(path: string, e: unknown): Error {
+  const err = e as NodeJS.ErrnoException;
+  return new Error(`${shownName(path)} could not be read (${err.code ?? err.message})`);
+}
+
 /**
  * Every entry under `root/rel` (itself included), with paths as `root/rel/...`. Links are
  * entries, never followed, and each directory is listed through its own descriptor, so a
  * directory swapped for a link during the walk lists nothing from outside. Depth first, one
  * descriptor per level: a tree of many directories cannot use up the process's descriptors.
- * Throws when the start cannot be opened or holds more than `limit` entries (a partial list
- * would pass for the whole). With `descend`, a directory (its path relative to the start)
- * for which it says false is left out, with everything under it.
+ * Throws when the start cannot be opened, an entry cannot be read (only one proved gone is
+ * left out) or it holds more than `limit` entries: a partial list would pass for the whole.
+ * With `descend`, a directory (its path relative to the start) for which it says false is
+ * left out, with everything under it.
  */
 export function walkBeneath(root: string, rel: string, limit = MAX_WALK_ENTRIES, descend?: (rel: string) => boolean): ManifestEntry[] {
   const start = openDirBeneath(root, rel);
@@ -204,9 +212,10 @@ export function walkBeneath(root: string, rel: string, limit = MAX_WALK_ENTRIES,
   const visit = (fd: number, path: string): void => {
     let names: string[];
     try {
-      names = readdirSync(at(fd));
-    } catch {
-      return; // unreadable: the directory alone
+      // As bytes: a name that is not UTF-8 read as a string names nothing (byteNames.ts).
+      names = readdirSync(at(fd), { encoding: 'buffer' }).map(decodeName);
+    } catch (e) {
+      throw unwalkable(path, e); // what it holds would be missing, unsaid
     }
     for (const name of names.sort()) {
       if (out.length >= limit) throw new Error(`${top} holds more than ${limit} entries`);
@@ -214,15 +223,18 @@ export function walkBeneath(root: string, rel: string, limit = MAX_WALK_ENTRIES,
       let st;
       try {
         st = lstatSync(at(fd, name));
-      } catch {
-        continue; // gone meanwhile
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // gone meanwhile
+        throw unwalkable(p, e);
       }
       if (st.isSymbolicLink()) {
         let target: string;
         try {
-          target = readlinkSync(at(fd, name));
-        } catch {
-          continue; // replaced meanwhile
+          target = decodeName(readlinkSync(at(fd, name), { encoding: 'buffer' }));
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT' || code === 'EINVAL') continue; // gone, or no longer a link
+          throw unwalkable(p, e);
         }
         out.push({ type: 'link', path: p, target });
       } else if (st.isFile()) {
@@ -232,8 +244,11 @@ export function walkBeneath(root: string, rel: string, limit = MAX_WALK_ENTRIES,
         let sub: number;
         try {
           sub = openSync(at(fd, name), LIST_FLAGS);
-        } catch {
-          continue; // swapped for a link since the lstat, or unreadable
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          // gone, or swapped for a link or a file since the lstat: no directory to copy
+          if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') continue;
+          throw unwalkable(p, e);
         }
         try {
           out.push({ type: 'dir', path: p, mode: fstatSync(sub).mode & 0o7777 });

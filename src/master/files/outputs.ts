@@ -19,6 +19,7 @@ import { formatSize } from '../../common/units.js';
 import { join, normalize } from 'node:path';
 import { Reasons } from '../../common/outcomes.js';
 import type { Log } from '../../common/verbosity.js';
+import { shownName } from '../../files/byteNames.js';
 
 interface Target {
   lease: string;
@@ -122,8 +123,8 @@ export class OutputSink {
       const root = t.outPath;
       writer.write(root, h.path, { append: h.append, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
     } catch (e) {
-      this.log.warn(`Refused output ${h.path} of ${h.handle} from ${s.handle}: ${(e as Error).message}`);
-      this.noteRefused(s, h.handle, h.lease, `${h.path}: ${(e as Error).message}`);
+      this.log.warn(`Refused output ${shownName(h.path)} of ${h.handle} from ${s.handle}: ${(e as Error).message}`);
+      this.noteRefused(s, h.handle, h.lease, `${shownName(h.path)}: ${shownName((e as Error).message)}`);
     }
   }
 
@@ -150,8 +151,8 @@ export class OutputSink {
     try {
       openDirBeneath(this.resolve(s, handle, lease, rel).outPath, rel, { create: true }).close();
     } catch (e) {
-      this.log.warn(`Refused output directory ${rel} of ${handle} from ${s.handle}: ${(e as Error).message}`);
-      this.noteRefused(s, handle, lease, `${rel}: ${(e as Error).message}`);
+      this.log.warn(`Refused output directory ${shownName(rel)} of ${handle} from ${s.handle}: ${(e as Error).message}`);
+      this.noteRefused(s, handle, lease, `${shownName(rel)}: ${shownName((e as Error).message)}`);
     }
   }
 

@@ -16,6 +16,7 @@ import type { Log } from '../../common/verbosity.js';
 import { SentCopy } from './sentCopy.js';
 import { formatSize } from '../../common/units.js';
 import { MAX_PATH } from '../../protocol/fields.js';
+import { shownName } from '../../files/byteNames.js';
 
 export class OutSync {
   private readonly rules: OutRule[];
@@ -71,7 +72,7 @@ export class OutSync {
   get problem(): string | null {
     if (this.fatal) return this.fatal;
     const first = this.unread.keys().next();
-    return first.done ? null : `${first.value} could not be read`;
+    return first.done ? null : `${shownName(first.value)} could not be read`;
   }
 
   /**
@@ -98,7 +99,7 @@ export class OutSync {
       if (!rule) continue;
       // A path the master would refuse (its message dropped) fails the job with the reason.
       if (rel.length > MAX_PATH) {
-        this.fatal ??= `${rel.slice(0, 60)}…: a path of ${rel.length} characters inside the outPath, longer than q carries (${MAX_PATH})`;
+        this.fatal ??= `${shownName(rel.slice(0, 60))}…: a path of ${rel.length} characters inside the outPath, longer than q carries (${MAX_PATH})`;
         continue;
       }
       if (e.type === 'dir') {
@@ -114,7 +115,7 @@ export class OutSync {
       // A file larger than the job's -disk (a sparse one takes no blocks here) is not sent:
       // it would write that much on the master. The disk limit ends a job that goes on.
       if (e.size > this.job.disk * 1024 * 1024) {
-        this.fatal ??= `${rel} is ${formatSize(Math.ceil(e.size / 1024 / 1024))}, more than the job's -disk ${formatSize(this.job.disk)}`;
+        this.fatal ??= `${shownName(rel)} is ${formatSize(Math.ceil(e.size / 1024 / 1024))}, more than the job's -disk ${formatSize(this.job.disk)}`;
         continue;
       }
       const copy = SentCopy.starting(last);
@@ -141,7 +142,7 @@ export class OutSync {
           }
           else if (how.end === 'lost') this.lost = true;
           else {
-            if (!this.unread.has(rel)) this.log.warn(`Could not copy output ${rel} of ${handle}: it cannot be read (trying again)`);
+            if (!this.unread.has(rel)) this.log.warn(`Could not copy output ${shownName(rel)} of ${handle}: it cannot be read (trying again)`);
             this.unread.set(rel, { size: e.size, mtimeMs: e.mtimeMs });
             // What the master has of it is not known: the next send is whole.
             copy.unknown(e.size, e.mtimeMs);

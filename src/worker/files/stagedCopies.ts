@@ -28,7 +28,7 @@ export class StagedCopies {
    * Whether the file at `path` (opened through no link: a `/proc/self/fd/N/NAME`) is the copy
    * noted under `key`, unchanged since, and of the input's size and mtime.
    */
-  unchanged(key: string, path: string, size: number, mtimeMs: number): boolean {
+  unchanged(key: string, path: string | Buffer, size: number, mtimeMs: number): boolean {
     const m = this.marks.get(key);
     if (!m) return false;
     let st: BigIntStats;

@@ -7,6 +7,7 @@
 // error from the master, a kill or the job being taken away ends it with an error instead.
 // After a reconnect it begins again: the master sends the manifest anew and what arrived
 // complete is not fetched twice.
+import { decodeName, toFsPath } from '../../files/byteNames.js';
 import { lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { DirChain, splitLast } from '../../files/beneath.js';
 import { jobRel } from '../jobFiles.js';
@@ -95,10 +96,10 @@ export class Stager {
           st = null;
         }
         if (e.type === 'link') {
-          if (st?.isSymbolicLink() && readlinkSync(local) === e.target) continue;
+          if (st?.isSymbolicLink() && decodeName(readlinkSync(local, { encoding: 'buffer' })) === e.target) continue;
           if (st?.isDirectory()) throw new Error(`${e.path} is a directory here, and the input is a link`);
           if (st) unlinkSync(local);
-          symlinkSync(e.target, local);
+          symlinkSync(toFsPath(e.target), local);
         } else if (!(st?.isFile() && this.copies.unchanged(this.key(rel), local, e.size, e.mtimeMs))) {
           this.pending.add(e.path);
         }
