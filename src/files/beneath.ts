@@ -292,7 +292,7 @@ export async function diskUsageBeneath(root: string, rel: string, maxEntries = M
   let entries = 0;
   // Names as bytes: a name that is not UTF-8 (`\377`) read as a string names nothing, and
   // what it held went uncounted.
-  const child = (dirFd: number, name: Buffer) => Buffer.concat([Buffer.from(`${at(dirFd)}/`), name]);
+  const child = (dirFd: number, name: Buffer) => Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), name]);
   const visit = async (dirFd: number): Promise<void> => {
     entries++;
     bytes += fstatSync(dirFd).blocks * 512;
