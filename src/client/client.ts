@@ -11,7 +11,8 @@ import { Connection, listPages, listRows, type Target } from './connection.js';
 import { describe, waitForJobs } from './wait.js';
 import type { ListRow } from '../protocol/listRow.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
-import { ADD_BATCH, MAX_COMMAND_BYTES, MAX_FRAME_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
+import { MAX_COMMAND_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
+import { sendAdd } from './adding.js';
 import { JsonArrayStream, TableStream, WORKER_COLUMNS, renderInfo, renderTable, workerRow } from './render.js';
 import { LIST_COLUMNS, listCells } from '../jobs/listCells.js';
 import { specMistake } from '../jobs/filter.js';
@@ -179,10 +180,6 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       for (const spec of built.jobs) io.out(json ? JSON.stringify(pretendView(spec)) : renderInfo(pretendView(spec), io.cwd));
     } else {
       toAdd = built.jobs;
-      const bytes = Buffer.byteLength(JSON.stringify(toAdd));
-      if (bytes > MAX_FRAME_BYTES - 4096) {
-        throw new QError(ErrorCodes.BAD_VALUE, `this add is ${(bytes / 1048576).toFixed(1)} MB, more than one request may carry (8 MB): split it into smaller adds`);
-      }
     }
   }
   if (p.given.has('direct')) exitCode = await runDirect(p.list('direct') ?? [], io.cwd);
@@ -213,13 +210,10 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
       const after = await resolveSpecs(conn, p.list('after') ?? [], 'after');
       const afterAny = await resolveSpecs(conn, p.list('afterAny') ?? [], 'afterAny');
       const hold = p.given.has('hold') && holdSpecs.length === 0;
-      let array: string | null = null; // the first job's handle, for the batches after the first
-      for (let i = 0; i < toAdd.length; i += ADD_BATCH) {
-        const jobs = toAdd.slice(i, i + ADD_BATCH).map((j) => (array && j.arrayCount !== null ? { ...j, array } : j));
-        const res = await conn.request({ type: 'add', jobs, after, afterAny, hold }, 'added');
-        if (i === 0 && toAdd[0]!.arrayCount !== null) array = res.handles[0] ?? null;
-        added.push(...res.handles);
-        io.out(res.handles.map((h) => (p.bool('quiet') ? h : `Job ${h} added successfully`)).join('\n'));
+      for (const h of await sendAdd(conn, where, toAdd, { after, afterAny, hold })) added.push(h);
+      // Said once the whole add is made: a line printed is a job that exists.
+      for (let i = 0; i < added.length; i += 10_000) {
+        io.out(added.slice(i, i + 10_000).map((h) => (p.bool('quiet') ? h : `Job ${h} added successfully`)).join('\n'));
       }
     }
     if (p.bool('saveState')) io.out((await conn.request({ type: 'saveState' }, 'ok')).message);

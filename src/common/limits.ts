@@ -3,7 +3,7 @@
 // client that ran out of memory (docs/cli.md, "Limits").
 
 /** Jobs one `-add` may create (commands × -numTimes). */
-export const MAX_JOBS_PER_ADD = 100_000;
+export const MAX_JOBS_PER_ADD = 1_000_000;
 
 /**
  * Jobs a client sends in one add request. Each is one transaction in the master, which

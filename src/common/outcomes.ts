@@ -48,6 +48,8 @@ export const Reasons = {
   dependencyFailed: (handle: string) => `Dependency ${handle} failed`,
   /** A job released (-release) while it still waits for its retry (store SQL). */
   retryPending: 'waiting for its retry (-retry)',
+  /** A job of an add whose last part has not arrived (store/adds.ts). */
+  beingAdded: 'being added: runs once its whole add has arrived',
   retrying: (exitCode: number, retry: number, of: number, inS: number) => `exit code ${exitCode}: retry ${retry}/${of} in ${formatTime(inS)}`,
 } as const;
 

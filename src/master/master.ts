@@ -83,6 +83,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const requests = new RequestQueue();
   const checkpoints = new Checkpointer(db, dbPath, log, requests);
   const jobs = new JobStore(db);
+  const recovered = jobs.adds.recover(clock.now());
+  if (recovered.dropped) log(`Removed ${recovered.dropped} jobs of adds that had not arrived whole when the master stopped`);
+  if (recovered.letGo) log(`Made ready ${recovered.letGo} jobs of adds that had arrived whole when the master stopped`);
   const workers = new WorkerRegistry(new WorkerStore(db), log);
   const scheduler = new Scheduler(jobs, workers, log, clock);
 

@@ -10,6 +10,7 @@ import { actOnPages, countMatching, onePage, streamListing, streamRows, type Bac
 import type { ListRow } from '../protocol/listRow.js';
 import { holdJobs, releaseJobs } from './workflow.js';
 import { ErrorCodes } from '../common/errors.js';
+import { addJobs } from './adding.js';
 
 export type Reply = (msg: ClientResponse) => void;
 
@@ -22,14 +23,12 @@ export interface ClientScope extends Backlog {
 
 export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope: ClientScope): void {
   switch (req.type) {
-    case 'add': {
-      const after = req.after ?? [];
-      const afterAny = req.afterAny ?? [];
-      const jobs = after.length || afterAny.length ? req.jobs.map((j) => ({ ...j, after, afterAny })) : req.jobs;
-      const handles = hub.jobs.insert(jobs, hub.clock.now(), { after, afterAny, hold: req.hold === true });
-      reply({ type: 'added', id: req.id, handles });
-      hub.metrics.submitted(handles.length);
-      hub.scheduler.kick();
+    case 'add':
+      addJobs(hub, req, reply, scope);
+      return;
+    case 'addState': {
+      const a = hub.jobs.adds.state(req.addId);
+      reply({ type: 'addState', id: req.id, state: a?.state ?? 'unknown', jobs: a?.jobs ?? 0 });
       return;
     }
     case 'list': {

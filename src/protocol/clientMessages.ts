@@ -10,6 +10,9 @@ import { ListRowSchema } from './listRow.js';
 import { WorkerViewSchema } from './resources.js';
 import { ErrorCodes, type ErrorCode } from '../common/errors.js';
 
+/** An add's id: the client draws it (21 characters of nanoid). */
+const addId = z.string().min(8).max(64);
+
 /** Rows a dashboard page asks for at most. */
 export const MAX_PAGE_ROWS = 500;
 
@@ -24,7 +27,9 @@ export type QueuePoint = z.infer<typeof QueuePointSchema>;
 export const ClientRequestSchema = wire(
   z.discriminatedUnion('type', [
     // after, afterAny: the jobs they wait for (the client resolved -after's SPECs, once for
-    // every batch of one add); hold: added held.
+    // every batch of one add); hold: added held. addId: the batches of one add, which is one
+    // thing (store/adds.ts): none of its jobs runs, or survives a master that stops, until the
+    // batch marked last has come. Without addId (a client of before) each batch stands alone.
     z.object({
       type: z.literal('add'),
       id,
@@ -32,7 +37,11 @@ export const ClientRequestSchema = wire(
       after: z.array(handle).max(MAX_DEPENDENCIES).optional(),
       afterAny: z.array(handle).max(MAX_DEPENDENCIES).optional(),
       hold: z.boolean().optional(),
+      addId: addId.optional(),
+      last: z.boolean().optional(),
     }),
+    // How the add of this id ended: for a client whose connection went before the answer.
+    z.object({ type: z.literal('addState'), id, addId }),
     // page: the answer comes as `jobsPage`s while the master reads them (else one `jobs`);
     // rows: as `jobRows`, only what -list's table shows (a master from before answers with pages).
     z.object({ type: z.literal('list'), id, specs, page: z.boolean().optional(), rows: z.boolean().optional() }),
@@ -81,6 +90,8 @@ export const ErrorCodeSchema = z.enum(Object.values(ErrorCodes) as [ErrorCode, .
 export const ClientResponseSchema = wire(
   z.discriminatedUnion('type', [
     z.object({ type: z.literal('added'), id, handles: z.array(handle) }),
+    // unknown: never seen, undone (its client went before its last batch), or over a day old.
+    z.object({ type: z.literal('addState'), id, state: z.enum(['staging', 'committed', 'unknown']), jobs: z.number().int().nonnegative() }),
     z.object({ type: z.literal('jobs'), id, jobs: z.array(JobViewSchema) }),
     // One page of a paged listing, in table order; `last` on the final one (which may be empty).
     z.object({ type: z.literal('jobsPage'), id, jobs: z.array(JobViewSchema), last: z.boolean() }),

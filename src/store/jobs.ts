@@ -22,6 +22,7 @@ import { ReadyClasses, requirementOf, type WorkerFit } from './readyClasses.js';
 import { toView, type JobRow } from './jobRow.js';
 import { JobPages } from './jobPages.js';
 import { Dependencies } from './dependencies.js';
+import { Adds } from './adds.js';
 import { HandleNumbers, randomHandle } from './handles.js';
 
 export const Status = {
@@ -75,18 +76,21 @@ export class JobStore {
   /** Jobs that wait for others, and held jobs (dependencies.ts). */
   readonly deps: Dependencies;
   private readonly handles: HandleNumbers;
+  /** Adds of many batches, each one thing (adds.ts). */
+  readonly adds: Adds;
 
   constructor(private readonly db: Db) {
     this.ready = new ReadyClasses(db);
     this.pages = new JobPages(db);
     this.deps = new Dependencies(db, this.ready);
     this.handles = new HandleNumbers(db);
+    this.adds = new Adds(db, this.ready);
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at, class,
-                                   hold, waiting, wait_reason, exit_reason, exit_code, finished_at, retry_max, array_of)
+                                   hold, waiting, wait_reason, exit_reason, exit_code, finished_at, retry_max, array_of, add_id)
                  VALUES (@handle, @status, @priority, @time, @mem, @pin, @docker, @cpus, @gpus, @queue, @retries, @spec, @now, @class,
-                         @hold, @waiting, @waitReason, @exitReason, @exitCode, @finishedAt, @retryMax, @arrayOf)`),
+                         @hold, @waiting, @waitReason, @exitReason, @exitCode, @finishedAt, @retryMax, @arrayOf, @addId)`),
       retryOf: p(`SELECT retried, retry_max, retry_codes, spec ->> '$.retryDelay' AS delay FROM jobs
                   WHERE handle = @handle AND lease = @lease AND status IN ('assigned', 'init', 'running')`),
       retryLater: p(`UPDATE jobs SET status = 'held', lease = NULL, worker = NULL, worker_host = NULL, cur_mem = -1,
@@ -160,7 +164,13 @@ export class JobStore {
    * Adds jobs in one transaction (one commit for a whole batch) and returns their handles.
    * `flow`: the jobs wait for these (handles, as each spec's after/afterAny say too), or are held.
    */
-  insert(specs: readonly JobSpec[], now: number, flow: { after?: readonly string[]; afterAny?: readonly string[]; hold?: boolean } = {}): string[] {
+  insert(
+    specs: readonly JobSpec[],
+    now: number,
+    flow: { after?: readonly string[]; afterAny?: readonly string[]; hold?: boolean } = {},
+    add: { id: string; staged: boolean } | null = null,
+  ): string[] {
+    const addId = add?.staged ? add.id : null;
     const classes = new Set<number>();
     let handles: string[];
     try {
@@ -168,17 +178,23 @@ export class JobStore {
         const plan = flow.after?.length || flow.afterAny?.length ? this.deps.plan(flow.after ?? [], flow.afterAny ?? []) : null;
         const hold = flow.hold === true;
         const failedBy = plan?.failedBy ?? null;
-        const waiting = plan?.waiting ?? 0;
+        // A part of an add of many (adds.ts): one more to wait for, the add itself.
+        const staged = addId !== null;
+        const waiting = (plan?.waiting ?? 0) + (staged ? 1 : 0);
         const status = failedBy ? Status.failed : hold || waiting > 0 ? Status.held : Status.ready;
         const state = {
           status,
           hold: hold ? 1 : 0,
           waiting,
           waitReason: plan?.reason ?? null,
-          exitReason: failedBy ? Reasons.dependencyFailed(failedBy) : hold ? Reasons.held : (plan?.reason ?? null),
+          exitReason: failedBy ? Reasons.dependencyFailed(failedBy) : hold ? Reasons.held : (plan?.reason ?? (staged ? Reasons.beingAdded : null)),
           exitCode: failedBy ? ExitCodes.NOT_PROVIDED : null,
           finishedAt: failedBy ? now : null,
         };
+        if (add) {
+          if (add.staged) this.adds.noteStaged(add.id, specs.length, now);
+          else this.adds.noteCommittedOnce(add.id, specs.length, now);
+        }
         const added: string[] = [];
         // Jobs added together name the first of them (Q_ARRAY); later batches come with it.
         let arrayFirst: string | null = null;
@@ -216,6 +232,7 @@ export class JobStore {
                 class: cls,
                 retryMax: spec.retry,
                 arrayOf: stored.array,
+                addId,
               });
               seq = Number(lastInsertRowid) + 1;
               if (plan) this.deps.link(Number(lastInsertRowid), plan);
@@ -234,7 +251,8 @@ export class JobStore {
       this.ready.reload(); // classes it made are gone with the transaction
       throw e;
     }
-    for (const c of classes) this.ready.mark(c);
+    // (a staged part's jobs are not ready: their classes are marked as the add lets them go)
+    if (addId === null) for (const c of classes) this.ready.mark(c);
     return handles;
   }
 

@@ -168,4 +168,16 @@ export const migrations: readonly string[] = [
    WHERE class IS NOT NULL;
    DELETE FROM classes WHERE json_array_length(key) = 7;
    DROP TABLE class_moves;`,
+  // 15: an add of many batches is one thing (store/adds.ts). Its jobs are written batch by
+  // batch with add_id set and one more to wait for (the add itself), so that none can run;
+  // the last batch commits the add (one row), and its jobs are then let go a slice at a time.
+  // A master that stops before the commit deletes them when it opens; after it, lets them go.
+  `ALTER TABLE jobs ADD COLUMN add_id TEXT;
+   CREATE INDEX jobs_add ON jobs(add_id, seq) WHERE add_id IS NOT NULL;
+   CREATE TABLE adds (
+     id         TEXT PRIMARY KEY,
+     state      TEXT NOT NULL,
+     jobs       INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];

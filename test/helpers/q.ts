@@ -176,9 +176,10 @@ export class Cluster {
     this.env = opts.env ?? cleanEnv({ Q_STATE: this.state, HOME: dir });
   }
 
-  spawnQ(args: string[]): Proc {
+  /** `stdin`: a descriptor the process reads as its standard input (default none). */
+  spawnQ(args: string[], opts: { stdin?: number } = {}): Proc {
     const node = args.includes('-mode') ? this.nodeArgs : [];
-    const p = new Proc(spawn(ENV, [...UNSET, process.execPath, ...node, BIN_Q, ...args], { cwd: this.dir, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const p = new Proc(spawn(ENV, [...UNSET, process.execPath, ...node, BIN_Q, ...args], { cwd: this.dir, env: this.env, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] }));
     this.t.teardown(() => p.stop('SIGKILL'));
     return p;
   }

@@ -168,3 +168,40 @@ t.test('job_counts follows every change of status and queue, and matches a count
   t.equal(jobs.count(), 2);
   t.same(jobs.counts().map((c) => c.n).reduce((x, y) => x + y), 2);
 });
+
+t.test('an add of many batches: nothing of it runs, even released, until it is committed; undone, nothing is left', async (t) => {
+  const { jobs, clock } = fresh();
+  const [a, b] = jobs.insert([spec(), spec()], clock.now(), {}, { id: 'add-one-xx', staged: true });
+  const [held] = jobs.insert([spec()], clock.now(), { hold: true }, { id: 'add-one-xx', staged: true });
+  t.equal(jobs.adds.state('add-one-xx')?.jobs, 3);
+  t.equal(claimFor(jobs), undefined, 'a staged job is not claimed');
+  t.equal(jobs.get(a!)?.exitReason, 'being added: runs once its whole add has arrived');
+  jobs.deps.release(a!);
+  t.equal(claimFor(jobs), undefined, '-release does not let it go');
+  t.ok(jobs.adds.commit('add-one-xx'));
+  t.equal(jobs.adds.letGoSlice('add-one-xx', 1), 1, 'a slice at a time');
+  t.equal(jobs.adds.letGoSlice('add-one-xx'), 2);
+  t.equal(jobs.adds.letGoSlice('add-one-xx'), 0);
+  t.same([claimFor(jobs)?.handle, claimFor(jobs)?.handle, claimFor(jobs)], [a, b, undefined], 'committed, they run; the one added held stays held');
+  t.equal(jobs.get(held!)?.status, 'held');
+
+  jobs.insert([spec(), spec()], clock.now(), {}, { id: 'add-two-xx', staged: true });
+  t.equal(jobs.count(), 5);
+  while (jobs.adds.dropSlice('add-two-xx', 1) > 0);
+  t.equal(jobs.count(), 3, 'undone: its jobs are gone');
+  t.equal(jobs.adds.state('add-two-xx'), null, 'and the add forgotten');
+  t.throws(() => jobs.insert([spec()], clock.now(), {}, { id: 'add-one-xx', staged: true }), /no longer open/, 'a committed add takes no more batches');
+});
+
+t.test('at open, an add cut short before its commit is undone; one cut short after it is finished', async (t) => {
+  const db = openDb(':memory:');
+  const jobs = new JobStore(db);
+  jobs.insert([spec(), spec()], 1, {}, { id: 'add-cut-before', staged: true });
+  const [x] = jobs.insert([spec()], 1, {}, { id: 'add-cut-after', staged: true });
+  jobs.adds.commit('add-cut-after');
+  const again = new JobStore(db);
+  t.same(again.adds.recover(2), { letGo: 1, dropped: 2 });
+  t.equal(again.count(), 1);
+  t.equal(claimFor(again)?.handle, x);
+  t.equal(again.adds.state('add-cut-after')?.state, 'committed', 'remembered for a client that asks');
+});
