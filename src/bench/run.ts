@@ -7,7 +7,8 @@
 //                same command, alternating: median seconds per job (needs an engine and the
 //                image of scripts/test-images.sh; skipped with a message otherwise)
 // `npm run bench -- scale` runs scale.ts instead: a million jobs, a thousand workers;
-// `npm run bench -- workflow` runs workflow.ts: chains and fan-ins of jobs that wait.
+// `npm run bench -- workflow` runs workflow.ts: chains and fan-ins of jobs that wait;
+// `npm run bench -- add` runs add.ts: one add of a million lines.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -174,7 +175,8 @@ async function main(): Promise<void> {
 // `npm run bench -- scale`: the master at scale (scale.ts) instead.
 // `npm run bench -- workflow`: what waiting for jobs costs (workflow.ts).
 // `npm run bench -- slurm`: pilots on the Slurm of this machine (slurm.ts).
-const SUBS: Record<string, () => Promise<unknown>> = { scale: () => import('./scale.js'), workflow: () => import('./workflow.js'), slurm: () => import('./slurm.js') };
+// `npm run bench -- add`: a million-line `q -add -` (add.ts).
+const SUBS: Record<string, () => Promise<unknown>> = { add: () => import('./add.js'), scale: () => import('./scale.js'), workflow: () => import('./workflow.js'), slurm: () => import('./slurm.js') };
 const sub = Object.keys(SUBS).find((name) => process.argv.includes(name));
 const run = sub ? SUBS[sub]!().then(() => undefined) : main();
 run.catch((e) => {
