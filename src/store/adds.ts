@@ -24,9 +24,12 @@ export type AddState = (typeof AddStates)[keyof typeof AddStates];
 export const ADD_SLICE = 2000;
 /** How long an add is remembered for a client asking about it. */
 const KEEP_ADDS_MS = 24 * 3600 * 1000;
+/** Adds between two prunes of the remembered ones. */
+const PRUNE_EVERY = 1024;
 
 export class Adds {
   private readonly s;
+  private notes = 0;
 
   constructor(
     private readonly db: Db,
@@ -49,7 +52,7 @@ export class Adds {
       drop: p(`DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_add WHERE add_id = @id LIMIT @limit)`),
       forget: p(`DELETE FROM adds WHERE id = ?`),
       open: p(`SELECT id, state FROM adds WHERE state = '${AddStates.staging}' OR id IN (SELECT DISTINCT add_id FROM jobs INDEXED BY jobs_add WHERE add_id IS NOT NULL)`),
-      prune: p(`DELETE FROM adds WHERE state = '${AddStates.committed}' AND created_at < ?`),
+      prune: p(`DELETE FROM adds WHERE created_at < ? AND state = '${AddStates.committed}'`),
     };
   }
 
@@ -61,6 +64,8 @@ export class Adds {
   /** An add of one batch, written at once: remembered as committed for a client asking later. */
   noteCommittedOnce(id: string, n: number, now: number): void {
     this.s.committedOnce.run({ id, n, now });
+    // A master that runs for months forgets old adds as it goes, a few at a time.
+    if (++this.notes % PRUNE_EVERY === 0) this.s.prune.run(now - KEEP_ADDS_MS);
   }
 
   state(id: string): { state: AddState; jobs: number } | null {

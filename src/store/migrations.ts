@@ -179,5 +179,6 @@ export const migrations: readonly string[] = [
      state      TEXT NOT NULL,
      jobs       INTEGER NOT NULL,
      created_at INTEGER NOT NULL
-   ) WITHOUT ROWID;`,
+   ) WITHOUT ROWID;
+   CREATE INDEX adds_created ON adds(created_at);`,
 ];

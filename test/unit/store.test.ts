@@ -205,3 +205,13 @@ t.test('at open, an add cut short before its commit is undone; one cut short aft
   t.equal(claimFor(again)?.handle, x);
   t.equal(again.adds.state('add-cut-after')?.state, 'committed', 'remembered for a client that asks');
 });
+
+t.test('adds are remembered a day, then forgotten as others come', async (t) => {
+  const { jobs } = fresh();
+  jobs.insert([spec()], 0, {}, { id: 'add-old-xxx', staged: false });
+  t.equal(jobs.adds.state('add-old-xxx')?.state, 'committed');
+  const day = 24 * 3600 * 1000;
+  for (let i = 0; i < 1024; i++) jobs.insert([spec()], day + 1, {}, { id: `add-new-${i}`, staged: false });
+  t.equal(jobs.adds.state('add-old-xxx'), null, 'a day old: forgotten');
+  t.equal(jobs.adds.state('add-new-5')?.jobs, 1);
+});
