@@ -15,6 +15,7 @@ import { takeBack } from './lifecycle.js';
 import { LogSpool } from './logs.js';
 import { WorkerRegistry } from './registry.js';
 import { Scheduler } from './scheduler.js';
+import { refreshWaitReasons } from './waitReasons.js';
 import { StallWatch } from './stallWatch.js';
 import { Pruner } from './pruner.js';
 import { OutputSink } from './files/outputs.js';
@@ -65,6 +66,8 @@ export interface RunningMaster {
 }
 
 const RETRY_EVERY_MS = 1000;
+/** How often the reasons of jobs no worker could take are brought up to date. */
+const WAIT_REASONS_EVERY_MS = 1000;
 const RETRIES_PER_TURN = 500;
 /** How often -autoscale looks at the queue and at Slurm. */
 const AUTOSCALE_EVERY_MS = 3000;
@@ -143,6 +146,11 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   retries.unref();
   const minutes = setInterval(guarded('Recording the queue', () => hub.history.roll()), HISTORY_EVERY_MS);
   minutes.unref();
+  // Why ready jobs wait that no worker could take (waitReasons.ts): a second behind at most.
+  const refreshReasons = guarded('Updating why jobs wait', () => refreshWaitReasons(jobs, workers.connected()));
+  refreshReasons();
+  const reasons = setInterval(refreshReasons, WAIT_REASONS_EVERY_MS);
+  reasons.unref();
   const scaler = opts.autoscale ? new Autoscaler(hub, { ...opts.autoscale, pilot: { ...opts.autoscale.pilot, masterPort: port }, token }) : null;
   hub.autoscale = scaler;
   const scaling = scaler ? setInterval(guarded('Autoscaling', () => scaler.tick()), AUTOSCALE_EVERY_MS) : null;
@@ -173,6 +181,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     closing = (async () => {
       clearInterval(sweep);
       clearInterval(retries);
+      clearInterval(reasons);
       clearInterval(minutes);
       if (scaling) clearInterval(scaling);
       pruner?.close();

@@ -7,6 +7,7 @@ import type { Db } from './db.js';
 import type { IndexTerm, IndexedKey } from '../jobs/filter.js';
 import type { JobView } from '../protocol/jobState.js';
 import { toView, VIEW_COLUMNS, type JobRow } from './jobRow.js';
+import { EXIT_REASON_SQL } from './classReasons.js';
 
 /** A page of -list's rows, as JSON the store wrote (an array of protocol/listRow.ts ListRows). */
 export interface RowPage {
@@ -34,7 +35,7 @@ const NEWEST_FIRST: Direction = { after: '<', order: 'DESC', last: 'min' };
 // sort), except handles: each names at most one row, so all of them go in one `IN` query.
 const byKey = (columns: string, d: Direction): Record<IndexedKey, string> => {
   const C = columns;
-  const J = columns.split(', ').map((c) => `jobs.${c}`).join(', ');
+  const J = columns.split(', ').map((c) => (/^\w+$/.test(c) ? `jobs.${c}` : c)).join(', ');
   const page = (seq: string) => `${seq} ${d.after} @after ORDER BY ${seq} ${d.order} LIMIT @limit`;
   return {
     status: `SELECT ${C} FROM jobs INDEXED BY jobs_status WHERE status = @value AND ${page('seq')}`,
@@ -50,7 +51,7 @@ const scan = (columns: string, d: Direction) => `SELECT ${columns} FROM jobs WHE
 // -list's rows are written as JSON by SQLite, a page in one string: no row becomes a
 // JavaScript object on the master (2 µs a row, against 11.5 for a view read and encoded).
 // The order of json_array's values is ListRow's (protocol/listRow.ts).
-const ROW_COLUMNS = 'seq, handle, worker, worker_host, status, exit_code, exit_reason, real_time, max_mem, max_disk, spec';
+const ROW_COLUMNS = `seq, handle, worker, worker_host, status, exit_code, ${EXIT_REASON_SQL}, real_time, max_mem, max_disk, spec`;
 const asRows = (inner: string, d: Direction) =>
   `SELECT json_group_array(json_array(handle, worker, worker_host, status, exit_code, exit_reason, real_time, max_mem, max_disk, spec ->> '$.outPath', spec ->> '$.command') ORDER BY seq ${d.order}) AS json, ` +
   `count(*) AS rows, ${d.last}(seq) AS last FROM (${inner})`;

@@ -1,4 +1,5 @@
 // A row of the job table as SQLite returns it, and the view of it that crosses the wire.
+import { EXIT_REASON_SQL } from './classReasons.js';
 import { JOB_SPEC_DEFAULTS, type JobSpec } from '../protocol/jobSpec.js';
 import type { JobStatus, JobView } from '../protocol/jobState.js';
 
@@ -29,7 +30,7 @@ export interface JobRow {
 
 /** The columns a JobRow is read from: a listing asks for these, not `*` (each column costs). */
 export const VIEW_COLUMNS =
-  'seq, handle, status, spec, created_at, worker, worker_host, lease, attempt, started_at, finished_at, exit_code, exit_reason, ' +
+  `seq, handle, status, spec, created_at, worker, worker_host, lease, attempt, started_at, finished_at, exit_code, ${EXIT_REASON_SQL}, ` +
   'real_time, user_time, max_mem, max_disk, log_dropped, cur_mem, retried, retry_at, retry_codes';
 
 export function toView(r: JobRow): JobView {

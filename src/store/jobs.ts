@@ -23,6 +23,7 @@ import { toView, type JobRow } from './jobRow.js';
 import { JobPages } from './jobPages.js';
 import { Dependencies } from './dependencies.js';
 import { Adds } from './adds.js';
+import { ClassReasons } from './classReasons.js';
 import { HandleNumbers, randomHandle } from './handles.js';
 
 export const Status = {
@@ -78,6 +79,8 @@ export class JobStore {
   private readonly handles: HandleNumbers;
   /** Adds of many batches, each one thing (adds.ts). */
   readonly adds: Adds;
+  /** Why the ready jobs of a class wait, when no worker could take them (classReasons.ts). */
+  readonly reasons: ClassReasons;
 
   constructor(private readonly db: Db) {
     this.ready = new ReadyClasses(db);
@@ -85,6 +88,7 @@ export class JobStore {
     this.deps = new Dependencies(db, this.ready);
     this.handles = new HandleNumbers(db);
     this.adds = new Adds(db, this.ready);
+    this.reasons = new ClassReasons(db);
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       insert: p(`INSERT INTO jobs (handle, status, priority, time_limit, mem, worker_pin, docker, cpus, gpus, queue, retries, spec, created_at, class,

@@ -181,4 +181,7 @@ export const migrations: readonly string[] = [
      created_at INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX adds_created ON adds(created_at);`,
+  // 16: why the ready jobs of a class wait, when no connected worker could take them
+  // (store/classReasons.ts): shown for a ready job in place of its exit reason.
+  `CREATE TABLE class_reasons (class INTEGER PRIMARY KEY, reason TEXT NOT NULL);`,
 ];

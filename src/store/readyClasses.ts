@@ -153,6 +153,16 @@ export class ReadyClasses {
     return out;
   }
 
+  /** The classes that may have ready jobs, with what they need (no probe: some may be empty). */
+  markedClasses(): [number, Requirement][] {
+    const out: [number, Requirement][] = [];
+    for (const id of this.marked) {
+      const req = this.known.get(id);
+      if (req) out.push([id, req]);
+    }
+    return out;
+  }
+
   /** A job of this class became ready. */
   mark(id: number | null): void {
     if (id !== null) this.marked.add(id);

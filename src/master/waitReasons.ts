@@ -1,0 +1,81 @@
+// Why a ready job is not running, when the reason is that no connected worker could ever take
+// it: the pick passes over its class for every worker (a queue nobody serves, an image no
+// worker allows, more memory than any has), and without a reason it would only say `ready`.
+// Kept per requirement class, not per job (a sweep of 100,000 jobs is one class), in table
+// `class_reasons`, which `-list`, `-info` and the dashboard read for ready jobs.
+import type { Requirement } from '../store/readyClasses.js';
+import type { JobStore } from '../store/jobs.js';
+import type { WorkerSession } from './registry.js';
+import type { ContainerPolicy } from '../protocol/containerPolicy.js';
+import { imageAllowed } from '../protocol/containerPolicy.js';
+import { formatSize, formatTime } from '../common/units.js';
+
+/** What a connected worker could take at best, whatever it runs now. */
+export interface Capacity {
+  worker: string;
+  /** Longest job it accepts (seconds); null: any. */
+  maxTime: number | null;
+  docker: boolean;
+  bare: boolean;
+  /** Memory its jobs could have: what it reports free plus what q's jobs there hold (MB). */
+  mem: number;
+  cpus: number;
+  gpus: number;
+  queues: readonly string[];
+  policy: ContainerPolicy;
+}
+
+/**
+ * Why no worker could take a job of this requirement, or null when one could (the job waits
+ * for a free slot, or for its turn). The first need that no worker meets is named; when each
+ * is met by some worker but none meets them all, it says so.
+ */
+export function noWorkerReason(r: Requirement, workers: readonly Capacity[]): string | null {
+  if (workers.length === 0) return 'no worker connected';
+  const needs: [boolean, (w: Capacity) => boolean, () => string][] = [
+    [r.queue !== null, (w) => w.queues.includes(r.queue!), () => `no worker serves queue ${r.queue}`],
+    [r.pin !== null, (w) => w.worker === r.pin, () => `pinned to ${r.pin}, which is not connected`],
+    [r.docker, (w) => w.docker, () => 'needs Docker; no connected worker has an engine'],
+    [!r.docker, (w) => w.bare, () => 'runs outside a container; every worker is -requireDocker'],
+    [r.image !== null, (w) => imageAllowed(w.policy, r.image!), () => `image ${r.image} is not allowed on any worker (-allowImages)`],
+    [r.network, (w) => w.policy.allowNetwork, () => 'asks for a network; no worker allows one (-allowNetwork)'],
+    [true, (w) => w.maxTime === null || r.time <= w.maxTime, () => `needs ${formatTime(r.time)}; the workers accept at most ${formatTime(Math.max(...workers.map((w) => w.maxTime ?? 0)))} (-time)`],
+    [true, (w) => r.mem <= w.mem, () => `needs ${formatSize(r.mem)} of memory; the most any worker has is ${formatSize(Math.max(...workers.map((w) => w.mem)))}`],
+    [r.cpus !== null, (w) => r.cpus! <= w.cpus, () => `needs ${r.cpus} CPUs; the most any worker has is ${Math.max(...workers.map((w) => w.cpus))}`],
+    [r.gpus > 0, (w) => r.gpus <= w.gpus, () => `needs ${r.gpus} GPUs; the most any worker has is ${Math.max(...workers.map((w) => w.gpus))}`],
+  ];
+  const relevant = needs.filter(([applies]) => applies);
+  for (const [, met, why] of relevant) if (!workers.some(met)) return why();
+  if (workers.some((w) => relevant.every(([, met]) => met(w)))) return null;
+  return 'no one worker has all it needs (queue, image, time, memory, CPUs, GPUs)';
+}
+
+/** What a connected worker could take at best. */
+export function capacityOf(w: WorkerSession): Capacity {
+  const r = w.resources;
+  let held = 0;
+  for (const j of w.jobs.values()) held += j.mem;
+  return {
+    worker: w.handle,
+    maxTime: w.maxTime,
+    docker: (r.docker ?? null) !== null,
+    bare: r.bare ?? true,
+    mem: r.freeMem + held,
+    cpus: r.cpus,
+    gpus: r.gpus ?? 0,
+    queues: r.queues ?? [],
+    policy: r.policy ?? { allowNetwork: true, allowImages: null },
+  };
+}
+
+/**
+ * Brings the reasons up to date with the workers connected now: a cost per class that may
+ * have ready jobs times the workers, and a write only for a reason that changed.
+ */
+export function refreshWaitReasons(jobs: JobStore, workers: readonly WorkerSession[]): number {
+  const capacities = workers.map(capacityOf);
+  const reasons = new Map<number, string | null>();
+  for (const id of jobs.reasons.classes()) reasons.set(id, null); // not in question any more unless below
+  for (const [id, req] of jobs.ready.markedClasses()) reasons.set(id, noWorkerReason(req, capacities));
+  return jobs.reasons.update(reasons);
+}
