@@ -19,12 +19,12 @@ export interface AddFlow {
 }
 
 /** Batches of at most ADD_BATCH jobs and a frame's bytes (a command may be 1 MB). */
-function* batches(jobs: readonly JobSpec[]): Generator<JobSpec[]> {
+function* batches(jobs: readonly JobSpec[], room: number): Generator<JobSpec[]> {
   let batch: JobSpec[] = [];
   let bytes = 0;
   for (const j of jobs) {
     const size = Buffer.byteLength(JSON.stringify(j));
-    if (batch.length && (batch.length >= ADD_BATCH || bytes + size > FRAME_ROOM)) {
+    if (batch.length && (batch.length >= ADD_BATCH || bytes + size > room)) {
       yield batch;
       batch = [];
       bytes = 0;
@@ -45,7 +45,8 @@ export async function sendAdd(conn: Connection, where: Target, jobs: readonly Jo
   let array: string | null = null; // the first job's handle, for the batches after the first
   let sent = 0;
   try {
-    for (const batch of batches(jobs)) {
+    // Every batch carries -after's and -afterAny's handles too.
+    for (const batch of batches(jobs, FRAME_ROOM - Buffer.byteLength(JSON.stringify(flow)))) {
       sent += batch.length;
       const last = sent === jobs.length;
       const part: JobSpec[] = array ? batch.map((j) => (j.arrayCount !== null ? { ...j, array } : j)) : batch;

@@ -5,6 +5,7 @@ import { posix } from 'node:path';
 import type { ManifestEntry } from '../protocol/workerMessages.js';
 import { fileEntry, walkBeneath } from './beneath.js';
 import { MAX_WALK_ENTRIES } from '../common/limits.js';
+import { decodeName } from './byteNames.js';
 
 /** `*` and `?` within one path part, `**` across parts, as in a shell. */
 export function globToRegex(glob: string): RegExp {
@@ -77,7 +78,7 @@ export function isInside(p: string, root: string): boolean {
  */
 export function walkInput(p: string, limit = MAX_WALK_ENTRIES): ManifestEntry[] {
   const st = lstatSync(p);
-  if (st.isSymbolicLink()) return [{ type: 'link', path: p, target: readlinkSync(p) }];
+  if (st.isSymbolicLink()) return [{ type: 'link', path: p, target: decodeName(readlinkSync(p, { encoding: 'buffer' })) }];
   if (st.isFile()) return [fileEntry(p, st)];
   if (st.isDirectory()) return walkBeneath(p, '', limit);
   return [];

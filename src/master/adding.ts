@@ -9,6 +9,11 @@ import type { Hub } from './hub.js';
 
 type AddRequest = Extract<ClientRequest, { type: 'add' }>;
 
+/** An add that gets no batch for this long is undone. */
+const ADD_IDLE_MS = 120_000;
+/** Adds staging on this master, each with the timer that undoes it when idle. */
+const openAdds = new Map<string, NodeJS.Timeout>();
+
 export function addJobs(hub: Hub, req: AddRequest, reply: (msg: ClientResponse) => void, scope: { onClose: (fn: () => void) => void }): void {
   const after = req.after ?? [];
   const afterAny = req.afterAny ?? [];
@@ -28,7 +33,8 @@ export function addJobs(hub: Hub, req: AddRequest, reply: (msg: ClientResponse) 
   const id = req.addId;
   const open = hub.jobs.adds.state(id);
   if (open && open.state !== AddStates.staging) {
-    reply({ type: 'error', id: req.id, code: ErrorCodes.BAD_VALUE, message: `add ${id} was made already` });
+    const why = open.state === AddStates.committed ? 'was made already' : 'was undone: its client went, or sent nothing for a while';
+    reply({ type: 'error', id: req.id, code: ErrorCodes.BAD_VALUE, message: `add ${id} ${why}` });
     return;
   }
   if (req.last && !open) {
@@ -37,12 +43,21 @@ export function addJobs(hub: Hub, req: AddRequest, reply: (msg: ClientResponse) 
     return;
   }
   const handles = hub.jobs.insert(jobs, now, flow, { id, staged: true });
-  if (!open) scope.onClose(() => abandon(hub, id));
+  // Undone if the connection that sent this goes, or nothing comes for a while (a client
+  // whose network went leaves a socket that never closes).
+  scope.onClose(() => openAdds.has(id) && abandon(hub, id));
+  clearTimeout(openAdds.get(id));
+  openAdds.set(id, setTimeout(() => abandon(hub, id), ADD_IDLE_MS).unref());
   if (!req.last) {
     reply({ type: 'added', id: req.id, handles });
     return;
   }
-  hub.jobs.adds.commit(id);
+  clearTimeout(openAdds.get(id));
+  openAdds.delete(id);
+  if (!hub.jobs.adds.commit(id)) {
+    reply({ type: 'error', id: req.id, code: ErrorCodes.BAD_VALUE, message: `add ${id} was undone before its last batch came` });
+    return;
+  }
   const total = hub.jobs.adds.state(id)?.jobs ?? handles.length;
   letGo(hub, id, () => made(handles, total));
 }
@@ -56,7 +71,7 @@ function letGo(hub: Hub, id: string, done: () => void): void {
     } catch (e) {
       // Committed: a master that opens again finishes it too; here it tries again shortly.
       hub.log.warn(`Making the jobs of add ${id} ready failed: ${(e as Error).message}; trying again`);
-      setTimeout(step, 1000);
+      setTimeout(step, 1000).unref();
       return;
     }
     if (n === 0) return done();
@@ -68,7 +83,10 @@ function letGo(hub: Hub, id: string, done: () => void): void {
 
 /** The client went: an add it had not finished is undone. */
 function abandon(hub: Hub, id: string): void {
-  if (hub.jobs.adds.state(id)?.state !== AddStates.staging) return;
+  clearTimeout(openAdds.get(id));
+  openAdds.delete(id);
+  // From here it takes no batch and no commit, whichever connection sends them.
+  if (!hub.jobs.adds.abandon(id)) return;
   let dropped = 0;
   const step = () => {
     let n: number;

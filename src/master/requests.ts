@@ -27,8 +27,10 @@ export function handleRequest(hub: Hub, req: ClientRequest, reply: Reply, scope:
       addJobs(hub, req, reply, scope);
       return;
     case 'addState': {
+      // (an abandoned add's jobs are being deleted: for the client, as if never made)
       const a = hub.jobs.adds.state(req.addId);
-      reply({ type: 'addState', id: req.id, state: a?.state ?? 'unknown', jobs: a?.jobs ?? 0 });
+      const state = a?.state === 'staging' || a?.state === 'committed' ? a.state : 'unknown';
+      reply({ type: 'addState', id: req.id, state, jobs: state === 'unknown' ? 0 : a!.jobs });
       return;
     }
     case 'list': {

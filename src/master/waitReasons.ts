@@ -40,7 +40,8 @@ export function noWorkerReason(r: Requirement, workers: readonly Capacity[]): st
     [r.image !== null, (w) => imageAllowed(w.policy, r.image!), () => `image ${r.image} is not allowed on any worker (-allowImages)`],
     [r.network, (w) => w.policy.allowNetwork, () => 'asks for a network; no worker allows one (-allowNetwork)'],
     [true, (w) => w.maxTime === null || r.time <= w.maxTime, () => `needs ${formatTime(r.time)}; the workers accept at most ${formatTime(Math.max(...workers.map((w) => w.maxTime ?? 0)))} (-time)`],
-    [true, (w) => r.mem <= w.mem, () => `needs ${formatSize(r.mem)} of memory; the most any worker has is ${formatSize(Math.max(...workers.map((w) => w.mem)))}`],
+    // (not how much the largest has: that moves with every heartbeat, and the row with it)
+    [true, (w) => r.mem <= w.mem, () => `needs ${formatSize(r.mem)} of memory; no worker has that much free`],
     [r.cpus !== null, (w) => r.cpus! <= w.cpus, () => `needs ${r.cpus} CPUs; the most any worker has is ${Math.max(...workers.map((w) => w.cpus))}`],
     [r.gpus > 0, (w) => r.gpus <= w.gpus, () => `needs ${r.gpus} GPUs; the most any worker has is ${Math.max(...workers.map((w) => w.gpus))}`],
   ];
@@ -76,6 +77,7 @@ export function refreshWaitReasons(jobs: JobStore, workers: readonly WorkerSessi
   const capacities = workers.map(capacityOf);
   const reasons = new Map<number, string | null>();
   for (const id of jobs.reasons.classes()) reasons.set(id, null); // not in question any more unless below
-  for (const [id, req] of jobs.ready.markedClasses()) reasons.set(id, noWorkerReason(req, capacities));
+  // (a probe per class: one found empty is unmarked, so classes of long ago cost nothing)
+  for (const { id, req } of jobs.ready.waiting(1)) reasons.set(id, noWorkerReason(req, capacities));
   return jobs.reasons.update(reasons);
 }

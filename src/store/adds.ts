@@ -8,16 +8,19 @@
 //
 //   staging ──(last batch: the add row says committed, one row)──▶ committed
 //      │                                                              │
-//      │ the client went, or the master stopped before                │ let go a slice at a time:
+//      │ the client went, or sent nothing for a while                 │ let go a slice at a time:
 //      ▼                                                              ▼ waiting - 1, add_id cleared
-//   deleted, a slice at a time (or all at open)                   (finished at open if cut short)
+//   abandoned: takes no batch; its jobs deleted a slice at a time  (finished at open if cut short)
+//   (a master that stopped before the commit deletes them at open)
+//
+// A staged job cannot be rerun, nor waited for with -after: it may yet be deleted.
 //
 // The add rows stay a day, so that a client that lost its answer can ask how the add ended.
 import type { Db } from './db.js';
 import type { ReadyClasses } from './readyClasses.js';
 import { Reasons } from '../common/outcomes.js';
 
-export const AddStates = { staging: 'staging', committed: 'committed' } as const;
+export const AddStates = { staging: 'staging', committed: 'committed', abandoned: 'abandoned' } as const;
 export type AddState = (typeof AddStates)[keyof typeof AddStates];
 
 /** Jobs let go or deleted per transaction: a slice holds the master's thread a few ms. */
@@ -51,7 +54,8 @@ export class Adds {
                 RETURNING class, status`),
       drop: p(`DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_add WHERE add_id = @id LIMIT @limit)`),
       forget: p(`DELETE FROM adds WHERE id = ?`),
-      open: p(`SELECT id, state FROM adds WHERE state = '${AddStates.staging}' OR id IN (SELECT DISTINCT add_id FROM jobs INDEXED BY jobs_add WHERE add_id IS NOT NULL)`),
+      abandon: p(`UPDATE adds SET state = '${AddStates.abandoned}' WHERE id = ? AND state = '${AddStates.staging}'`),
+      open: p(`SELECT id, state FROM adds WHERE state <> '${AddStates.committed}' OR id IN (SELECT DISTINCT add_id FROM jobs INDEXED BY jobs_add WHERE add_id IS NOT NULL)`),
       prune: p(`DELETE FROM adds WHERE created_at < ? AND state = '${AddStates.committed}'`),
     };
   }
@@ -82,6 +86,11 @@ export class Adds {
     const rows = this.db.transaction(() => this.s.letGo.all({ id, limit }) as { class: number | null; status: string }[])();
     for (const r of rows) if (r.status === 'ready') this.ready.mark(r.class);
     return rows.length;
+  }
+
+  /** The add will not be made: it takes no more batches and no commit. False if it was not staging. */
+  abandon(id: string): boolean {
+    return this.s.abandon.run(id).changes === 1;
   }
 
   /** Deletes one slice of an abandoned add's jobs; forgets the add once none is left. */

@@ -53,7 +53,7 @@ export class Dependencies {
   ) {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      lookup: p(`SELECT seq, status, exit_code FROM jobs WHERE handle = ?`),
+      lookup: p(`SELECT seq, status, exit_code, add_id FROM jobs WHERE handle = ?`),
       link: p(`INSERT OR IGNORE INTO job_deps (dep, seq, any, met) VALUES (@dep, @seq, @any, @met)`),
       unmet: p(`SELECT seq, any FROM job_deps WHERE dep = ? AND met = 0`),
       meet: p(`UPDATE job_deps SET met = 1 WHERE dep = @dep AND seq = @seq`),
@@ -85,7 +85,9 @@ export class Dependencies {
     const waitingFor: string[] = [];
     for (const [handles, any] of [[after, false], [afterAny, true]] as const) {
       for (const handle of handles) {
-        const row = this.s.lookup.get(handle) as { seq: number; status: string; exit_code: number | null } | undefined;
+        const row = this.s.lookup.get(handle) as { seq: number; status: string; exit_code: number | null; add_id: string | null } | undefined;
+        // Such a job may yet be undone, with nothing to tell the jobs that waited for it.
+        if (row && row.add_id !== null) throw new Error(`${handle} is part of an add still arriving: wait for it with -after once that add is made`);
         if (!row) {
           if (!any) missing ??= handle; // deleted since it was resolved: as if it had failed, below
           continue;

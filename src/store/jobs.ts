@@ -149,7 +149,7 @@ export class JobStore {
                   started_at = NULL, finished_at = NULL, exit_code = NULL, exit_reason = NULL,
                   real_time = -1, user_time = -1, max_mem = -1, max_disk = -1, cur_mem = -1, log_dropped = 0,
                   retried = 0, retry_at = NULL, retry_codes = '[]'
-                WHERE handle = @handle AND status IN ('done', 'failed')
+                WHERE handle = @handle AND status IN ('done', 'failed') AND add_id IS NULL
                 RETURNING class`),
       setLogDropped: p(`UPDATE jobs SET log_dropped = @bytes WHERE handle = @handle`),
       delete: p(`DELETE FROM jobs WHERE handle = @handle`),

@@ -141,24 +141,14 @@ export class ReadyClasses {
    * autoscaler sizes pilots by. Costs a probe per class that may have ready jobs, and at most
    * `cap` index entries each; a class found empty is unmarked, as a pick would.
    */
-  waiting(cap: number): { req: Requirement; ready: number }[] {
-    const out: { req: Requirement; ready: number }[] = [];
+  waiting(cap: number): { id: number; req: Requirement; ready: number }[] {
+    const out: { id: number; req: Requirement; ready: number }[] = [];
     for (const id of this.marked) {
       const req = this.known.get(id);
       const n = req ? (this.s.readyIn.get(id, cap) as { n: number }).n : 0;
       // A class this store no longer knows (a rolled-back add's) is unmarked, as best() does.
       if (!req || n === 0) this.marked.delete(id);
-      else out.push({ req, ready: n });
-    }
-    return out;
-  }
-
-  /** The classes that may have ready jobs, with what they need (no probe: some may be empty). */
-  markedClasses(): [number, Requirement][] {
-    const out: [number, Requirement][] = [];
-    for (const id of this.marked) {
-      const req = this.known.get(id);
-      if (req) out.push([id, req]);
+      else out.push({ id, req, ready: n });
     }
     return out;
   }

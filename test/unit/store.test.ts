@@ -215,3 +215,16 @@ t.test('adds are remembered a day, then forgotten as others come', async (t) => 
   t.equal(jobs.adds.state('add-old-xxx'), null, 'a day old: forgotten');
   t.equal(jobs.adds.state('add-new-5')?.jobs, 1);
 });
+
+t.test('a staged job can be neither waited for nor rerun; an abandoned add takes no more batches', async (t) => {
+  const { jobs, clock } = fresh();
+  const [staged] = jobs.insert([spec()], clock.now(), {}, { id: 'add-three-x', staged: true });
+  t.throws(() => jobs.insert([spec()], clock.now(), { after: [staged!] }), /part of an add still arriving/, '-after it is refused: it may yet be deleted');
+  jobs.failReady(staged!, 143, 'Killed before it started', clock.now());
+  t.equal(jobs.get(staged!)?.status, 'failed');
+  t.same(jobs.rerun([staged!]), [], 'a staged job that failed is not rerun');
+  t.equal(claimFor(jobs), undefined);
+  t.ok(jobs.adds.abandon('add-three-x'));
+  t.throws(() => jobs.insert([spec()], clock.now(), {}, { id: 'add-three-x', staged: true }), /no longer open/);
+  t.notOk(jobs.adds.commit('add-three-x'), 'nor a commit');
+});

@@ -17,7 +17,7 @@ t.test('the first need no connected worker meets is named; none when one could t
   t.equal(noWorkerReason(need({ docker: true, image: 'x/y' }), [worker({ policy: { allowNetwork: true, allowImages: ['lab/*'] } })]), 'image x/y is not allowed on any worker (-allowImages)');
   t.equal(noWorkerReason(need({ network: true }), [worker({ policy: { allowNetwork: false, allowImages: null } })]), 'asks for a network; no worker allows one (-allowNetwork)');
   t.equal(noWorkerReason(need({ time: 48 * 3600 }), [worker({ maxTime: 3240 }), worker({ maxTime: 600 })]), 'needs 2d0h; the workers accept at most 54m0s (-time)');
-  t.equal(noWorkerReason(need({ mem: 8192 }), [worker({ mem: 4096 })]), 'needs 8192m of memory; the most any worker has is 4096m');
+  t.equal(noWorkerReason(need({ mem: 8192 }), [worker({ mem: 4096 })]), 'needs 8192m of memory; no worker has that much free');
   t.equal(noWorkerReason(need({ cpus: 8 }), [worker({ cpus: 2 })]), 'needs 8 CPUs; the most any worker has is 2');
   t.equal(noWorkerReason(need({ gpus: 2 }), [worker({ gpus: 1 })]), 'needs 2 GPUs; the most any worker has is 1');
   t.equal(noWorkerReason(need({ mem: 8192, queue: 'gpu' }), [worker({ mem: 16384 }), worker({ worker: 'g', queues: ['gpu'] })]),

@@ -2,6 +2,7 @@
 // directory and link under its inPaths, with size and mtime), then the files the worker asks
 // for. Only paths under the inPaths and realtimeInPaths of a job the asking worker holds a
 // current lease for are ever read.
+import { shownName } from '../../files/byteNames.js';
 import { dirname } from 'node:path';
 import { isCleanAbsolute, isInside, walkInput } from '../../files/paths.js';
 import type { JobView } from '../../protocol/jobState.js';
@@ -86,8 +87,8 @@ export function serveFetch(hub: InputHost, s: WorkerSession, handle: string, lea
   const refuse = (message: string) => void hub.workers.send(s, { type: 'stageError', handle, lease, message });
   for (const p of paths) {
     if (job.shareWorkingPath || !isCleanAbsolute(p) || !listed?.has(p)) {
-      hub.log.warn(`Refused ${s.handle} a file outside the inputs of ${handle}: ${p}`);
-      return refuse(`${p} is not an input of ${handle}`);
+      hub.log.warn(`Refused ${s.handle} a file outside the inputs of ${handle}: ${shownName(p)}`);
+      return refuse(`${shownName(p)} is not an input of ${handle}`);
     }
   }
   for (const p of paths) {
@@ -101,7 +102,7 @@ export function serveFetch(hub: InputHost, s: WorkerSession, handle: string, lea
       from: 0,
       header: (offset, eof, info) => ({ type: 'inChunk', handle, lease, path: p, offset, eof, realtime: false, mtimeMs: info.mtimeMs, mode: info.mode }),
       done: (how) => {
-        if (how.end === 'unreadable') refuse(`cannot read input ${p}`);
+        if (how.end === 'unreadable') refuse(`cannot read input ${shownName(p)}`);
       },
     });
   }

@@ -92,9 +92,11 @@ export class OutSync {
     const { handle, lease } = this.job;
     const top = join(this.base, this.outRel);
     let queued = 0;
+    const present = new Set<string>();
     for (const e of entries) {
       if (e.path === top || e.type === 'link') continue;
       const rel = e.path.slice(top.length + 1);
+      present.add(rel);
       const rule = ruleFor(this.rules, rel);
       if (!rule) continue;
       // A path the master would refuse (its message dropped) fails the job with the reason.
@@ -153,6 +155,8 @@ export class OutSync {
         },
       });
     }
+    // An output that could not be read and is gone since is no longer one the job lost.
+    for (const rel of this.unread.keys()) if (!present.has(rel)) this.unread.delete(rel);
     return queued;
   }
 

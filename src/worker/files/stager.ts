@@ -7,7 +7,7 @@
 // error from the master, a kill or the job being taken away ends it with an error instead.
 // After a reconnect it begins again: the master sends the manifest anew and what arrived
 // complete is not fetched twice.
-import { decodeName, toFsPath } from '../../files/byteNames.js';
+import { decodeName, shownName, toFsPath } from '../../files/byteNames.js';
 import { lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { DirChain, splitLast } from '../../files/beneath.js';
 import { jobRel } from '../jobFiles.js';
@@ -97,7 +97,7 @@ export class Stager {
         }
         if (e.type === 'link') {
           if (st?.isSymbolicLink() && decodeName(readlinkSync(local, { encoding: 'buffer' })) === e.target) continue;
-          if (st?.isDirectory()) throw new Error(`${e.path} is a directory here, and the input is a link`);
+          if (st?.isDirectory()) throw new Error(`${shownName(e.path)} is a directory here, and the input is a link`);
           if (st) unlinkSync(local);
           symlinkSync(toFsPath(e.target), local);
         } else if (!(st?.isFile() && this.copies.unchanged(this.key(rel), local, e.size, e.mtimeMs))) {
@@ -116,7 +116,7 @@ export class Stager {
       const left = this.writer.write(this.root, rel, { append: false, offset: h.offset, eof: h.eof, mtimeMs: h.mtimeMs, mode: h.mode, data });
       if (left) this.copies.note(this.key(rel), left);
     } catch (e) {
-      return this.fail(`cannot write input ${h.path}: ${(e as Error).message}`);
+      return this.fail(`cannot write input ${shownName(h.path)}: ${shownName((e as Error).message)}`);
     }
     if (h.eof) {
       this.pending.delete(h.path);
