@@ -83,7 +83,9 @@ export class Dependencies {
     let failedBy: string | null = null;
     let missing: string | null = null;
     const waitingFor: string[] = [];
-    for (const [handles, any] of [[after, false], [afterAny, true]] as const) {
+    // A job named by both waits for it once, as -after (job_deps holds one row per pair).
+    const strict = new Set(after);
+    for (const [handles, any] of [[after, false], [afterAny.filter((h) => !strict.has(h)), true]] as const) {
       for (const handle of handles) {
         const row = this.s.lookup.get(handle) as { seq: number; status: string; exit_code: number | null; add_id: string | null } | undefined;
         // Such a job may yet be undone, with nothing to tell the jobs that waited for it.

@@ -72,3 +72,13 @@ t.test('-after a job already failed or gone fails at once; -hold and -release', 
   t.ok(jobs.deps.release(h!));
   t.equal(jobs.claim(worker)?.handle, h);
 });
+
+t.test('a job named by both -after and -afterAny is waited for once, as -after', async (t) => {
+  const jobs = new JobStore(openDb(':memory:'));
+  const [a] = jobs.insert([spec()], 0);
+  const [w] = jobs.insert([spec()], 0, { after: [a!], afterAny: [a!] });
+  t.equal(jobs.get(w!)!.status, 'held');
+  const r = run(jobs, 0);
+  t.equal(r.handle, a);
+  t.equal(jobs.get(w!)!.status, 'ready', 'released when it ends done (before: it waited for good)');
+});
