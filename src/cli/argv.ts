@@ -143,6 +143,12 @@ export function prepass(argv: readonly string[], mode: Mode, optionLike: string[
       forceNext = true;
       continue;
     }
+    // A word of a dash and a digit where a value is due (`-time -5m`) is that value, wrong or
+    // not: its own check says what it should be, rather than 'unknown option -5m'.
+    if (!verbatim && !forceNext && current?.kind === 'value' && out.get(current.name)!.length === 0 && /^-\d/.test(arg)) {
+      addValue(arg);
+      continue;
+    }
     const looksLikeOption = arg.length > 1 && arg.startsWith('-') && !NUMBER.test(arg);
     if (verbatim || forceNext || !looksLikeOption) {
       forceNext = false;

@@ -164,6 +164,10 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     const mistake = specMistake(p.list(name) ?? []);
     if (mistake) throw new QError(ErrorCodes.BAD_VALUE, `-${name}: ${mistake}`);
   }
+  // An empty list here is a slip (`-tags -add x`), not a choice: it would silently mean none.
+  for (const name of ['tags', 'inPaths', 'realtimeInPaths', 'outFiles', 'after', 'afterAny'] as const) {
+    if (p.given.has(name) && (p.list(name) ?? []).length === 0) throw new QError(ErrorCodes.BAD_VALUE, `-${name} needs at least one value`);
+  }
 
   // Work that needs no master first, so `-pretend` and `-direct` never need one.
   let toAdd: JobSpec[] = [];
@@ -191,8 +195,8 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     );
   if (!wantsMaster) {
     if (!p.given.has('add') && !p.given.has('direct') && !p.given.has('help')) {
-      io.err('Nothing to do: try q -add COMMAND, q -list, or q -help');
-      return 1;
+      io.err('q: nothing to do: options alone add nothing; try q -add COMMAND, q -list, or q -help');
+      return 2;
     }
     return exitCode;
   }

@@ -25,6 +25,13 @@ t.test('option mistakes need no master and get one clear line', async (t) => {
   oneLineError(t, c.q(['-startWorkers', '3']), /^q: -startWorkers starts workers on Slurm only: add -slurm/);
   oneLineError(t, c.q(['-mode', 'boss']), /^q: -mode must be master, worker or client/);
   oneLineError(t, c.q(['-specPath', 'nope.yaml', '-add', 'true']), /^q: spec file .*nope\.yaml does not exist/);
+  // A negative time is a bad time, not an unknown option; options alone do nothing, said with q:.
+  oneLineError(t, c.q(['-time', '-5m', '-add', 'true']), /^q: bad -time '-5m': use e\.g\. 30s/);
+  const alone = c.q(['-mem', '2g']);
+  oneLineError(t, alone, /^q: nothing to do: options alone add nothing/);
+  t.equal(alone.code, 2);
+  oneLineError(t, c.q(['-tags', '-add', 'true']), /^q: -tags needs at least one value$/m);
+  oneLineError(t, c.q(['-after', '-add', 'true']), /^q: -after needs at least one value$/m);
 });
 
 t.test('-help prints the options of the mode', async (t) => {
