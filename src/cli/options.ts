@@ -74,6 +74,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'quiet', kind: 'bool', modes: client, describe: 'with -add: print only the new handles, one per line' },
   // Client: reading and changing
   { name: 'list', kind: 'list', modes: client, describe: 'list jobs matching SPEC... (default all)' },
+  { name: 'last', kind: 'value', modes: client, describe: 'with -list: only the N newest jobs that match, oldest first' },
   { name: 'info', kind: 'list', modes: client, describe: 'show jobs matching SPEC... in detail' },
   { name: 'kill', kind: 'list', modes: client, describe: 'kill running jobs matching SPEC...' },
   { name: 'delete', kind: 'list', modes: client, describe: 'delete jobs matching SPEC... (killing running ones)' },

@@ -10,6 +10,7 @@ import type { JobView } from '../protocol/jobState.js';
 import { Connection, listPages, listRows, type Target } from './connection.js';
 import { describe, waitForJobs } from './wait.js';
 import type { ListRow } from '../protocol/listRow.js';
+import { MAX_PAGE_ROWS } from '../protocol/clientMessages.js';
 import { buildJobs, type JobOptions } from './jobspec.js';
 import { MAX_COMMAND_BYTES, MAX_JOBS_PER_ADD } from '../common/limits.js';
 import { sendAdd } from './adding.js';
@@ -164,6 +165,7 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     const mistake = specMistake(p.list(name) ?? []);
     if (mistake) throw new QError(ErrorCodes.BAD_VALUE, `-${name}: ${mistake}`);
   }
+  if (p.given.has('last') && !p.given.has('list')) throw new QError(ErrorCodes.BAD_VALUE, '-last goes with -list: q -list -last 20');
   // An empty list here is a slip (`-tags -add x`), not a choice: it would silently mean none.
   for (const name of ['tags', 'inPaths', 'realtimeInPaths', 'outFiles', 'after', 'afterAny'] as const) {
     if (p.given.has(name) && (p.list(name) ?? []).length === 0) throw new QError(ErrorCodes.BAD_VALUE, `-${name} needs at least one value`);
@@ -224,7 +226,24 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     if (p.given.has('list')) {
       const rows = new TableStream(LIST_COLUMNS, table, (t) => io.out(t));
       const array = new JsonArrayStream((t) => io.out(t));
-      if (json) await listPages(conn, p.list('list') ?? [], (jobs, last) => array.items(jobs, last));
+      const lastN = p.int('last');
+      if (p.given.has('last') && !(lastN !== undefined && lastN > 0 && lastN <= 1e6)) throw new QError(ErrorCodes.BAD_VALUE, `-last takes a number of jobs from 1 to 1000000, not ${p.str('last')}`);
+      if (lastN !== undefined) {
+        if (json) throw new QError(ErrorCodes.BAD_VALUE, '-last shows the table (or -tabs); for -json, name the jobs with a SPEC');
+        // Newest first, a page at a time, then turned round: the N newest, in table order.
+        const newest: ListRow[] = [];
+        for (let from: number | null = null; newest.length < lastN; ) {
+          const page: { rows: ListRow[]; next: number | null } = await conn.request(
+            { type: 'rowPage', specs: p.list('list') ?? [], from, limit: Math.min(MAX_PAGE_ROWS, lastN - newest.length), newest: true },
+            'rowPage',
+          );
+          newest.push(...page.rows);
+          if (page.next === null) break;
+          from = page.next;
+        }
+        rows.rows(newest.reverse().map((r) => listCells(r, table.tabs)));
+        rows.end();
+      } else if (json) await listPages(conn, p.list('list') ?? [], (jobs, last) => array.items(jobs, last));
       else {
         await listRows(conn, p.list('list') ?? [], (part) => rows.rows(part.map((r) => listCells(r, table.tabs))));
         rows.end();

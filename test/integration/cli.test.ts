@@ -239,6 +239,12 @@ t.test('the first hour: help and version as every CLI has them, a typo gets a su
   }
   const h = c.add(['-add', 'ls', '-l']);
   t.equal(c.q(['-add', 'sh', '-c', 'true']).stderr, '', "a command's own short flags are no q options: no warning");
+  // -last N: the N newest that match, oldest first, across pages of the master's.
+  const more = c.q(['-quiet', '-hold', '-numTimes', '3', '-add', 'true']).stdout.trim().split('\n');
+  t.same(c.q(['-list', '-last', '2', '-tabs']).stdout.trim().split('\n').map((l) => l.split('\t')[0]), more.slice(1), '-list -last 2');
+  t.same(c.q(['-list', `handle:${h}`, '-last', '5', '-tabs']).stdout.trim().split('\n').map((l) => l.split('\t')[0]), [h], 'with a SPEC');
+  oneLineError(t, c.q(['-last', '2']), /^q: -last goes with -list/);
+  oneLineError(t, c.q(['-list', '-last', '0']), /^q: -last takes a number of jobs from 1/);
   const [view] = JSON.parse(c.q(['-list', '-json', h]).stdout);
   t.equal(view.handle, h, '-list -json J-x: the flag, then a SPEC');
   t.equal(view.command, 'ls -l');
