@@ -27,6 +27,8 @@ export interface ClientIo {
   err(text: string): void;
   stdin(): string;
   cwd: string;
+  /** The terminal's width when output goes to one (tables are fitted to it); else undefined. */
+  columns?: number;
 }
 
 export const processIo: ClientIo = {
@@ -34,6 +36,7 @@ export const processIo: ClientIo = {
   err: (t) => process.stderr.write(t + '\n'),
   stdin: () => readFileSync(0, 'utf8'),
   cwd: process.cwd(),
+  columns: process.stdout.isTTY ? process.stdout.columns : undefined,
 };
 
 /** Options that take SPECs (jobs/filter.ts). */
@@ -224,7 +227,10 @@ export async function runClient(p: Parsed, target: () => Target, io: ClientIo = 
     }
     if (p.bool('saveState')) io.out((await conn.request({ type: 'saveState' }, 'ok')).message);
     if (p.given.has('list')) {
-      const rows = new TableStream(LIST_COLUMNS, table, (t) => io.out(t));
+      // On a terminal, rows fit its width: exitReason is cut first, then the command. Pipes
+      // and -tabs get every character (scripts and CodaLab parse them).
+      const fit = io.columns && !table.tabs ? { width: io.columns, squeeze: LIST_COLUMNS.indexOf('exitReason') } : undefined;
+      const rows = new TableStream(LIST_COLUMNS, { ...table, ...(fit ? { fit } : {}) }, (t) => io.out(t));
       const array = new JsonArrayStream((t) => io.out(t));
       const lastN = p.int('last');
       if (p.given.has('last') && !(lastN !== undefined && lastN > 0 && lastN <= 1e6)) throw new QError(ErrorCodes.BAD_VALUE, `-last takes a number of jobs from 1 to 1000000, not ${p.str('last')}`);

@@ -128,6 +128,8 @@ export function workerRow(w: WorkerView, now: number, jobs: ReadonlyMap<string, 
 
 /** Rows an aligned table holds before it prints: its columns are as wide as theirs. */
 export const ALIGN_ROWS = 1000;
+/** Narrowest a cell is cut to on a terminal. */
+const MIN_CELL = 12;
 
 /**
  * A table printed as its rows arrive (a paged listing). The aligned table holds the first
@@ -139,11 +141,30 @@ export class TableStream {
   private widths: number[] | null = null;
   private readonly held: string[][] = [];
 
+  /**
+   * @param opts.fit on a terminal: its width, and a column whose cells may be cut besides the
+   *   last one (the command), so that a row does not wrap
+   */
   constructor(
     private readonly header: readonly string[],
-    private readonly opts: { tabs: boolean; headers: boolean },
+    private readonly opts: { tabs: boolean; headers: boolean; fit?: { width: number; squeeze: number } },
     private readonly out: (text: string) => void,
   ) {}
+
+  /** The widths rows are printed at: as wide as their cells, or less to fit the terminal. */
+  private fitted(widths: readonly number[]): number[] {
+    const shown = [...widths];
+    const fit = this.opts.fit;
+    if (!fit) return shown;
+    const total = () => shown.reduce((a, w) => a + w, 0) + 2 * (shown.length - 1);
+    const last = shown.length - 1;
+    // The command gives way to 30 first, then the squeezed column to 20, then both further.
+    for (const [col, floor] of [[last, 30], [fit.squeeze, 20], [last, MIN_CELL], [fit.squeeze, MIN_CELL]] as const) {
+      const over = total() - fit.width;
+      if (over > 0 && shown[col]! > floor) shown[col] = Math.max(floor, shown[col]! - over);
+    }
+    return shown;
+  }
 
   rows(rows: string[][]): void {
     if (rows.length === 0) return;
@@ -162,7 +183,9 @@ export class TableStream {
     }
     const widths = (this.widths ??= this.header.map(() => 0));
     for (const r of all) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-    if (all.length) this.out(all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n'));
+    const shown = this.fitted(widths);
+    const cut = (c: string, w: number) => (c.length > w ? c.slice(0, w - 1) + '…' : c);
+    if (all.length) this.out(all.map((r) => r.map((c, i) => (i === r.length - 1 ? cut(c, shown[i]!) : cut(c, shown[i]!).padEnd(shown[i]!))).join('  ').trimEnd()).join('\n'));
   }
 
   /** The rows still held; or, when no row came, the header alone if headers are asked for. */
