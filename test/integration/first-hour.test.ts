@@ -34,7 +34,7 @@ t.test('a worker pointed where no master listens says so at once, and when it ge
 });
 
 t.test('-list on an 80-column terminal fits it; a pipe gets the rows as before', async (t) => {
-  if (spawnSync('script', ['--version']).status !== 0) return void t.skip('no script(1) to make a terminal');
+  if (spawnSync('script', ['--version']).status !== 0) return void t.skip('no script(1) to make a terminal', () => {});
   const c = new Cluster(t);
   await c.startMaster();
   const long = `echo ${'x'.repeat(150)}`;
