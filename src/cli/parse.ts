@@ -94,8 +94,10 @@ export function parseArgs(argv: readonly string[]): Parsed {
       y.showHelp((s: string) => {
         text = s;
       });
-      // yargs prints `--name`; q's options are single-dash words.
-      return text.replace(/(^|\s)--(?=[a-zA-Z])/g, '$1-');
+      // yargs prints `--name`; q's options are single-dash words. It also capitalises the
+      // usage line's first letter: the command is q.
+      // (only the option column: a description may quote another program's --options)
+      return text.replace(/^(\s*)--(?=[a-zA-Z])/gm, '$1-').replace(/^Q /, 'q ');
     },
   };
 }

@@ -43,6 +43,9 @@ t.test('-help prints the options of the mode', async (t) => {
   t.notMatch(r.stdout, /--add/);
   const w = c.q(['-mode', 'worker', '-help']);
   t.match(w.stdout, /-slots/);
+  t.match(r.stdout, /^q \[options\]/, 'the usage line names q, as typed');
+  t.match(w.stdout, /^q -mode worker \[options\]/);
+  t.match(r.stdout, /'--account=lab --qos=low'/, "sbatch's own spelling");
 });
 
 t.test('an unreachable master is an error within 2 s, not a hang', async (t) => {
