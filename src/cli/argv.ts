@@ -12,14 +12,14 @@
 //   value (sbatch options, dashes and all) is always the word after it.
 // - A boolean alone is true; `true` or `false` right after it sets it.
 import { ErrorCodes, QError } from '../common/errors.js';
-import { optionsFor, OPTIONS, type Mode, type OptionDef } from './options.js';
+import { optionsFor, OPTIONS, SPEC_OPTIONS, type Mode, type OptionDef } from './options.js';
 import { figChoice } from './figOptions.js';
 
 export type RawOptions = Map<string, string[]>;
 
 const NUMBER = /^-(\d+(\.\d*)?|\.\d+)$/;
-/** Options whose values are SPECs: a word after a flag that follows one of them is one more. */
-const SPEC_LISTS = new Set(['list', 'info', 'kill', 'delete', 'rerun', 'hold', 'release', 'wait', 'after', 'afterAny']);
+/** A word after a flag that follows one of these is one more SPEC. */
+const SPEC_LISTS: ReadonlySet<string> = new Set(SPEC_OPTIONS);
 
 /** Edit distance (insert, delete, replace, swap two neighbours), for "did you mean". */
 function distance(a: string, b: string): number {

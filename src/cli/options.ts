@@ -25,6 +25,9 @@ const master = ['master'] as const;
 const worker = ['worker'] as const;
 const masterWorker = ['master', 'worker'] as const;
 
+/** Options whose values are SPECs (jobs/filter.ts). */
+export const SPEC_OPTIONS = ['list', 'info', 'kill', 'delete', 'rerun', 'hold', 'release', 'wait', 'after', 'afterAny'] as const;
+
 export const OPTIONS: readonly OptionDef[] = [
   // Global
   { name: 'mode', kind: 'value', modes: all, describe: 'master | worker | client (default client)' },

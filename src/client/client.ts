@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Parsed } from '../cli/parse.js';
+import { SPEC_OPTIONS } from '../cli/options.js';
 import { ErrorCodes, QError } from '../common/errors.js';
 import type { JobSpec } from '../protocol/jobSpec.js';
 import type { JobView } from '../protocol/jobState.js';
@@ -39,8 +40,6 @@ export const processIo: ClientIo = {
   columns: process.stdout.isTTY ? process.stdout.columns : undefined,
 };
 
-/** Options that take SPECs (jobs/filter.ts). */
-const SPEC_OPTIONS = ['list', 'info', 'kill', 'delete', 'rerun', 'hold', 'release', 'wait', 'after', 'afterAny'] as const;
 
 function jobOptions(p: Parsed): JobOptions {
   return {
