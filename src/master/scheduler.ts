@@ -6,8 +6,37 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import { lowOnDisk } from '../protocol/resources.js';
 import type { JobStore } from '../store/jobs.js';
+import type { WorkerFit } from '../store/readyClasses.js';
 import type { WorkerRegistry, WorkerSession } from './registry.js';
 import { silentLog, type Log } from '../common/verbosity.js';
+
+type Budgets = Pick<WorkerFit, 'memBudget' | 'cpuBudget' | 'gpuBudget'>;
+
+/** Memory, CPUs and GPUs the jobs a worker holds have reserved there. */
+export function reserved(w: WorkerSession): { mem: number; cpus: number; gpus: number } {
+  const held = { mem: 0, cpus: 0, gpus: 0 };
+  for (const j of w.jobs.values()) {
+    held.mem += j.mem;
+    held.cpus += j.cpus;
+    held.gpus += j.gpus;
+  }
+  return held;
+}
+
+/** What a pick tests a worker by, with the memory, CPUs and GPUs it may promise. */
+export function workerFit(w: WorkerSession, budgets: Budgets): WorkerFit {
+  const r = w.resources;
+  return {
+    worker: w.handle,
+    ...budgets,
+    maxTime: w.maxTime,
+    // Older workers do not report these: no engine, and they take every process job.
+    docker: (r.docker ?? null) !== null,
+    bare: r.bare ?? true,
+    queues: r.queues ?? [],
+    policy: r.policy,
+  };
+}
 
 export class Scheduler {
   private pending = false;
@@ -63,17 +92,10 @@ export class Scheduler {
    * What a worker can still promise: the memory it reports free, its CPUs and GPUs, each less
    * what its jobs reserved.
    */
-  private budgets(w: WorkerSession): { memBudget: number; cpuBudget: number; gpuBudget: number } {
-    let mem = 0;
-    let cpus = 0;
-    let gpus = 0;
-    for (const j of w.jobs.values()) {
-      mem += j.mem;
-      cpus += j.cpus;
-      gpus += j.gpus;
-    }
+  private budgets(w: WorkerSession): Budgets {
+    const held = reserved(w);
     const r = w.resources;
-    return { memBudget: r.freeMem - mem, cpuBudget: r.cpus - cpus, gpuBudget: (r.gpus ?? 0) - gpus };
+    return { memBudget: r.freeMem - held.mem, cpuBudget: r.cpus - held.cpus, gpuBudget: (r.gpus ?? 0) - held.gpus };
   }
 
   pass(): void {
@@ -92,17 +114,7 @@ export class Scheduler {
       for (const w of order) {
         // Low on disk, what it ran would lose its output.
         if (w.jobs.size >= w.slots || lowOnDisk(w.resources)) continue;
-        const claimed = this.jobs.claim({
-          worker: w.handle,
-          host: w.resources.hostname,
-          ...this.budgets(w),
-          maxTime: w.maxTime,
-          // Older workers do not report these: no engine, and they take every process job.
-          docker: (w.resources.docker ?? null) !== null,
-          bare: w.resources.bare ?? true,
-          queues: w.resources.queues ?? [],
-          policy: w.resources.policy,
-        });
+        const claimed = this.jobs.claim({ ...workerFit(w, this.budgets(w)), host: w.resources.hostname });
         if (!claimed) continue;
         const { mem, cpus, gpus } = claimed.spec;
         const sent = this.workers.send(w, {

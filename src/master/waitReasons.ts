@@ -3,26 +3,20 @@
 // worker allows, more memory than any has), and without a reason it would only say `ready`.
 // Kept per requirement class, not per job (a sweep of 100,000 jobs is one class), in table
 // `class_reasons`, which `-list`, `-info` and the dashboard read for ready jobs.
-import type { Requirement } from '../store/readyClasses.js';
+import type { Requirement, WorkerFit } from '../store/readyClasses.js';
 import type { JobStore } from '../store/jobs.js';
 import type { WorkerSession } from './registry.js';
-import type { ContainerPolicy } from '../protocol/containerPolicy.js';
 import { imageAllowed } from '../protocol/containerPolicy.js';
 import { formatSize, formatTime } from '../common/units.js';
+import { reserved, workerFit } from './scheduler.js';
 
-/** What a connected worker could take at best, whatever it runs now. */
-export interface Capacity {
-  worker: string;
-  /** Longest job it accepts (seconds); null: any. */
-  maxTime: number | null;
-  docker: boolean;
-  bare: boolean;
-  /** Memory its jobs could have: what it reports free plus what q's jobs there hold (MB). */
-  mem: number;
-  cpus: number;
-  gpus: number;
-  queues: readonly string[];
-  policy: ContainerPolicy;
+/**
+ * What a connected worker could take at best, whatever it runs now: a pick's view of it with
+ * all it has as budgets (the memory it reports free plus what q's jobs there hold).
+ */
+export function capacityOf(w: WorkerSession): WorkerFit {
+  const r = w.resources;
+  return workerFit(w, { memBudget: r.freeMem + reserved(w).mem, cpuBudget: r.cpus, gpuBudget: r.gpus ?? 0 });
 }
 
 /**
@@ -30,43 +24,25 @@ export interface Capacity {
  * for a free slot, or for its turn). The first need that no worker meets is named; when each
  * is met by some worker but none meets them all, it says so.
  */
-export function noWorkerReason(r: Requirement, workers: readonly Capacity[]): string | null {
+export function noWorkerReason(r: Requirement, workers: readonly WorkerFit[]): string | null {
   if (workers.length === 0) return 'no worker connected';
-  const needs: [boolean, (w: Capacity) => boolean, () => string][] = [
+  const needs: [boolean, (w: WorkerFit) => boolean, () => string][] = [
     [r.queue !== null, (w) => w.queues.includes(r.queue!), () => `no worker serves queue ${r.queue}`],
     [r.pin !== null, (w) => w.worker === r.pin, () => `pinned to ${r.pin}, which is not connected`],
     [r.docker, (w) => w.docker, () => 'needs Docker; no connected worker has an engine'],
     [!r.docker, (w) => w.bare, () => 'runs outside a container; every worker is -requireDocker'],
-    [r.image !== null, (w) => imageAllowed(w.policy, r.image!), () => `image ${r.image} is not allowed on any worker (-allowImages)`],
-    [r.network, (w) => w.policy.allowNetwork, () => 'asks for a network; no worker allows one (-allowNetwork)'],
+    [r.image !== null, (w) => !w.policy || imageAllowed(w.policy, r.image!), () => `image ${r.image} is not allowed on any worker (-allowImages)`],
+    [r.network, (w) => w.policy?.allowNetwork ?? true, () => 'asks for a network; no worker allows one (-allowNetwork)'],
     [true, (w) => w.maxTime === null || r.time <= w.maxTime, () => `needs ${formatTime(r.time)}; the workers accept at most ${formatTime(Math.max(...workers.map((w) => w.maxTime ?? 0)))} (-time)`],
     // (not how much the largest has: that moves with every heartbeat, and the row with it)
-    [true, (w) => r.mem <= w.mem, () => `needs ${formatSize(r.mem)} of memory; no worker has that much free`],
-    [r.cpus !== null, (w) => r.cpus! <= w.cpus, () => `needs ${r.cpus} CPUs; the most any worker has is ${Math.max(...workers.map((w) => w.cpus))}`],
-    [r.gpus > 0, (w) => r.gpus <= w.gpus, () => `needs ${r.gpus} GPUs; the most any worker has is ${Math.max(...workers.map((w) => w.gpus))}`],
+    [true, (w) => r.mem <= w.memBudget, () => `needs ${formatSize(r.mem)} of memory; no worker has that much free`],
+    [r.cpus !== null, (w) => r.cpus! <= w.cpuBudget, () => `needs ${r.cpus} CPUs; the most any worker has is ${Math.max(...workers.map((w) => w.cpuBudget))}`],
+    [r.gpus > 0, (w) => r.gpus <= w.gpuBudget, () => `needs ${r.gpus} GPUs; the most any worker has is ${Math.max(...workers.map((w) => w.gpuBudget))}`],
   ];
   const relevant = needs.filter(([applies]) => applies);
   for (const [, met, why] of relevant) if (!workers.some(met)) return why();
   if (workers.some((w) => relevant.every(([, met]) => met(w)))) return null;
   return 'no one worker has all it needs (queue, image, time, memory, CPUs, GPUs)';
-}
-
-/** What a connected worker could take at best. */
-export function capacityOf(w: WorkerSession): Capacity {
-  const r = w.resources;
-  let held = 0;
-  for (const j of w.jobs.values()) held += j.mem;
-  return {
-    worker: w.handle,
-    maxTime: w.maxTime,
-    docker: (r.docker ?? null) !== null,
-    bare: r.bare ?? true,
-    mem: r.freeMem + held,
-    cpus: r.cpus,
-    gpus: r.gpus ?? 0,
-    queues: r.queues ?? [],
-    policy: r.policy ?? { allowNetwork: true, allowImages: null },
-  };
 }
 
 /**

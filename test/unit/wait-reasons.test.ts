@@ -1,10 +1,10 @@
 import t from 'tap';
-import { noWorkerReason, type Capacity } from '../../src/master/waitReasons.js';
-import type { Requirement } from '../../src/store/readyClasses.js';
+import { noWorkerReason } from '../../src/master/waitReasons.js';
+import type { Requirement, WorkerFit } from '../../src/store/readyClasses.js';
 
 const need = (over: Partial<Requirement> = {}): Requirement => ({ mem: 100, time: 3600, pin: null, docker: false, cpus: null, gpus: 0, queue: null, network: false, image: null, ...over });
-const worker = (over: Partial<Capacity> = {}): Capacity => ({
-  worker: 'w', maxTime: null, docker: true, bare: true, mem: 4096, cpus: 4, gpus: 0, queues: [], policy: { allowNetwork: true, allowImages: null }, ...over,
+const worker = (over: Partial<WorkerFit> = {}): WorkerFit => ({
+  worker: 'w', maxTime: null, docker: true, bare: true, memBudget: 4096, cpuBudget: 4, gpuBudget: 0, queues: [], policy: { allowNetwork: true, allowImages: null }, ...over,
 });
 
 t.test('the first need no connected worker meets is named; none when one could take it', async (t) => {
@@ -17,9 +17,9 @@ t.test('the first need no connected worker meets is named; none when one could t
   t.equal(noWorkerReason(need({ docker: true, image: 'x/y' }), [worker({ policy: { allowNetwork: true, allowImages: ['lab/*'] } })]), 'image x/y is not allowed on any worker (-allowImages)');
   t.equal(noWorkerReason(need({ network: true }), [worker({ policy: { allowNetwork: false, allowImages: null } })]), 'asks for a network; no worker allows one (-allowNetwork)');
   t.equal(noWorkerReason(need({ time: 48 * 3600 }), [worker({ maxTime: 3240 }), worker({ maxTime: 600 })]), 'needs 2d0h; the workers accept at most 54m0s (-time)');
-  t.equal(noWorkerReason(need({ mem: 8192 }), [worker({ mem: 4096 })]), 'needs 8192m of memory; no worker has that much free');
-  t.equal(noWorkerReason(need({ cpus: 8 }), [worker({ cpus: 2 })]), 'needs 8 CPUs; the most any worker has is 2');
-  t.equal(noWorkerReason(need({ gpus: 2 }), [worker({ gpus: 1 })]), 'needs 2 GPUs; the most any worker has is 1');
-  t.equal(noWorkerReason(need({ mem: 8192, queue: 'gpu' }), [worker({ mem: 16384 }), worker({ worker: 'g', queues: ['gpu'] })]),
+  t.equal(noWorkerReason(need({ mem: 8192 }), [worker({ memBudget: 4096 })]), 'needs 8192m of memory; no worker has that much free');
+  t.equal(noWorkerReason(need({ cpus: 8 }), [worker({ cpuBudget: 2 })]), 'needs 8 CPUs; the most any worker has is 2');
+  t.equal(noWorkerReason(need({ gpus: 2 }), [worker({ gpuBudget: 1 })]), 'needs 2 GPUs; the most any worker has is 1');
+  t.equal(noWorkerReason(need({ mem: 8192, queue: 'gpu' }), [worker({ memBudget: 16384 }), worker({ worker: 'g', queues: ['gpu'] })]),
     'no one worker has all it needs (queue, image, time, memory, CPUs, GPUs)', 'each need met by some worker, all by none');
 });
