@@ -32,8 +32,12 @@ export class LinkRefused extends Error {
   override name = 'LinkRefused';
 }
 
-/** The path of `name` inside the directory `fd` holds (as bytes when the name holds escaped ones, byteNames.ts). */
-export function at(fd: number, name = ''): string | Buffer {
+/**
+ * The path of `name` inside the directory `fd` holds: as bytes when the name is bytes, or
+ * holds escaped ones (byteNames.ts).
+ */
+export function at(fd: number, name: string | Buffer = ''): string | Buffer {
+  if (Buffer.isBuffer(name)) return Buffer.concat([Buffer.from(`/proc/self/fd/${fd}/`), name]);
   return name ? toFsPath(`/proc/self/fd/${fd}/${name}`) : `/proc/self/fd/${fd}`;
 }
 
@@ -292,7 +296,6 @@ export async function diskUsageBeneath(root: string, rel: string, maxEntries = M
   let entries = 0;
   // Names as bytes: a name that is not UTF-8 (`\377`) read as a string names nothing, and
   // what it held went uncounted.
-  const child = (dirFd: number, name: Buffer) => Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), name]);
   const visit = async (dirFd: number): Promise<void> => {
     entries++;
     bytes += fstatSync(dirFd).blocks * 512;
@@ -306,7 +309,7 @@ export async function diskUsageBeneath(root: string, rel: string, maxEntries = M
       if (entries >= maxEntries) return;
       let st;
       try {
-        st = await lstat(child(dirFd, name));
+        st = await lstat(at(dirFd, name));
       } catch {
         continue; // gone meanwhile
       }
@@ -319,7 +322,7 @@ export async function diskUsageBeneath(root: string, rel: string, maxEntries = M
       }
       let sub: number;
       try {
-        sub = openSync(child(dirFd, name), LIST_FLAGS);
+        sub = openSync(at(dirFd, name), LIST_FLAGS);
       } catch {
         continue; // swapped for a link, or unreadable
       }
